@@ -1,0 +1,49 @@
+# make test is the one command that checks everything: it installs the
+# server packages the tests need (when missing and it can), then runs the
+# format check, go vet, staticcheck, the race-enabled tests and the bench
+# module's benchmarks once each.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test servers fmt vet staticcheck unit bench-smoke bench
+
+test: servers fmt vet staticcheck unit bench-smoke
+
+# servers installs redis-server, redis-cli and memcached from the system
+# packages when they are missing and we are root or have sudo.
+servers:
+	@if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v memcached >/dev/null; then \
+		echo "servers: redis-server and memcached present"; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+		echo "servers: installing redis-server, redis-tools and memcached"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools memcached >/dev/null; \
+	else \
+		echo "servers: redis-server/memcached missing and cannot install them; their tests will skip (apt-get install redis-server redis-tools memcached)"; \
+	fi
+
+fmt:
+	@out=$$(gofmt -l . bench 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) vet ./...; fi
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) run $(STATICCHECK) ./...; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# bench-smoke runs every benchmark once so that they keep compiling and
+# working; use make bench for real numbers.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./... >/dev/null
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchtime 1x ./... >/dev/null; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi

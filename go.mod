@@ -1,0 +1,3 @@
+module github.com/cachet-go/cachet
+
+go 1.24

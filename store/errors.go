@@ -1,0 +1,82 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors shared by every backend. Compare with errors.Is: the
+// errors returned by stores wrap these with the operation and key.
+var (
+	// ErrNotFound means the key holds no live value.
+	ErrNotFound = errors.New("store: key not found")
+	// ErrExists means Add found the key already present.
+	ErrExists = errors.New("store: key already exists")
+	// ErrNotInteger means Increment found a value that is not a decimal
+	// integer.
+	ErrNotInteger = errors.New("store: value is not an integer")
+	// ErrOverflow means Increment would overflow int64.
+	ErrOverflow = errors.New("store: increment would overflow")
+	// ErrClosed means the store has been closed.
+	ErrClosed = errors.New("store: closed")
+	// ErrInvalidKey means a key is empty or otherwise unusable.
+	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrInvalidValue means a value is unusable, such as a nil value or
+	// one larger than the backend accepts.
+	ErrInvalidValue = errors.New("store: invalid value")
+	// ErrNotSupported means the backend cannot perform the operation as
+	// asked (for example, reading a ttl back from memcached).
+	ErrNotSupported = errors.New("store: operation not supported")
+)
+
+// Error describes a failed store operation. Backends return it (usually via
+// [Errorf]) so that messages name the operation and key while errors.Is
+// still finds the sentinel or backend error in Err.
+type Error struct {
+	Op  string // operation, e.g. "get"
+	Key string // key, or the first key of a batch; may be empty
+	Err error  // the underlying error
+}
+
+// Error returns "cachet: op "key": err".
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return "cachet: " + e.Op + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("cachet: %s %q: %v", e.Op, e.Key, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error for op and key wrapping err. When err is nil it
+// returns nil, and when err is already an *Error it is returned as is so
+// that wrapping layers do not repeat themselves.
+func Errorf(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Op: op, Key: key, Err: err}
+}
+
+// CheckKey returns an error wrapping ErrInvalidKey when key is empty.
+// Backends call it at the start of every keyed operation.
+func CheckKey(op, key string) error {
+	if key == "" {
+		return &Error{Op: op, Err: fmt.Errorf("%w: empty key", ErrInvalidKey)}
+	}
+	return nil
+}
+
+// CheckValue returns an error wrapping ErrInvalidValue when value is nil.
+// An empty non-nil value is valid.
+func CheckValue(op, key string, value []byte) error {
+	if value == nil {
+		return &Error{Op: op, Key: key, Err: fmt.Errorf("%w: nil value", ErrInvalidValue)}
+	}
+	return nil
+}
