@@ -1,0 +1,149 @@
+package cachet
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// keySep separates the namespace, the version and the key in a store key.
+// Namespaces and versions may not contain it, so that the boundary between
+// them and the key is never ambiguous.
+const keySep = ":"
+
+// keyBuilder turns a typed key into a store key.
+type keyBuilder[K comparable] struct {
+	prefix    string // "namespace:version:" or "namespace:" or ""
+	namespace string // "" when the cache has none
+	fn        func(K) (string, error)
+}
+
+func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (string, error)) (keyBuilder[K], error) {
+	var b keyBuilder[K]
+	if strings.Contains(namespace, keySep) {
+		return b, fmt.Errorf("%w: namespace %q contains %q", ErrInvalidOption, namespace, keySep)
+	}
+	ver, err := versionString(version)
+	if err != nil {
+		return b, err
+	}
+	if ver != "" && namespace == "" {
+		return b, fmt.Errorf("%w: version %q needs a namespace", ErrInvalidOption, ver)
+	}
+	if fn == nil {
+		fn, err = defaultKeyFunc[K]()
+		if err != nil {
+			return b, err
+		}
+	}
+	b.fn = fn
+	b.namespace = namespace
+	if namespace != "" {
+		b.prefix = namespace + keySep
+		if ver != "" {
+			b.prefix += ver + keySep
+		}
+	}
+	return b, nil
+}
+
+// versionString accepts nil, a string or any integer kind.
+func versionString(v any) (string, error) {
+	var s string
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		s = v
+	case int:
+		s = strconv.Itoa(v)
+	case int8:
+		s = strconv.FormatInt(int64(v), 10)
+	case int16:
+		s = strconv.FormatInt(int64(v), 10)
+	case int32:
+		s = strconv.FormatInt(int64(v), 10)
+	case int64:
+		s = strconv.FormatInt(v, 10)
+	case uint:
+		s = strconv.FormatUint(uint64(v), 10)
+	case uint8:
+		s = strconv.FormatUint(uint64(v), 10)
+	case uint16:
+		s = strconv.FormatUint(uint64(v), 10)
+	case uint32:
+		s = strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		s = strconv.FormatUint(v, 10)
+	default:
+		return "", fmt.Errorf("%w: version must be a string or an integer, not %T", ErrInvalidOption, v)
+	}
+	if strings.Contains(s, keySep) {
+		return "", fmt.Errorf("%w: version %q contains %q", ErrInvalidOption, s, keySep)
+	}
+	return s, nil
+}
+
+// build returns the store key for k.
+func (b *keyBuilder[K]) build(op string, k K) (string, error) {
+	s, err := b.fn(k)
+	if err != nil {
+		return "", &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidKey, err)}
+	}
+	if s == "" {
+		return "", &Error{Op: op, Err: fmt.Errorf("%w: empty key", ErrInvalidKey)}
+	}
+	if b.prefix == "" {
+		return s, nil
+	}
+	return b.prefix + s, nil
+}
+
+// errNoKeyFunc is returned by New when K has no default key function.
+var errNoKeyFunc = errors.New("no default key function for this key type; set Options.Key")
+
+// defaultKeyFunc picks, once, the key function for K: strings as they
+// are, integers in decimal, and fmt.Stringer through String.
+func defaultKeyFunc[K comparable]() (func(K) (string, error), error) {
+	var zero K
+	switch any(zero).(type) {
+	case string:
+		return func(k K) (string, error) { return any(k).(string), nil }, nil
+	case int:
+		return func(k K) (string, error) { return strconv.Itoa(any(k).(int)), nil }, nil
+	case int8:
+		return func(k K) (string, error) { return strconv.FormatInt(int64(any(k).(int8)), 10), nil }, nil
+	case int16:
+		return func(k K) (string, error) { return strconv.FormatInt(int64(any(k).(int16)), 10), nil }, nil
+	case int32:
+		return func(k K) (string, error) { return strconv.FormatInt(int64(any(k).(int32)), 10), nil }, nil
+	case int64:
+		return func(k K) (string, error) { return strconv.FormatInt(any(k).(int64), 10), nil }, nil
+	case uint:
+		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uint)), 10), nil }, nil
+	case uint8:
+		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uint8)), 10), nil }, nil
+	case uint16:
+		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uint16)), 10), nil }, nil
+	case uint32:
+		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uint32)), 10), nil }, nil
+	case uint64:
+		return func(k K) (string, error) { return strconv.FormatUint(any(k).(uint64), 10), nil }, nil
+	case uintptr:
+		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uintptr)), 10), nil }, nil
+	case fmt.Stringer:
+		return func(k K) (string, error) { return any(k).(fmt.Stringer).String(), nil }, nil
+	}
+	// Named types such as "type UserID string" or "type ID int64".
+	switch reflect.TypeFor[K]().Kind() {
+	case reflect.String:
+		return func(k K) (string, error) { return reflect.ValueOf(k).String(), nil }, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(k K) (string, error) { return strconv.FormatInt(reflect.ValueOf(k).Int(), 10), nil }, nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return func(k K) (string, error) { return strconv.FormatUint(reflect.ValueOf(k).Uint(), 10), nil }, nil
+	}
+	return nil, fmt.Errorf("%w: %T: %w", ErrInvalidOption, zero, errNoKeyFunc)
+}

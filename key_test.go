@@ -1,0 +1,142 @@
+package cachet
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+type userID string
+
+type point struct{ X, Y int }
+
+func (p point) String() string { return fmt.Sprintf("%d/%d", p.X, p.Y) }
+
+func TestKeyBuilder_Build(t *testing.T) {
+	tests := []struct {
+		name      string
+		namespace string
+		version   any
+		key       string
+		want      string
+	}{
+		{"raw", "", nil, "k", "k"},
+		{"namespace", "users", nil, "42", "users:42"},
+		{"namespace and int version", "users", 3, "42", "users:3:42"},
+		{"namespace and string version", "users", "v2", "42", "users:v2:42"},
+		{"key with separator", "users", nil, "a:b", "users:a:b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := newKeyBuilder[string](tt.namespace, tt.version, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.build("get", tt.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyBuilder_DefaultKeyFuncs(t *testing.T) {
+	check := func(t *testing.T, got string, err error, want string) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	bi, _ := newKeyBuilder[int]("", nil, nil)
+	got, err := bi.build("get", -42)
+	check(t, got, err, "-42")
+	bu, _ := newKeyBuilder[uint64]("", nil, nil)
+	got, err = bu.build("get", 1<<63)
+	check(t, got, err, "9223372036854775808")
+	bn, _ := newKeyBuilder[userID]("u", nil, nil)
+	got, err = bn.build("get", "ada")
+	check(t, got, err, "u:ada")
+	bs, _ := newKeyBuilder[point]("", nil, nil)
+	got, err = bs.build("get", point{1, 2})
+	check(t, got, err, "1/2")
+}
+
+func TestKeyBuilder_Errors(t *testing.T) {
+	if _, err := newKeyBuilder[struct{ A int }]("", nil, nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("struct key without Key func: err = %v; want ErrInvalidOption", err)
+	}
+	if _, err := newKeyBuilder[string]("a:b", nil, nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("namespace with ':': err = %v; want ErrInvalidOption", err)
+	}
+	if _, err := newKeyBuilder[string]("a", "1:2", nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("version with ':': err = %v; want ErrInvalidOption", err)
+	}
+	if _, err := newKeyBuilder[string]("a", 1.5, nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("float version: err = %v; want ErrInvalidOption", err)
+	}
+	if _, err := newKeyBuilder[string]("", 1, nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("version without namespace: err = %v; want ErrInvalidOption", err)
+	}
+	b, _ := newKeyBuilder[string]("ns", nil, nil)
+	if _, err := b.build("get", ""); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("empty key: err = %v; want ErrInvalidKey", err)
+	}
+	boom := errors.New("boom")
+	bf, _ := newKeyBuilder[string]("ns", nil, func(string) (string, error) { return "", boom })
+	if _, err := bf.build("get", "x"); !errors.Is(err, ErrInvalidKey) || !errors.Is(err, boom) {
+		t.Fatalf("failing key func: err = %v; want ErrInvalidKey wrapping boom", err)
+	}
+}
+
+// FuzzKeyBuilder checks that keys of different namespaces never collide
+// and that a namespace's keys always start with "namespace:".
+func FuzzKeyBuilder(f *testing.F) {
+	f.Add("foo", "bar", "foobar", "x")
+	f.Add("a", "b:c", "a:b", "c")
+	f.Add("users", "", "user", "s:")
+	f.Fuzz(func(t *testing.T, ns1, k1, ns2, k2 string) {
+		b1, err1 := newKeyBuilder[string](ns1, nil, nil)
+		b2, err2 := newKeyBuilder[string](ns2, nil, nil)
+		if strings.Contains(ns1, ":") != (err1 != nil) || strings.Contains(ns2, ":") != (err2 != nil) {
+			t.Fatalf("namespace validation: %q -> %v, %q -> %v", ns1, err1, ns2, err2)
+		}
+		if err1 != nil || err2 != nil || ns1 == "" || ns2 == "" || k1 == "" || k2 == "" {
+			return
+		}
+		s1, _ := b1.build("get", k1)
+		s2, _ := b2.build("get", k2)
+		if !strings.HasPrefix(s1, ns1+":") {
+			t.Fatalf("key %q does not start with %q", s1, ns1+":")
+		}
+		if ns1 != ns2 && s1 == s2 {
+			t.Fatalf("namespaces %q and %q collide on %q", ns1, ns2, s1)
+		}
+		if ns1 != ns2 && strings.HasPrefix(s2, ns1+":") {
+			t.Fatalf("key %q of namespace %q falls under namespace %q", s2, ns2, ns1)
+		}
+	})
+}
+
+func BenchmarkKeyBuilder_String(b *testing.B) {
+	kb, _ := newKeyBuilder[string]("users", 2, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kb.build("get", "12345"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkKeyBuilder_Int(b *testing.B) {
+	kb, _ := newKeyBuilder[int64]("users", nil, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kb.build("get", 12345); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

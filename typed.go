@@ -1,0 +1,459 @@
+package cachet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/flight"
+	"github.com/cachet-go/cachet/store"
+)
+
+// Special ttl values for the methods that take a ttl.
+const (
+	// DefaultTTL (zero) asks for the cache's default ttl, Options.TTL.
+	DefaultTTL time.Duration = 0
+	// NoExpiry asks for a value that never expires, whatever the cache's
+	// default ttl. It is the only negative ttl accepted.
+	NoExpiry time.Duration = -1
+)
+
+// DefaultTimeout is the per-operation timeout a cache applies when
+// Options.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options configures a Cache. A nil *Options means all defaults; the zero
+// value of each field is its default.
+type Options[K comparable] struct {
+	// Namespace is prepended to every key as "namespace:". Caches with
+	// different namespaces never share keys, and Clear removes only the
+	// cache's namespace. It may not contain ':'. Default: none, keys are
+	// used as they are and Clear clears the whole store.
+	Namespace string
+
+	// Version, a string or an integer, follows the namespace in every key
+	// ("namespace:version:key"), so that bumping it makes old entries
+	// unreachable (they age out through their ttl). It requires a
+	// Namespace and may not contain ':'. Default: none.
+	Version any
+
+	// TTL is the default time to live of values written by Set, SetMany
+	// and Add, and of Expire with DefaultTTL. Default: 0, no expiry.
+	// NoExpiry is accepted too; other negative values are an error.
+	TTL time.Duration
+
+	// Key turns a K into the key's string form (before the namespace is
+	// prepended). It must be deterministic and injective: two different
+	// keys must give two different strings. Default: strings as they are,
+	// integers in decimal, types implementing fmt.Stringer through String,
+	// and types whose underlying type is a string or an integer likewise;
+	// New fails for any other K without a Key function.
+	Key func(K) (string, error)
+
+	// Middleware wraps the store for this cache, the first element being
+	// the outermost (see store.Chain). Default: none.
+	Middleware []store.Middleware
+
+	// Timeout bounds every store operation through its context: a call
+	// whose context has no earlier deadline gets one Timeout from now.
+	// Default: 0, meaning DefaultTimeout (5s). A negative value disables
+	// the timeout.
+	Timeout time.Duration
+}
+
+// Cache is a typed cache: it builds store keys from K, encodes V with a
+// codec and keeps the bytes in a store.Store. Create one with New.
+//
+// A Cache is safe for concurrent use by multiple goroutines.
+type Cache[K comparable, V any] struct {
+	s       store.Store // backend wrapped in the middleware
+	backend store.Store // as given to New
+	codec   codec.Codec[V]
+	keys    keyBuilder[K]
+	ttl     time.Duration // default ttl as given to the store (0: none)
+	timeout time.Duration // 0: none
+	flight  flight.Group[V]
+}
+
+// New returns a Cache of V values keyed by K, over the store s, encoding
+// values with c. V is inferred from the codec, so a call reads
+//
+//	users, err := cachet.New[string](s, codec.JSON[User](), nil)
+//
+// New returns an error wrapping ErrInvalidOption for unusable options. It
+// panics if s is nil, which is a programming error.
+func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*Cache[K, V], error) {
+	if s == nil {
+		panic("cachet: New called with a nil store.Store")
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil codec", ErrInvalidOption)
+	}
+	if o == nil {
+		o = &Options[K]{}
+	}
+	keys, err := newKeyBuilder(o.Namespace, o.Version, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	ttl := o.TTL
+	switch {
+	case ttl == NoExpiry:
+		ttl = 0
+	case ttl < 0:
+		return nil, fmt.Errorf("%w: %w: TTL %v", ErrInvalidOption, ErrInvalidTTL, o.TTL)
+	}
+	timeout := o.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0
+	}
+	wrapped := s
+	if len(o.Middleware) > 0 {
+		wrapped = store.Chain(o.Middleware...)(s)
+	}
+	return &Cache[K, V]{
+		s:       wrapped,
+		backend: s,
+		codec:   c,
+		keys:    keys,
+		ttl:     ttl,
+		timeout: timeout,
+	}, nil
+}
+
+// Must returns c, and panics if err is not nil. It is meant for package
+// level variables: var users = cachet.Must(cachet.New[string](...)).
+func Must[K comparable, V any](c *Cache[K, V], err error) *Cache[K, V] {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Store returns the store given to New, without the cache's middleware:
+// the backend, for its own methods (for example the Redis client of a
+// redisstore).
+func (c *Cache[K, V]) Store() store.Store { return c.backend }
+
+// Key returns the store key that k maps to, namespace and version included.
+func (c *Cache[K, V]) Key(k K) (string, error) { return c.keys.build("key", k) }
+
+func noop() {}
+
+// withTimeout applies the cache's per-operation timeout to ctx, unless ctx
+// already has an earlier deadline.
+func (c *Cache[K, V]) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return ctx, noop
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.timeout {
+		return ctx, noop
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// storeTTL turns a ttl argument into the store's ttl.
+func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl > 0:
+		return ttl, nil
+	case ttl == DefaultTTL:
+		return c.ttl, nil
+	case ttl == NoExpiry:
+		return 0, nil
+	}
+	return 0, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: %v (use NoExpiry for no expiry)", ErrInvalidTTL, ttl)}
+}
+
+// Get returns the value stored for k. A missing or expired key gives an
+// error wrapping ErrNotFound; a stored value the codec cannot decode gives
+// one wrapping ErrDecode.
+func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
+	var v V
+	key, err := c.keys.build("get", k)
+	if err != nil {
+		return v, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return c.get(ctx, key)
+}
+
+func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
+	var v V
+	b, err := c.s.Get(ctx, key)
+	if err != nil {
+		return v, store.Errorf("get", key, err)
+	}
+	if err := c.codec.Unmarshal(b, &v); err != nil {
+		var zero V
+		return zero, store.Errorf("get", key, err)
+	}
+	return v, nil
+}
+
+// GetMany returns the values stored for keys, as a map holding only the
+// keys that were found. It makes one store call for all keys.
+func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
+	if len(keys) == 0 {
+		return map[K]V{}, nil
+	}
+	skeys := make([]string, len(keys))
+	for i, k := range keys {
+		key, err := c.keys.build("get_many", k)
+		if err != nil {
+			return nil, err
+		}
+		skeys[i] = key
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	vals, err := c.s.GetMany(ctx, skeys)
+	if err != nil {
+		return nil, store.Errorf("get_many", skeys[0], err)
+	}
+	if len(vals) != len(skeys) {
+		return nil, &Error{Op: "get_many", Key: skeys[0], Err: fmt.Errorf("store returned %d values for %d keys", len(vals), len(skeys))}
+	}
+	out := make(map[K]V, len(keys))
+	for i, b := range vals {
+		if b == nil {
+			continue
+		}
+		var v V
+		if err := c.codec.Unmarshal(b, &v); err != nil {
+			return nil, store.Errorf("get_many", skeys[i], err)
+		}
+		out[keys[i]] = v
+	}
+	return out, nil
+}
+
+// GetOrLoad returns the value cached for k, or calls load, caches its
+// result with the default ttl and returns it. Concurrent GetOrLoad calls
+// for the same key in this process share one call of load.
+//
+// load runs with a context that carries ctx's values but not its
+// cancellation or deadline, so that one caller giving up does not fail
+// the others; each caller stops waiting when its own ctx ends. load should
+// bound its own run time.
+//
+// The cache is an optimisation, never a new point of failure: when the
+// store fails to read (or holds a value that cannot be decoded) load is
+// called as for a miss, and when it fails to write, the loaded value is
+// still returned. Such store failures are visible to the cache's
+// middleware. An error from load is returned as is and nothing is cached.
+func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {
+	key, err := c.keys.build("get", k)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	gctx, cancel := c.withTimeout(ctx)
+	v, err := c.get(gctx, key)
+	cancel()
+	if err == nil {
+		return v, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return v, store.Errorf("get", key, ctxErr)
+	}
+	v, _, err = c.flight.Do(ctx, key, func(fctx context.Context) (V, error) {
+		v, err := load(fctx)
+		if err != nil {
+			return v, err
+		}
+		sctx, cancel := c.withTimeout(fctx)
+		defer cancel()
+		c.set(sctx, "set", key, v, c.ttl) // a failed write still answers
+		return v, nil
+	})
+	return v, err
+}
+
+// Set stores v for k with the cache's default ttl.
+func (c *Cache[K, V]) Set(ctx context.Context, k K, v V) error {
+	return c.SetWithTTL(ctx, k, v, DefaultTTL)
+}
+
+// SetWithTTL stores v for k with the given ttl: DefaultTTL for the cache's
+// default, NoExpiry for none, or a positive duration.
+func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duration) error {
+	key, err := c.keys.build("set", k)
+	if err != nil {
+		return err
+	}
+	sttl, err := c.storeTTL("set", key, ttl)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return c.set(ctx, "set", key, v, sttl)
+}
+
+func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
+	b, err := c.codec.Marshal(v)
+	if err != nil {
+		return store.Errorf(op, key, err)
+	}
+	if op == "add" {
+		return store.Errorf(op, key, c.s.Add(ctx, key, b, ttl))
+	}
+	return store.Errorf(op, key, c.s.Set(ctx, key, b, ttl))
+}
+
+// SetMany stores every item with the cache's default ttl, in one store
+// call. Either every value is encoded and handed to the store, or nothing
+// is written.
+func (c *Cache[K, V]) SetMany(ctx context.Context, items map[K]V) error {
+	return c.SetManyWithTTL(ctx, items, DefaultTTL)
+}
+
+// SetManyWithTTL is SetMany with a ttl, as for SetWithTTL.
+func (c *Cache[K, V]) SetManyWithTTL(ctx context.Context, items map[K]V, ttl time.Duration) error {
+	if len(items) == 0 {
+		return nil
+	}
+	entries := make([]store.Entry, 0, len(items))
+	for k, v := range items {
+		key, err := c.keys.build("set_many", k)
+		if err != nil {
+			return err
+		}
+		b, err := c.codec.Marshal(v)
+		if err != nil {
+			return store.Errorf("set_many", key, err)
+		}
+		entries = append(entries, store.Entry{Key: key, Value: b})
+	}
+	sttl, err := c.storeTTL("set_many", entries[0].Key, ttl)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return store.Errorf("set_many", entries[0].Key, c.s.SetMany(ctx, entries, sttl))
+}
+
+// Add stores v for k with the default ttl only if k holds no live value;
+// otherwise it returns an error wrapping ErrExists and changes nothing.
+// It is atomic in the store: of many concurrent Adds, one wins.
+func (c *Cache[K, V]) Add(ctx context.Context, k K, v V) error {
+	return c.AddWithTTL(ctx, k, v, DefaultTTL)
+}
+
+// AddWithTTL is Add with a ttl, as for SetWithTTL.
+func (c *Cache[K, V]) AddWithTTL(ctx context.Context, k K, v V, ttl time.Duration) error {
+	key, err := c.keys.build("add", k)
+	if err != nil {
+		return err
+	}
+	sttl, err := c.storeTTL("add", key, ttl)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return c.set(ctx, "add", key, v, sttl)
+}
+
+// Delete removes the keys and returns how many of them existed.
+func (c *Cache[K, V]) Delete(ctx context.Context, keys ...K) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	skeys := make([]string, len(keys))
+	for i, k := range keys {
+		key, err := c.keys.build("delete", k)
+		if err != nil {
+			return 0, err
+		}
+		skeys[i] = key
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	n, err := c.s.Delete(ctx, skeys...)
+	return n, store.Errorf("delete", skeys[0], err)
+}
+
+// Exists reports whether k holds a live value.
+func (c *Cache[K, V]) Exists(ctx context.Context, k K) (bool, error) {
+	key, err := c.keys.build("exists", k)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	ok, err := c.s.Exists(ctx, key)
+	return ok, store.Errorf("exists", key, err)
+}
+
+// Increment atomically adds delta (which may be negative) to the counter
+// at k and returns its new value; a missing key starts at 0. Counters are
+// kept by the store as decimal ASCII, outside the codec: read them back
+// with Increment(ctx, k, 0), or with a cache whose codec reads decimal
+// text. A value that is not an integer gives ErrNotInteger.
+func (c *Cache[K, V]) Increment(ctx context.Context, k K, delta int64) (int64, error) {
+	key, err := c.keys.build("increment", k)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	n, err := c.s.Increment(ctx, key, delta)
+	return n, store.Errorf("increment", key, err)
+}
+
+// Expire gives k a new ttl (DefaultTTL for the cache's default, NoExpiry
+// to remove its expiry) and reports whether k existed.
+func (c *Cache[K, V]) Expire(ctx context.Context, k K, ttl time.Duration) (bool, error) {
+	key, err := c.keys.build("expire", k)
+	if err != nil {
+		return false, err
+	}
+	sttl, err := c.storeTTL("expire", key, ttl)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	ok, err := c.s.Expire(ctx, key, sttl)
+	return ok, store.Errorf("expire", key, err)
+}
+
+// TTL returns the remaining time to live of k, 0 when it never expires,
+// or an error wrapping ErrNotFound when it is missing (ErrNotSupported on
+// a store that cannot read ttls back, such as memcached).
+func (c *Cache[K, V]) TTL(ctx context.Context, k K) (time.Duration, error) {
+	key, err := c.keys.build("ttl", k)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	d, err := c.s.TTL(ctx, key)
+	return d, store.Errorf("ttl", key, err)
+}
+
+// Clear removes every value of this cache's namespace, all versions
+// included. A cache without a namespace clears the whole store.
+func (c *Cache[K, V]) Clear(ctx context.Context) error {
+	prefix := ""
+	if c.keys.namespace != "" {
+		prefix = c.keys.namespace + keySep
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return store.Errorf("clear", prefix, c.s.Clear(ctx, prefix))
+}
+
+// Close closes the cache's store (through its middleware). Caches that
+// share one store should close it once, when the last is done.
+func (c *Cache[K, V]) Close() error {
+	return store.Errorf("close", "", c.s.Close())
+}
