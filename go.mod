@@ -1,3 +1,5 @@
 module github.com/cachet-go/cachet
 
-go 1.24
+go 1.24.0
+
+require github.com/maypok86/otter/v2 v2.4.0
