@@ -34,7 +34,8 @@ type Options struct {
 	// len(key) + len(value) + EntryOverhead. Zero, the default, means
 	// DefaultMaxBytes (64 MiB). A negative value removes the byte bound:
 	// with MaxEntries also zero the store is then unbounded. A single
-	// entry larger than MaxBytes is refused with store.ErrInvalidValue.
+	// entry larger than MaxBytes (or than 4 GiB) is refused with
+	// store.ErrInvalidValue.
 	MaxBytes int64
 }
 
@@ -435,8 +436,10 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	return time.Duration(e.Value.exp - e.SnapshotAtNano), nil
 }
 
-// Clear removes every key that starts with prefix; "" removes all. It
-// visits every key, so its cost grows with the size of the store.
+// Clear removes every key that starts with prefix; "" removes all. A
+// non-empty prefix visits every key, so its cost grows with the size of
+// the store; it stops early, with the context's error, when ctx is done.
+// Keys written while Clear runs may survive it.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
 	if err := s.begin(ctx, "clear", prefix); err != nil {
 		return err
@@ -445,7 +448,13 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 		s.cache.InvalidateAll()
 		return nil
 	}
+	n := 0
 	for k := range s.cache.Keys() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return &store.Error{Op: "clear", Key: prefix, Err: err}
+			}
+		}
 		if strings.HasPrefix(k, prefix) {
 			s.cache.Invalidate(k)
 		}

@@ -310,3 +310,37 @@ func TestStore_ErrorsNameOperationAndKey(t *testing.T) {
 		t.Errorf("Increment(non-integer) error: got %q; want %q", got, want)
 	}
 }
+
+// doneAfter is a context whose Err reports context.Canceled from its
+// n-th call on, to cancel in the middle of an operation.
+type doneAfter struct {
+	context.Context
+	calls, n int
+}
+
+func (d *doneAfter) Err() error {
+	d.calls++
+	if d.calls >= d.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+func TestStore_ClearStopsWhenContextDone(t *testing.T) {
+	s := newStore(t, &Options{MaxBytes: -1})
+	keys := fill(t, s, 5000, 1)
+	// Live for the check at the start, done at the first check inside.
+	ctx := &doneAfter{Context: bg, n: 2}
+	if err := s.Clear(ctx, "key:"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Clear cancelled while it runs: got %v; want context.Canceled", err)
+	}
+	if got := len(live(t, s, keys)); got == 0 || got == len(keys) {
+		t.Errorf("keys after a Clear cancelled part way: got %d; want some but not all of %d", got, len(keys))
+	}
+	if err := s.Clear(bg, "key:"); err != nil {
+		t.Fatalf("Clear: got error %v; want nil", err)
+	}
+	if got := len(live(t, s, keys)); got != 0 {
+		t.Errorf("keys after Clear(\"key:\"): got %d; want 0", got)
+	}
+}
