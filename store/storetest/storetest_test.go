@@ -183,3 +183,82 @@ func TestBrokenChild(t *testing.T) {
 		return &broken{Store: newMem(t), bug: bug}
 	}, nil)
 }
+
+// coarse wraps a correct store to behave like memcached: ttls are rounded
+// up to res and measured on a clock that ticks every res (so an entry may
+// expire up to res early), TTL is not supported and Clear works only for
+// namespace prefixes.
+type coarse struct {
+	store.Store
+	res time.Duration
+}
+
+func (c coarse) round(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return ttl
+	}
+	n := (ttl + c.res - 1) / c.res * c.res
+	return n - time.Duration(time.Now().UnixNano())%c.res
+}
+
+func (c coarse) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return c.Store.Set(ctx, key, value, c.round(ttl))
+}
+
+func (c coarse) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	return c.Store.SetMany(ctx, entries, c.round(ttl))
+}
+
+func (c coarse) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return c.Store.Add(ctx, key, value, c.round(ttl))
+}
+
+func (c coarse) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return c.Store.Expire(ctx, key, c.round(ttl))
+}
+
+func (c coarse) TTL(ctx context.Context, key string) (time.Duration, error) {
+	if _, err := c.Store.Exists(ctx, key); err != nil {
+		return 0, err
+	}
+	return 0, store.Errorf("ttl", key, store.ErrNotSupported)
+}
+
+func (c coarse) Clear(ctx context.Context, prefix string) error {
+	if prefix != "" && (!strings.HasSuffix(prefix, ":") || strings.Count(prefix, ":") != 1) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return store.Errorf("clear", prefix, store.ErrNotSupported)
+	}
+	return c.Store.Clear(ctx, prefix)
+}
+
+// TestRun_CoarseOptions checks the suite's own handling of
+// TTLResolution, NoTTL and NamespaceClearOnly on a memcached-like store
+// with a 100ms clock.
+func TestRun_CoarseOptions(t *testing.T) {
+	const res = 100 * time.Millisecond
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return coarse{Store: newMem(t), res: res}
+	}, &storetest.Options{TTLResolution: res, NoTTL: true, NamespaceClearOnly: true, MaxValueSize: 1000})
+}
+
+// TestRun_Rounding is TestRun_CoarseOptions with TTL read-back.
+func TestRun_Rounding(t *testing.T) {
+	const res = 100 * time.Millisecond
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return rounding{coarse{Store: newMem(t), res: res}}
+	}, &storetest.Options{TTLResolution: res})
+}
+
+// rounding is coarse with TTL read-back and every Clear.
+type rounding struct{ coarse }
+
+func (r rounding) TTL(ctx context.Context, key string) (time.Duration, error) {
+	return r.Store.TTL(ctx, key)
+}
+
+func (r rounding) Clear(ctx context.Context, prefix string) error {
+	return r.Store.Clear(ctx, prefix)
+}
