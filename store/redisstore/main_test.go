@@ -113,9 +113,3 @@ func forEachBackend(t *testing.T, f func(t *testing.T, s *redisstore.Store)) {
 		t.Run(b.name, func(t *testing.T) { f(t, b.open(t)) })
 	}
 }
-
-// isCluster reports whether s talks to a Redis Cluster.
-func isCluster(s *redisstore.Store) bool {
-	_, ok := s.Client().(*redis.ClusterClient)
-	return ok
-}
