@@ -9,8 +9,8 @@ import (
 	"github.com/cachet-go/cachet/store/redisstore"
 )
 
-// TestStore_SentinelFailover opens a store through Redis Sentinel, stops
-// the master, and checks that the same store follows the sentinel to the
+// TestStore_SentinelFailover opens a store through Redis Sentinel, makes
+// the master hang, and checks that the same store follows the sentinel to the
 // promoted replica and keeps the data written before the failover.
 func TestStore_SentinelFailover(t *testing.T) {
 	if testing.Short() {
@@ -29,7 +29,14 @@ func TestStore_SentinelFailover(t *testing.T) {
 	if n, err := s.Client().Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
 		t.Fatalf("WAIT 1 = %d, %v; want the replica to acknowledge", n, err)
 	}
-	st.Master.Stop()
+	// Make the master stop answering rather than stopping its process:
+	// a stopped server frees its port, which another test's server could
+	// take. The sentinel sees the master down after 1s and promotes the
+	// replica; the pause then ends and the sentinel turns the old master
+	// into a replica.
+	if _, err := testserver.RedisCommand(st.Master.Addr, "CLIENT", "PAUSE", "10000", "ALL"); err != nil {
+		t.Fatalf("CLIENT PAUSE on the master: %v", err)
+	}
 
 	deadline, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -41,7 +48,7 @@ func TestStore_SentinelFailover(t *testing.T) {
 			break
 		}
 		if deadline.Err() != nil {
-			t.Fatalf("no write succeeded within 30s of the master's stop: %v", err)
+			t.Fatalf("no write succeeded within 30s of the master's hang: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the sentinel's failover
 	}
