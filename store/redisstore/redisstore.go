@@ -291,20 +291,40 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	switch {
 	case s.cluster != nil:
+		// One MGET per slot; a slot with a single key gets a GET, whose
+		// reply is cheaper to decode.
 		groups := groupBySlot(keys)
-		cmds := make([]*redis.SliceCmd, len(groups))
+		cmds := make([]redis.Cmder, len(groups))
 		_, err := s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, g := range groups {
-				cmds[i] = p.MGet(ctx, g.keys...)
+				if len(g.keys) == 1 {
+					cmds[i] = p.Get(ctx, g.keys[0])
+				} else {
+					cmds[i] = p.MGet(ctx, g.keys...)
+				}
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && err != redis.Nil {
 			return nil, s.fail(ctx, op, keys[0], err)
 		}
 		for i, g := range groups {
-			if err := fillValues(out, g.idx, cmds[i].Val()); err != nil {
-				return nil, s.fail(ctx, op, keys[0], err)
+			switch c := cmds[i].(type) {
+			case *redis.StringCmd:
+				switch err := c.Err(); err {
+				case nil:
+					out[g.idx[0]] = nonNil([]byte(c.Val()))
+				case redis.Nil:
+				default: // Pipelined reports only the first error
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
+			case *redis.SliceCmd:
+				if err := c.Err(); err != nil {
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
+				if err := fillValues(out, g.idx, c.Val()); err != nil {
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
 			}
 		}
 	case s.ring != nil:
@@ -321,10 +341,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		for i, c := range cmds {
 			switch err := c.Err(); err {
 			case nil:
-				out[i] = []byte(c.Val())
-				if out[i] == nil {
-					out[i] = []byte{}
-				}
+				out[i] = nonNil([]byte(c.Val()))
 			case redis.Nil:
 			default: // Pipelined reports only the first error
 				return nil, s.fail(ctx, op, keys[i], err)
@@ -353,16 +370,21 @@ func fillValues(out [][]byte, idx []int, vals []any) error {
 		switch v := v.(type) {
 		case nil:
 		case string:
-			b := []byte(v)
-			if b == nil {
-				b = []byte{}
-			}
-			out[j] = b
+			out[j] = nonNil([]byte(v))
 		default:
 			return fmt.Errorf("redisstore: unexpected MGET reply of type %T", v)
 		}
 	}
 	return nil
+}
+
+// nonNil returns b, or an empty non-nil slice when b is nil, so that a
+// stored empty value is told apart from a missing one.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // slotGroup is the keys of one hash slot and their indexes in the
