@@ -22,7 +22,7 @@
 // Each operation is one Redis command, or one pipeline, so one round trip:
 //
 //	Get        GET
-//	GetMany    MGET (Cluster: one MGET per hash slot, one pipeline)
+//	GetMany    MGET (Cluster: an MGET or GET per hash slot, one pipeline)
 //	Set        SET key value [PX ms]
 //	SetMany    MSET, or MULTI + SET PX ... + EXEC (Cluster: per slot, one pipeline)
 //	Add        SET key value NX [PX ms]

@@ -277,8 +277,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // missing key, the value (non-nil, possibly empty) otherwise.
 //
 // On a single server it is one MGET. On a Redis Cluster the keys are
-// grouped by hash slot and fetched with one MGET per slot, all in one
-// pipeline that go-redis sends to the masters in parallel. On a Ring it is
+// grouped by hash slot and fetched with one MGET per slot (a GET for a
+// slot with one key), all in one pipeline that go-redis sends to the
+// masters in parallel. On a Ring it is
 // a pipeline of GETs.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	const op = "get_many"
