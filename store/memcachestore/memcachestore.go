@@ -1,6 +1,7 @@
 package memcachestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,7 +158,7 @@ func (s *Store) begin(ctx context.Context, op, key string) error {
 // call stops waiting at ctx's end and returns ctx.Err() (the round trip
 // finishes in the background and may still take effect).
 func (s *Store) call(ctx context.Context, fn func() error) error {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < s.timeout {
+	if s.async(ctx) {
 		ch := make(chan error, 1)
 		go func() { ch <- s.retry(fn) }()
 		select {
@@ -168,6 +169,14 @@ func (s *Store) call(ctx context.Context, fn func() error) error {
 		}
 	}
 	return s.retry(fn)
+}
+
+// async reports whether call runs round trips under ctx in a goroutine of
+// their own, which may outlive the operation: writes then pass it a copy of
+// the caller's value.
+func (s *Store) async(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < s.timeout
 }
 
 // retry runs fn again while it fails on a connection the server closed
@@ -587,10 +596,19 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		if pk == "" {
 			continue
 		}
-		if it := m[pk]; it != nil {
-			out[i] = it.Value
-		} else if it := m2[pk]; it != nil {
-			out[i] = it.Value
+		it := m[pk]
+		if it == nil {
+			it = m2[pk]
+		}
+		if it == nil {
+			continue
+		}
+		// A key asked for twice gets its own copy. memcached never hands
+		// out CAS id 0, so 0 marks an item whose value is already out.
+		if it.CasID == 0 {
+			out[i] = bytes.Clone(it.Value)
+		} else {
+			out[i], it.CasID = it.Value, 0
 		}
 	}
 	return out, nil
@@ -613,6 +631,9 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		return fail(op, key, err)
 	}
 	exp, rec := expiry(ttl)
+	if s.async(ctx) {
+		value = bytes.Clone(value)
+	}
 	err = s.call(ctx, func() error {
 		return s.client.Set(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
 	})
@@ -651,10 +672,31 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 	if err != nil {
 		return err
 	}
+	// The writes run concurrently: of a key given twice only the last
+	// entry is written, so that it wins as it would one after the other.
+	if len(pks) > 1 {
+		last := make(map[string]int, len(pks))
+		for i, pk := range pks {
+			last[pk] = i
+		}
+		for i, pk := range pks {
+			if last[pk] != i {
+				pks[i] = ""
+			}
+		}
+	}
 	exp, rec := expiry(ttl)
+	copyValues := s.async(ctx)
 	return s.parallel(len(entries), func(i int) error {
+		if pks[i] == "" {
+			return nil
+		}
+		v := entries[i].Value
+		if copyValues {
+			v = bytes.Clone(v)
+		}
 		err := s.call(ctx, func() error {
-			return s.client.Set(&memcache.Item{Key: pks[i], Value: entries[i].Value, Flags: rec, Expiration: exp})
+			return s.client.Set(&memcache.Item{Key: pks[i], Value: v, Flags: rec, Expiration: exp})
 		})
 		return fail(op, entries[i].Key, err)
 	})
@@ -675,6 +717,9 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 		return fail(op, key, err)
 	}
 	exp, rec := expiry(ttl)
+	if s.async(ctx) {
+		value = bytes.Clone(value)
+	}
 	err = s.call(ctx, func() error {
 		return s.client.Add(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
 	})
