@@ -143,10 +143,12 @@ func TestFailure_ContextDeadlineShorterThanTimeout(t *testing.T) {
 	const deadline = 100 * time.Millisecond
 	value := []byte("new value")
 	for name, fn := range map[string]func(ctx context.Context) error{
-		"Get":       func(ctx context.Context) error { _, err := s.Get(ctx, "k"); return err },
-		"GetNS":     func(ctx context.Context) error { _, err := s.Get(ctx, "ns:k"); return err },
-		"Set":       func(ctx context.Context) error { return s.Set(ctx, "k", value, 0) },
-		"SetMany":   func(ctx context.Context) error { return s.SetMany(ctx, []store.Entry{{Key: "a", Value: value}, {Key: "b", Value: value}}, 0) },
+		"Get":   func(ctx context.Context) error { _, err := s.Get(ctx, "k"); return err },
+		"GetNS": func(ctx context.Context) error { _, err := s.Get(ctx, "ns:k"); return err },
+		"Set":   func(ctx context.Context) error { return s.Set(ctx, "k", value, 0) },
+		"SetMany": func(ctx context.Context) error {
+			return s.SetMany(ctx, []store.Entry{{Key: "a", Value: value}, {Key: "b", Value: value}}, 0)
+		},
 		"Add":       func(ctx context.Context) error { return s.Add(ctx, "k2", value, 0) },
 		"Increment": func(ctx context.Context) error { _, err := s.Increment(ctx, "n", 1); return err },
 		"Delete":    func(ctx context.Context) error { _, err := s.Delete(ctx, "k"); return err },
