@@ -213,6 +213,13 @@ func brokenConn(err error) bool {
 
 // get1 gets one physical key (with its CAS id).
 func (s *Store) get1(ctx context.Context, pk string) (*memcache.Item, error) {
+	if !s.async(ctx) { // the common path, without a closure
+		it, err := s.client.Get(pk)
+		for i := 1; i < s.attempts && brokenConn(err); i++ {
+			it, err = s.client.Get(pk)
+		}
+		return it, err
+	}
 	return do(s, ctx, func() (*memcache.Item, error) { return s.client.Get(pk) })
 }
 
