@@ -41,7 +41,9 @@
 // report the remaining ttl of a key, and the Store does not invent one.
 // The Store records each item's absolute expiry in its memcached flags,
 // which is how [Store.Increment] keeps a key's ttl; items written through
-// the raw client do not carry that record. Because touch cannot update the
+// the raw client do not carry that record. The record is in Unix seconds by
+// the client's clock: if the server's clock differs by d, a ttl kept
+// through Increment ends d early or late. Because touch cannot update the
 // record, [Store.Expire] rewrites the item with gets and cas.
 //
 // # Increment
