@@ -15,6 +15,7 @@ require (
 )
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 )
