@@ -80,6 +80,11 @@
 // never come back. With several servers, a namespace depends on the server
 // holding its counter as well as on those holding its keys.
 //
+// Every namespace costs a counter in memcached and a first lookup, so key
+// schemes whose first segment is an identifier ("u12345:profile") make one
+// namespace per identifier: prefer a fixed first segment ("users:12345"),
+// as cachet.Cache does with its namespace, or disable generations.
+//
 // Generations cost round trips; see Performance. [Options] has two knobs:
 // DisableGenerations stores every key under its own name and lets Clear
 // take only "", and GenerationCacheTTL lets a Store reuse a generation it
