@@ -80,6 +80,11 @@
 // never come back. With several servers, a namespace depends on the server
 // holding its counter as well as on those holding its keys.
 //
+// Every namespace costs a counter in memcached and a first lookup, so key
+// schemes whose first segment is an identifier ("u12345:profile") make one
+// namespace per identifier: prefer a fixed first segment ("users:12345"),
+// as cachet.Cache does with its namespace, or disable generations.
+//
 // Generations cost round trips; see Performance. [Options] has two knobs:
 // DisableGenerations stores every key under its own name and lets Clear
 // take only "", and GenerationCacheTTL lets a Store reuse a generation it
@@ -114,13 +119,15 @@
 // namespaced key costs:
 //
 //	op       GenerationCacheTTL 0 (default)            GenerationCacheTTL > 0
-//	Get      1 round trip, via GetMulti (~1.3-1.6x)    1 round trip (~1.02x)
+//	Get      1 round trip, via GetMulti (~1.3-2x)      1 round trip (~1.02x)
 //	Set      2 round trips (~2x)                       1 round trip (~1.03x)
 //	GetMany  1 GetMulti (2 when a generation moved)    1 GetMulti
 //	Clear    1 round trip (incr)                       1 round trip (incr)
 //
 // The Get overhead with a zero GenerationCacheTTL is gomemcache's
-// GetMulti, which hands each server's request to a goroutine.
+// GetMulti, which hands each server's request to a goroutine: the busier
+// the CPUs, the more that hand-off costs.
+//
 // A Get of a namespace the Store has not read before takes one more round
 // trip. Increment and Expire take two round trips (gets and cas), more
 // under contention. [Store.GetMany] fetches all its keys with one
