@@ -434,10 +434,10 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 // On a single server (or a failover client) it is one MSET when ttl <= 0,
 // otherwise one MULTI/EXEC transaction of SET PX commands; either way the
 // entries are stored all together or not at all. On a Redis Cluster the
-// entries are grouped by hash slot into one pipeline (an MSET or SET PX
-// commands per slot) sent to the masters in parallel; each slot's
-// entries are stored together, but a failure can leave other slots
-// written. On a Ring it is a pipeline of SETs.
+// entries are grouped by hash slot into one pipeline (an MSET per slot
+// when ttl <= 0, SET PX commands otherwise) sent to the masters in
+// parallel, and on a Ring it is a pipeline of SETs: there the batch is not
+// atomic, and an error can leave some of the entries written.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
 	const op = "set_many"
 	first := ""
