@@ -112,8 +112,8 @@ type ctxKey struct{ name string }
 // tagger adds its name to the context in Before, and checks in After that
 // it gets back the context its Before returned.
 type tagger struct {
-	name  string
-	log   *[]string
+	name string
+	log  *[]string
 }
 
 func (p *tagger) Before(ctx context.Context, _ Call) context.Context {
