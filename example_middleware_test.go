@@ -3,6 +3,7 @@ package cachet_test
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,4 +133,20 @@ func ExampleFailOpen() {
 	// reported: get "k": true
 	// get is a miss: true
 	// set fails: true
+}
+
+// Publishing operation counters on /debug/vars with expvar.
+func ExampleExpvarRecorder() {
+	var rec cachet.ExpvarRecorder
+	expvar.Publish("cache", &rec) // served by the expvar handler on /debug/vars
+	s := cachet.Metrics(&rec)(memstore.Must(nil))
+	defer s.Close()
+
+	ctx := context.Background()
+	s.Set(ctx, "a", []byte("1"), 0)
+	s.GetMany(ctx, []string{"a", "b"})
+	st := rec.Stats(cachet.OpGetMany)
+	fmt.Printf("get_many: calls %d, hits %d, misses %d, errors %d\n", st.Calls, st.Hits, st.Misses, st.Errors)
+	// Output:
+	// get_many: calls 1, hits 1, misses 1, errors 0
 }
