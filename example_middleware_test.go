@@ -10,23 +10,29 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memstore"
 )
 
-// Adding hit/miss and timing statistics to a store. A Cache takes the same
-// middleware in Options.Middleware.
+// Adding hit/miss and timing statistics to a cache.
 func Example_stats() {
 	var hits cachet.HitMissRatio
 	var timing cachet.Timing
-	s := cachet.WithPlugins(&hits, &timing)(memstore.Must(nil))
-	defer s.Close()
+	users, err := cachet.New[string](memstore.Must(nil), codec.String(), &cachet.Options[string]{
+		Namespace:  "users",
+		Middleware: []cachet.Middleware{cachet.WithPlugins(&hits, &timing)},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
 
 	ctx := context.Background()
-	s.Set(ctx, "a", []byte("1"), time.Minute)
-	s.Get(ctx, "a")                         // hit
-	s.Get(ctx, "b")                         // miss
-	s.GetMany(ctx, []string{"a", "b", "c"}) // one hit, two misses
+	users.Set(ctx, "42", "Ada")
+	users.Get(ctx, "42")                         // hit
+	users.Get(ctx, "7")                          // miss
+	users.GetMany(ctx, []string{"42", "1", "2"}) // one hit, two misses
 
 	st := hits.Stats()
 	fmt.Printf("reads %d, hits %d, misses %d, ratio %.2f\n", st.Total, st.Hits, st.Misses, st.Ratio)

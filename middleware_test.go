@@ -93,6 +93,9 @@ func TestMiddleware_OptionalInterfaces(t *testing.T) {
 			if !ok || m != mem {
 				t.Errorf("store.As[*memstore.Store]: got %p, %v; want %p, true", m, ok, mem)
 			}
+			if _, ok := store.As[store.InProcess](s); !ok {
+				t.Errorf("store.As[store.InProcess]: not found through the wrappers")
+			}
 			if got := store.Unwrap(s); got != store.Store(mem) {
 				t.Errorf("store.Unwrap: got %T; want the memstore", got)
 			}
