@@ -147,7 +147,8 @@ type LoggingOptions struct {
 	// Default: slog.LevelWarn.
 	ErrorLevel slog.Leveler
 
-	// Ops lists the operations to log. Default: all of them.
+	// Ops lists the operations to log; an empty non-nil list logs none.
+	// Default (nil): all of them.
 	Ops []Op
 
 	// ShowKeys logs keys and prefixes as they are. Keys often hold
