@@ -100,6 +100,13 @@ type Call struct {
 	Duration time.Duration
 }
 
+// Failed reports whether the operation failed: Err is not nil and is
+// neither a miss (store.ErrNotFound) nor an Add that found its key taken
+// (store.ErrExists), which are ordinary answers.
+func (c Call) Failed() bool {
+	return c.Err != nil && !errors.Is(c.Err, store.ErrNotFound) && !errors.Is(c.Err, store.ErrExists)
+}
+
 // Plugin observes every store operation of a store wrapped by
 // [WithPlugins], in the style of aiocache's plugins.
 //
