@@ -39,19 +39,19 @@ func (jsonCodec[V]) Unmarshal(b []byte, v *V) error {
 	return nil
 }
 
-// recorder is a middleware that counts store operations and records their
+// opRecorder is a middleware that counts store operations and records their
 // errors, to check what memoize does with the store and that its failures
 // stay visible to middleware.
-type recorder struct {
+type opRecorder struct {
 	store.Store
 	mu   sync.Mutex
 	ops  map[string]int
 	errs []error
 }
 
-func (r *recorder) Unwrap() store.Store { return r.Store }
+func (r *opRecorder) Unwrap() store.Store { return r.Store }
 
-func (r *recorder) note(op string, err error) {
+func (r *opRecorder) note(op string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ops == nil {
@@ -63,58 +63,58 @@ func (r *recorder) note(op string, err error) {
 	}
 }
 
-func (r *recorder) count(op string) int {
+func (r *opRecorder) count(op string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ops[op]
 }
 
-func (r *recorder) errors() []error {
+func (r *opRecorder) errors() []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.errs)
 }
 
-func (r *recorder) Get(ctx context.Context, key string) ([]byte, error) {
+func (r *opRecorder) Get(ctx context.Context, key string) ([]byte, error) {
 	b, err := r.Store.Get(ctx, key)
 	r.note("get", err)
 	return b, err
 }
 
-func (r *recorder) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+func (r *opRecorder) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	b, err := r.Store.GetMany(ctx, keys)
 	r.note("get_many", err)
 	return b, err
 }
 
-func (r *recorder) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (r *opRecorder) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	err := r.Store.Set(ctx, key, value, ttl)
 	r.note("set", err)
 	return err
 }
 
-func (r *recorder) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+func (r *opRecorder) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
 	err := r.Store.SetMany(ctx, entries, ttl)
 	r.note("set_many", err)
 	return err
 }
 
-func (r *recorder) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (r *opRecorder) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	err := r.Store.Add(ctx, key, value, ttl)
 	r.note("add", err)
 	return err
 }
 
 // newTestCache returns a cache of ints over a fresh memstore, with a
-// recorder as its middleware.
-func newTestCache(t testing.TB, o *Options[string]) (*Cache[string, int], *memstore.Store, *recorder) {
+// opRecorder as its middleware.
+func newTestCache(t testing.TB, o *Options[string]) (*Cache[string, int], *memstore.Store, *opRecorder) {
 	t.Helper()
 	s, err := memstore.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	rec := &recorder{}
+	rec := &opRecorder{}
 	if o == nil {
 		o = &Options[string]{}
 	}
@@ -173,7 +173,7 @@ func TestMemoize_ThousandCallersOneCall(t *testing.T) {
 	}
 }
 
-type ctxKey struct{}
+type memoCtxKey struct{}
 
 func TestMemoize_LeaderCancelledOthersGetValue(t *testing.T) {
 	c, _, _ := newTestCache(t, nil)
@@ -186,12 +186,12 @@ func TestMemoize_LeaderCancelledOthersGetValue(t *testing.T) {
 		if err := ctx.Err(); err != nil {
 			return 0, err // the shared call must not see the leader's cancellation
 		}
-		if ctx.Value(ctxKey{}) != "leader" {
+		if ctx.Value(memoCtxKey{}) != "leader" {
 			return 0, errors.New("context values of the leader lost")
 		}
 		return 5, nil
 	})
-	leaderCtx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "leader"))
+	leaderCtx, cancel := context.WithCancel(context.WithValue(context.Background(), memoCtxKey{}, "leader"))
 	leader := make(chan error, 1)
 	go func() { _, err := f(leaderCtx, "k"); leader <- err }()
 	<-inFn
