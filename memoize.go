@@ -437,9 +437,11 @@ func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, memoHeader,
 	if err != nil {
 		return v, memoHeader{}, entryMiss
 	}
-	return m.decode(b, m.cfg.now().UnixNano())
+	return m.decode(b, 0)
 }
 
+// decode classifies and decodes an entry at now (Unix nanoseconds; 0 to
+// read the clock, only when the entry expires).
 func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, memoHeader, entryState) {
 	var v V
 	h, payload, ok := parseMemoHeader(b)
@@ -447,6 +449,9 @@ func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, memoHeader, entryState)
 		return v, h, entryMiss
 	}
 	state := entryFresh
+	if h.expiry != 0 && now == 0 {
+		now = m.cfg.now().UnixNano()
+	}
 	if h.expiry != 0 && now >= h.expiry {
 		if m.cfg.swr <= 0 || h.flags != 0 || now >= h.expiry+int64(m.cfg.swr) {
 			return v, h, entryMiss
@@ -507,6 +512,11 @@ func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
 			if release != nil {
 				defer release()
 			}
+		} else if v, h, state := m.lookup(ctx, key); state != entryMiss {
+			// A caller that missed just before another call stored the
+			// value, and reached the group just after that call ended,
+			// finds the value here instead of calling fn again.
+			return m.result(v, h, key)
 		}
 		return m.compute(ctx, k, key, true)
 	})
