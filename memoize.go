@@ -150,7 +150,8 @@ func WithZeroNotFound(ttl time.Duration) MemoizeOption {
 // process computes the value while the others wait for it. Waiters poll
 // the store, starting every poll and backing off exponentially with jitter
 // (up to 16 polls), until the value appears (they return it) or the lock
-// is gone (released or expired: they take it over). lease should exceed
+// is gone (released or expired: they take it over); the wait between
+// polls never exceeds lease. lease should exceed
 // fn's usual run time; poll should be a small fraction of it.
 //
 // The owner releases the lock with store.CompareAndDeleter when the store
@@ -314,10 +315,13 @@ func Memoize[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, k
 // NewMemoizer returns a Memoizer of fn over the cache c.
 //
 // Concurrent calls for one key in this process share one call of fn
-// (singleflight). The shared call runs detached from the callers'
-// cancellation, keeping their context values, bounded by the call timeout
-// (WithCallTimeout); each caller stops waiting when its own context ends. A
-// panic in fn is re-panicked in every waiting caller.
+// (singleflight); the call that starts after a miss reads the cache once
+// more before calling fn, so that a caller arriving just as another call
+// ends does not compute the value again. The shared call runs detached
+// from the callers' cancellation, keeping their context values, bounded by
+// the call timeout (WithCallTimeout); each caller stops waiting when its
+// own context ends. A panic in fn is re-panicked, as a value whose Error
+// method describes it and the panicking stack, in every waiting caller.
 //
 // Errors of fn are returned as they are and are not cached, except "not
 // found" results with WithNotFound or WithZeroNotFound. Store failures never
@@ -505,7 +509,7 @@ func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
 		ctx, cancel := m.callCtx(ctx)
 		defer cancel()
 		if m.cfg.lease > 0 {
-			v, err, done, release := m.lock(ctx, key)
+			release, done, v, err := m.lock(ctx, key)
 			if done {
 				return v, err
 			}
@@ -635,11 +639,11 @@ func (m *Memoizer[K, V]) entry(now time.Time, h memoHeader, payload []byte, ttl 
 // done reports that the wait produced the call's answer (v, err); otherwise
 // the caller computes the value and calls release, if not nil, afterwards.
 // When the store fails, the call goes on without the lock.
-func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (v V, err error, done bool, release func()) {
+func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (release func(), done bool, v V, err error) {
 	lockKey := key + LockSuffix
 	token := []byte(rand.Text())
 	backoff := m.cfg.poll
-	maxBackoff := 16 * m.cfg.poll
+	maxBackoff := min(16*m.cfg.poll, m.cfg.lease)
 	for {
 		actx, cancel := m.c.withTimeout(ctx)
 		err := m.c.s.Add(actx, lockKey, token, m.cfg.lease)
@@ -651,26 +655,26 @@ func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (v V, err error, 
 			if v, h, state := m.lookup(ctx, key); state != entryMiss {
 				release()
 				v, err := m.result(v, h, key)
-				return v, err, true, nil
+				return nil, true, v, err
 			}
-			return v, nil, false, release
+			return release, false, v, nil
 		}
 		if !errors.Is(err, ErrExists) {
-			return v, nil, false, nil
+			return nil, false, v, nil
 		}
-		// Full jitter on the upper half: sleep in [backoff/2, backoff).
+		// Jitter: sleep a random time in [backoff/2, backoff].
 		d := backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return v, &Error{Op: "memoize", Key: key, Err: fmt.Errorf("waiting for the stampede lock: %w", ctx.Err())}, true, nil
+			return nil, true, v, &Error{Op: "memoize", Key: key, Err: fmt.Errorf("waiting for the stampede lock: %w", ctx.Err())}
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
 		if v, h, state := m.lookup(ctx, key); state != entryMiss {
 			v, err := m.result(v, h, key)
-			return v, err, true, nil
+			return nil, true, v, err
 		}
 	}
 }
