@@ -27,6 +27,12 @@ const DefaultCallTimeout = time.Minute
 // stampede lock: the lock of "users:42" is "users:42:lock".
 const LockSuffix = ":lock"
 
+// PanicError is the value re-panicked in every caller waiting on a shared
+// call (of a memoized function, or of Cache.GetOrLoad's load) that
+// panicked. It carries the original panic value and the stack of the
+// panicking goroutine; its Unwrap returns the value when it is an error.
+type PanicError = flight.PanicError
+
 // MemoizeOption configures Memoize, NewMemoizer and MemoizeMany. Options
 // are applied in order; a later option overrides an earlier one of the
 // same kind.
@@ -302,6 +308,9 @@ type Memoizer[K comparable, V any] struct {
 // result and returns it. See NewMemoizer for the details and the options;
 // Memoize is NewMemoizer(c, fn, opts...).Call.
 //
+// Memoized entries carry a small header, so their keys should not be
+// shared with plain Cache.Get and Cache.Set users (see Memoizer).
+//
 // Memoize panics if an option is invalid (a programming error, reported by
 // NewMemoizer as an error wrapping ErrInvalidOption), or if c or fn is nil.
 func Memoize[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, k K) (V, error), opts ...MemoizeOption) func(ctx context.Context, k K) (V, error) {
@@ -320,8 +329,8 @@ func Memoize[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, k
 // ends does not compute the value again. The shared call runs detached
 // from the callers' cancellation, keeping their context values, bounded by
 // the call timeout (WithCallTimeout); each caller stops waiting when its
-// own context ends. A panic in fn is re-panicked, as a value whose Error
-// method describes it and the panicking stack, in every waiting caller.
+// own context ends. A panic in fn is re-panicked, as a *PanicError, in
+// every waiting caller.
 //
 // Errors of fn are returned as they are and are not cached, except "not
 // found" results with WithNotFound or WithZeroNotFound. Store failures never
@@ -739,7 +748,7 @@ func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
 // to fn again: the call waits for them (per-key singleflight). fn runs
 // detached from the callers' cancellation, bounded by the call timeout,
 // and each caller stops waiting when its own context ends. A panic in fn
-// reaches every waiting caller. An error of fn is returned as is (with a
+// reaches every waiting caller as a *PanicError. An error of fn is returned as is (with a
 // nil map) and nothing is cached; store failures never fail the call, as
 // for NewMemoizer.
 //

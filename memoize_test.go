@@ -235,7 +235,7 @@ func TestMemoize_PanicReachesEveryWaiter(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() {
-				if p, ok := recover().(*flight.PanicError); ok && p.Value == "boom" {
+				if p, ok := recover().(*PanicError); ok && p.Value == "boom" {
 					panics.Add(1)
 				}
 			}()
@@ -879,7 +879,7 @@ func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 	}
 	func() {
 		defer func() {
-			if p, ok := recover().(*flight.PanicError); !ok || p.Value != "batch boom" {
+			if p, ok := recover().(*PanicError); !ok || p.Value != "batch boom" {
 				t.Fatalf("recovered %v; want the batch's panic", p)
 			}
 		}()
