@@ -16,8 +16,11 @@ import (
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/flight"
+	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memcachestore"
 	"github.com/cachet-go/cachet/store/memstore"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // jsonCodec is the test's codec (package codec's own live in their
@@ -105,8 +108,8 @@ func (r *opRecorder) Add(ctx context.Context, key string, value []byte, ttl time
 	return err
 }
 
-// newTestCache returns a cache of ints over a fresh memstore, with a
-// opRecorder as its middleware.
+// newTestCache returns a cache of ints over a fresh memstore, with an
+// opRecorder as its innermost middleware.
 func newTestCache(t testing.TB, o *Options[string]) (*Cache[string, int], *memstore.Store, *opRecorder) {
 	t.Helper()
 	s, err := memstore.New(nil)
@@ -114,6 +117,14 @@ func newTestCache(t testing.TB, o *Options[string]) (*Cache[string, int], *memst
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	c, rec := newCacheOver(t, s, o)
+	return c, s, rec
+}
+
+// newCacheOver returns a cache of ints over s, with an opRecorder as its
+// innermost middleware.
+func newCacheOver(t testing.TB, s store.Store, o *Options[string]) (*Cache[string, int], *opRecorder) {
+	t.Helper()
 	rec := &opRecorder{}
 	if o == nil {
 		o = &Options[string]{}
@@ -123,7 +134,7 @@ func newTestCache(t testing.TB, o *Options[string]) (*Cache[string, int], *memst
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, s, rec
+	return c, rec
 }
 
 // joinCounter returns a channel closed once n callers joined key's call.
@@ -560,20 +571,47 @@ func TestMemoizer_RefreshNoWriteInvalidate(t *testing.T) {
 type hideCAD struct{ store.Store }
 
 func TestMemoize_StampedeLock(t *testing.T) {
+	memory := func(t *testing.T) store.Store {
+		s := memstore.Must(nil)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
 	for _, tc := range []struct {
 		name string
+		open func(t *testing.T) store.Store
 		wrap func(store.Store) store.Store
 	}{
-		{"compare and delete", nil},
-		{"fallback", func(s store.Store) store.Store { return hideCAD{s} }},
+		{"memstore", memory, nil},
+		{"memstore without CompareAndDelete", memory, func(s store.Store) store.Store { return hideCAD{s} }},
+		{"redis", func(t *testing.T) store.Store {
+			s, err := redisstore.Open(&redisstore.Options{Addrs: []string{testserver.Redis(t).Addr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}, nil},
+		{"memcached", func(t *testing.T) store.Store {
+			s, err := memcachestore.NewFromServers([]string{testserver.Memcached(t).Addr}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			var o Options[string]
+			o := Options[string]{Namespace: "lock"}
 			if tc.wrap != nil {
 				o.Middleware = []store.Middleware{tc.wrap}
 			}
-			c, s, rec := newTestCache(t, &o)
+			s := tc.open(t)
+			c, rec := newCacheOver(t, s, &o)
+			_, hasCAD := store.As[store.CompareAndDeleter](c.s)
+			if want := tc.wrap == nil; hasCAD != want {
+				t.Fatalf("CompareAndDeleter found: %v; want %v", hasCAD, want)
+			}
 			// Two Memoizers of one function stand for two processes: they
 			// share the store but not their singleflight.
 			var calls atomic.Int32
@@ -592,7 +630,8 @@ func TestMemoize_StampedeLock(t *testing.T) {
 			first := make(chan int, 1)
 			go func() { v, _ := p1.Call(ctx, "k"); first <- v }()
 			<-inFn
-			if ok, _ := s.Exists(ctx, "k"+LockSuffix); !ok {
+			lockKey := "lock:k" + LockSuffix
+			if ok, _ := s.Exists(ctx, lockKey); !ok {
 				t.Fatal("no lock while fn runs")
 			}
 			second := make(chan int, 1)
@@ -609,7 +648,7 @@ func TestMemoize_StampedeLock(t *testing.T) {
 			if n := calls.Load(); n != 1 {
 				t.Fatalf("fn ran %d times across the two processes; want 1", n)
 			}
-			if ok, _ := s.Exists(ctx, "k"+LockSuffix); ok {
+			if ok, _ := s.Exists(ctx, lockKey); ok {
 				t.Fatal("lock not released")
 			}
 		})
