@@ -740,17 +740,18 @@ func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
 // MemoizeMany returns a function with fn's signature that reads a batch
 // of keys through the cache c (aiocache's multi_cached): one GetMany for
 // all keys, then fn is called only with the keys that missed
-// (deduplicated), and its results are cached with one SetMany. The result
-// holds the keys found, cached or computed. An empty batch calls neither
-// the store nor fn.
+// (deduplicated; they are read once more first, in case a concurrent call
+// has just stored them), and its results are cached with one SetMany. The
+// result holds the keys found, cached or computed. An empty batch calls
+// neither the store nor fn.
 //
 // Keys being computed for an overlapping concurrent batch are not passed
 // to fn again: the call waits for them (per-key singleflight). fn runs
 // detached from the callers' cancellation, bounded by the call timeout,
 // and each caller stops waiting when its own context ends. A panic in fn
-// reaches every waiting caller as a *PanicError. An error of fn is returned as is (with a
-// nil map) and nothing is cached; store failures never fail the call, as
-// for NewMemoizer.
+// reaches every waiting caller as a *PanicError. An error of fn is
+// returned as is (with a nil map) and nothing is cached; store failures
+// never fail the call, as for NewMemoizer.
 //
 // Options: WithTTL, WithPrefix, WithKey, WithSkip, WithNotFound (keys that
 // fn's map lacks are cached as not found and left out of later results),
@@ -839,6 +840,30 @@ func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey 
 	m := &mm.m
 	ctx, cancel := m.callCtx(ctx)
 	defer cancel()
+	res := make(map[string]V, len(keys))
+	// Read the keys once more: a batch that missed just before another
+	// stored them, and reached the flight just after it ended, finds
+	// them here instead of computing them again.
+	gctx, gcancel := m.c.withTimeout(ctx)
+	vals, err := m.c.s.GetMany(gctx, keys)
+	gcancel()
+	if err == nil && len(vals) == len(keys) {
+		missed := keys[:0:0]
+		now := m.cfg.now().UnixNano()
+		for i, b := range vals {
+			v, h, state := m.decode(b, now)
+			switch {
+			case b == nil || state == entryMiss:
+				missed = append(missed, keys[i])
+			case h.flags&flagNotFound == 0:
+				res[keys[i]] = v
+			}
+		}
+		keys = missed
+		if len(keys) == 0 {
+			return res, nil
+		}
+	}
 	ks := make([]K, len(keys))
 	for i, key := range keys {
 		ks[i] = byKey[key]
@@ -850,7 +875,6 @@ func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey 
 	}
 	now := m.cfg.now()
 	delta := int64(now.Sub(start))
-	res := make(map[string]V, len(got))
 	var values, notFound, zeros []store.Entry
 	for i, key := range keys {
 		v, ok := got[ks[i]]
