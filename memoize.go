@@ -57,6 +57,7 @@ type memoConfig struct {
 	// Test seams.
 	rand      func() float64
 	now       func() time.Time
+	realClock bool // now is time.Now
 	onRefresh func(key string)
 }
 
@@ -400,6 +401,7 @@ func (m *Memoizer[K, V]) configure(opts []MemoizeOption, many bool) error {
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
+		cfg.realClock = true
 	}
 	m.cfg = cfg
 	if cad, ok := store.As[store.CompareAndDeleter](m.c.s); ok {
@@ -443,18 +445,37 @@ const (
 // lookup reads key's entry. A read error, a foreign value or a decoding
 // error is a miss.
 func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, memoHeader, entryState) {
-	var v V
-	gctx, cancel := m.c.withTimeout(ctx)
+	now, gctx, cancel := m.readCtx(ctx)
 	b, err := m.c.s.Get(gctx, key)
 	cancel()
 	if err != nil {
-		return v, memoHeader{}, entryMiss
+		var zero V
+		return zero, memoHeader{}, entryMiss
 	}
-	return m.decode(b, 0)
+	return m.decode(b, now)
 }
 
-// decode classifies and decodes an entry at now (Unix nanoseconds; 0 to
-// read the clock, only when the entry expires).
+// readCtx is Cache.withTimeout for reads, which also returns the current
+// time (Unix nanoseconds) for the entries' expiry checks: it reads the
+// clock as often as withTimeout does, which matters where reading it is
+// slow (some virtual machines).
+func (m *Memoizer[K, V]) readCtx(ctx context.Context) (int64, context.Context, context.CancelFunc) {
+	t := time.Now()
+	now := t.UnixNano()
+	if !m.cfg.realClock {
+		now = m.cfg.now().UnixNano()
+	}
+	if m.c.timeout <= 0 {
+		return now, ctx, noop
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(t) <= m.c.timeout {
+		return now, ctx, noop
+	}
+	gctx, cancel := context.WithDeadline(ctx, t.Add(m.c.timeout))
+	return now, gctx, cancel
+}
+
+// decode classifies and decodes an entry read at now (Unix nanoseconds).
 func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, memoHeader, entryState) {
 	var v V
 	h, payload, ok := parseMemoHeader(b)
@@ -462,9 +483,6 @@ func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, memoHeader, entryState)
 		return v, h, entryMiss
 	}
 	state := entryFresh
-	if h.expiry != 0 && now == 0 {
-		now = m.cfg.now().UnixNano()
-	}
 	if h.expiry != 0 && now >= h.expiry {
 		if m.cfg.swr <= 0 || h.flags != 0 || now >= h.expiry+int64(m.cfg.swr) {
 			return v, h, entryMiss
@@ -796,13 +814,12 @@ func (mm *manyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 		}
 	}
 	out := make(map[K]V, len(keys))
-	gctx, cancel := m.c.withTimeout(ctx)
+	now, gctx, cancel := m.readCtx(ctx)
 	vals, err := m.c.s.GetMany(gctx, keys)
 	cancel()
 	missed := keys
 	if err == nil && len(vals) == len(keys) {
 		missed = nil
-		now := m.cfg.now().UnixNano()
 		for i, b := range vals {
 			if b == nil {
 				missed = append(missed, keys[i])
@@ -844,14 +861,13 @@ func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey 
 	// Read the keys once more: a batch that missed just before another
 	// stored them, and reached the flight just after it ended, finds
 	// them here instead of computing them again.
-	gctx, gcancel := m.c.withTimeout(ctx)
+	readAt, gctx, gcancel := m.readCtx(ctx)
 	vals, err := m.c.s.GetMany(gctx, keys)
 	gcancel()
 	if err == nil && len(vals) == len(keys) {
 		missed := keys[:0:0]
-		now := m.cfg.now().UnixNano()
 		for i, b := range vals {
-			v, h, state := m.decode(b, now)
+			v, h, state := m.decode(b, readAt)
 			switch {
 			case b == nil || state == entryMiss:
 				missed = append(missed, keys[i])
