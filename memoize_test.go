@@ -858,12 +858,12 @@ func TestMemoizeMany(t *testing.T) {
 
 func TestMemoizeMany_OverlappingBatchesShareKeys(t *testing.T) {
 	ctx := context.Background()
-	c, _, _ := newTestCache(t, nil)
+	c, _, _ := newTestCache(t, &Options[string]{Namespace: "overlap"})
 	// Joins: the first batch joins a and b, the second b and c.
 	var joins atomic.Int32
 	allJoined := make(chan struct{})
-	t.Cleanup(flight.SetJoinHook(func(string) {
-		if joins.Add(1) == 4 {
+	t.Cleanup(flight.SetJoinHook(func(key string) {
+		if strings.HasPrefix(key, "overlap:") && joins.Add(1) == 4 {
 			close(allJoined)
 		}
 	}))
