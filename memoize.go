@@ -283,12 +283,16 @@ func xfetch(now, expiry, delta int64, beta, r float64) bool {
 // writing, and Invalidate forgets one key. Create one with NewMemoizer;
 // Memoize returns its Call method.
 //
-// Memoized entries carry a small header (created-at, cost, expiry, a
-// not-found flag) in front of the codec's output, so their keys should not
-// be shared with plain Cache.Get and Cache.Set users: a value written by
-// Cache.Set is treated by the Memoizer as a miss (recomputed and
-// overwritten), and Cache.Get of a memoized entry fails to decode. Use
-// WithPrefix, or a cache of its own, to keep them apart.
+// Memoized entries carry a 27-byte header in front of the codec's output:
+// a magic byte 0xC7, a format version (1), flags (bit 0: not found, bit 1:
+// zero value treated as not found; neither has a payload), then three
+// big-endian int64s: when the entry was written, how long fn took (for
+// early refresh) and when it expires (Unix nanoseconds, 0 for never).
+// Their keys should therefore not be shared with plain Cache.Get and
+// Cache.Set users: a value written by Cache.Set is treated by the Memoizer
+// as a miss (recomputed and overwritten), and Cache.Get of a memoized
+// entry fails to decode. Use WithPrefix, or a cache of its own, to keep
+// them apart. Values written by Cache.Set stay raw codec output.
 //
 // A Memoizer is safe for concurrent use by multiple goroutines.
 type Memoizer[K comparable, V any] struct {

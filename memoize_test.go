@@ -717,6 +717,51 @@ func TestXFetch_ProbabilityRisesNearExpiry(t *testing.T) {
 	}
 }
 
+// TestXFetch_EntriesRefreshEarlier checks the decision on stored entries:
+// a Memoizer with beta = 1 and a seeded random source reads an entry
+// whose recomputation took 1s, at several times before its expiry.
+func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
+	c, _, _ := newTestCache(t, nil)
+	rng := rand.New(rand.NewPCG(3, 4))
+	m, err := NewMemoizer(c, func(context.Context, string) (int, error) { return 1, nil },
+		WithTTL(time.Hour), WithEarlyRefresh(1), withRand(rng.Float64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Unix(1_000_000, 0)
+	b, _ := m.entry(created, memoHeader{delta: int64(time.Second)}, []byte("1"), time.Hour)
+	expiry := created.Add(time.Hour)
+	const n = 10000
+	prev := -1.0
+	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 2 * time.Second, time.Second, 200 * time.Millisecond, 0} {
+		early := 0
+		for range n {
+			_, _, state := m.decode(b, expiry.Add(-before).UnixNano())
+			switch state {
+			case entryEarly:
+				early++
+			case entryFresh:
+			default:
+				if before > 0 {
+					t.Fatalf("%v before expiry: state %v; want fresh or early", before, state)
+				}
+			}
+		}
+		p := float64(early) / n
+		want := math.Exp(-before.Seconds())
+		if before == 0 {
+			want = 0 // at expiry the entry is a miss, not an early refresh
+		}
+		if math.Abs(p-want) > 0.02 {
+			t.Errorf("%v before expiry: early refresh rate %.4f; want %.4f ± 0.02", before, p, want)
+		}
+		if before > 0 && p < prev {
+			t.Errorf("%v before expiry: rate %.4f fell from %.4f", before, p, prev)
+		}
+		prev = p
+	}
+}
+
 // fakeClock is a settable clock for memoize's now seam.
 type fakeClock struct{ ns atomic.Int64 }
 
