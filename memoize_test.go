@@ -977,3 +977,32 @@ func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 		t.Fatal("middleware saw no store error")
 	}
 }
+
+// The project's own middleware sees the store failures of memoized calls.
+func TestMemoize_FailOpenReportsStoreFailures(t *testing.T) {
+	s := memstore.Must(nil)
+	var mu sync.Mutex
+	var reported []string
+	c, err := New[string](s, jsonCodec[int]{}, &Options[string]{
+		Middleware: []store.Middleware{FailOpen(func(op Op, key string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, store.ErrClosed) {
+				reported = append(reported, fmt.Sprint(op, " ", key))
+			}
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Memoize(c, func(ctx context.Context, k string) (int, error) { return 8, nil })
+	s.Close() // the backend fails beneath the middleware: an outage
+	if v, err := f(context.Background(), "k"); v != 8 || err != nil {
+		t.Fatalf("got %d, %v; want fn's 8, nil", v, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) == 0 || !strings.HasSuffix(reported[0], " k") {
+		t.Fatalf("FailOpen reported %q; want the failed read of k", reported)
+	}
+}
