@@ -100,6 +100,13 @@ type Call struct {
 	Duration time.Duration
 }
 
+// Failed reports whether the operation failed: Err is not nil and is
+// neither a miss (store.ErrNotFound) nor an Add that found its key taken
+// (store.ErrExists), which are ordinary answers.
+func (c Call) Failed() bool {
+	return c.Err != nil && !errors.Is(c.Err, store.ErrNotFound) && !errors.Is(c.Err, store.ErrExists)
+}
+
 // Plugin observes every store operation of a store wrapped by
 // [WithPlugins], in the style of aiocache's plugins.
 //
@@ -200,9 +207,16 @@ const inlineCtxs = 4
 type hook struct {
 	inline [inlineCtxs]context.Context
 	more   []context.Context
-	start  time.Time
+	start  time.Duration // monoNow() before the store call
 	panics error
 }
+
+// clockBase is the origin of monoNow.
+var clockBase = time.Now()
+
+// monoNow reads the monotonic clock only (time.Now also reads the wall
+// clock), as the time since clockBase.
+func monoNow() time.Duration { return time.Since(clockBase) }
 
 func (h *hook) setCtx(i int, ctx context.Context) {
 	if h.more != nil {
@@ -233,7 +247,7 @@ func (s *pluginStore) before(ctx context.Context, c *Call, h *hook) context.Cont
 		h.setCtx(i, next)
 		ctx = next
 	}
-	h.start = time.Now()
+	h.start = monoNow()
 	return ctx
 }
 
@@ -241,7 +255,7 @@ func (s *pluginStore) before(ctx context.Context, c *Call, h *hook) context.Cont
 // After hooks in reverse order and returns the error the operation should
 // return: c.Err, plus any panic of a hook.
 func (s *pluginStore) after(c *Call, h *hook, err error) error {
-	c.Duration = time.Since(h.start)
+	c.Duration = monoNow() - h.start
 	c.Err = err
 	for i := len(s.plugins) - 1; i >= 0; i-- {
 		if perr := callAfter(s.plugins[i], h.ctx(i), *c); perr != nil {
@@ -291,10 +305,14 @@ func callAfter(p Plugin, ctx context.Context, c Call) (err error) {
 }
 
 func pluginPanic(p Plugin, hook string, r any) error {
-	if e, ok := r.(error); ok {
-		return fmt.Errorf("%w: %T.%s: %w", ErrPluginPanic, p, hook, e)
+	name := fmt.Sprintf("%T.%s", p, hook)
+	if rp, ok := p.(recorderPlugin); ok {
+		name = fmt.Sprintf("%T.Record", rp.rec) // the user's type, not the adapter
 	}
-	return fmt.Errorf("%w: %T.%s: %v", ErrPluginPanic, p, hook, r)
+	if e, ok := r.(error); ok {
+		return fmt.Errorf("%w: %s: %w", ErrPluginPanic, name, e)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrPluginPanic, name, r)
 }
 
 func (s *pluginStore) Get(ctx context.Context, key string) ([]byte, error) {
