@@ -239,7 +239,8 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 
 // GetOrLoad returns the value cached for k, or calls load, caches its
 // result with the default ttl and returns it. Concurrent GetOrLoad calls
-// for the same key in this process share one call of load.
+// for the same key in this process share one call of load, and a call
+// that misses just as another's load finishes reads that load's value.
 //
 // load runs with a context that carries ctx's values but not its
 // cancellation or deadline, so that one caller giving up does not fail
@@ -267,7 +268,16 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.
 		return v, store.Errorf("get", key, ctxErr)
 	}
 	v, _, err = c.flight.Do(ctx, key, func(fctx context.Context) (V, error) {
-		v, err := load(fctx)
+		// A caller that missed just as an earlier shared load finished
+		// starts a new one: read once more so that it finds that load's
+		// value instead of loading again.
+		rctx, cancel := c.withTimeout(fctx)
+		v, err := c.get(rctx, key)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		v, err = load(fctx)
 		if err != nil {
 			return v, err
 		}
