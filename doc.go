@@ -52,10 +52,35 @@
 // and so on. A cache never panics on bad input; only [New] panics, and only
 // for a nil store.
 //
+// # Read-through and memoize
+//
+// [Cache.GetOrLoad] reads through the cache with a loader. [Memoize] wraps
+// any func(ctx, K) (V, error) so that it reads through a cache: concurrent
+// callers in one process share one call (singleflight), a caller that gives
+// up does not cancel the call for the others, and a panic reaches every
+// caller. Options add negative caching ([WithNotFound]), a cross-process
+// stampede lock ([WithStampedeLock]), probabilistic early refresh
+// ([WithEarlyRefresh], XFetch) and stale-while-revalidate
+// ([WithStaleWhileRevalidate]). [MemoizeMany] wraps a batch function and
+// calls it only with the keys that missed. [NewMemoizer] returns a handle
+// with Refresh, CallNoWrite and Invalidate. A store failure never fails a
+// memoized call: the function answers and the middleware sees the error.
+//
+// # Middleware and plugins
+//
+// A [Middleware] wraps the store (Options.Middleware, or [Chain]). Built in:
+// [Timeout], [Logging] (log/slog, keys redacted), [Metrics] with a
+// [Recorder] ([ExpvarRecorder] here; OpenTelemetry and Prometheus adapters
+// in the contrib modules), [FailOpen] (failed reads become reported
+// misses), and [WithPlugins], aiocache-style Before/After hooks on every
+// operation with the [HitMissRatio] and [Timing] statistics.
+//
 // # Timeouts
 //
 // Every store operation is bounded by Options.Timeout (default
-// [DefaultTimeout], 5s) unless its context has an earlier deadline.
+// [DefaultTimeout], 5s) unless its context has an earlier deadline. Over an
+// in-process store ([store.InProcess], such as memstore) no timeout is
+// applied, since nothing there can wait.
 //
 // # Performance
 //
