@@ -2,4 +2,7 @@ module github.com/cachet-go/cachet
 
 go 1.24.0
 
-require golang.org/x/sync v0.19.0
+require (
+	github.com/maypok86/otter/v2 v2.4.0
+	golang.org/x/sync v0.19.0
+)

@@ -1,0 +1,2 @@
+// Package memstore provides a bounded in-process [store.Store].
+package memstore

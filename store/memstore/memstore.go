@@ -1,0 +1,439 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachet-go/cachet/store"
+	"github.com/maypok86/otter/v2"
+)
+
+// DefaultMaxBytes is the byte bound of a store whose Options.MaxBytes is
+// zero: 64 MiB.
+const DefaultMaxBytes = 64 << 20
+
+// EntryOverhead is the number of bytes each entry is counted for on top of
+// the length of its key and value when the store is bounded by bytes. It
+// approximates the memory the engine and the store spend per entry.
+const EntryOverhead = 96
+
+// Options configures a [Store]. A nil *Options is the same as the zero
+// Options: at most [DefaultMaxBytes] bytes and no bound on the number of
+// entries.
+type Options struct {
+	// MaxEntries bounds the number of entries. Zero, the default, means
+	// that only the byte bound applies. It must not be negative.
+	MaxEntries int
+
+	// MaxBytes bounds the total size of the entries, each counted as
+	// len(key) + len(value) + EntryOverhead. Zero, the default, means
+	// DefaultMaxBytes (64 MiB). A negative value removes the byte bound:
+	// with MaxEntries also zero the store is then unbounded. A single
+	// entry larger than MaxBytes is refused with store.ErrInvalidValue.
+	MaxBytes int64
+}
+
+// Store is a bounded in-process [store.Store]. When a bound is reached it
+// evicts the entries least likely to be used again (W-TinyLFU), so a Get
+// may miss a key that was stored without a ttl. ttls have nanosecond
+// precision and an expired entry is never visible to any operation.
+// Values are copied in and out: no caller can change what the store holds
+// through a slice it passed or got back.
+//
+// A Store is safe for concurrent use by multiple goroutines.
+type Store struct {
+	cache     *otter.Cache[string, item]
+	start     time.Time // origin of the monotonic times in item.exp
+	maxWeight uint64    // heaviest entry accepted (0: any)
+	minWeight uint32    // lightest weight of an entry, so that MaxEntries also holds
+	weighted  bool
+	closed    atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// item is what the engine holds for a key. Its value is never changed in
+// place: a write replaces the item.
+type item struct {
+	value []byte
+	exp   int64 // expiry in nanoseconds since Store.start; 0 means none
+}
+
+// New returns an empty Store with the bounds of o (defaults when o is nil).
+func New(o *Options) (*Store, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.MaxEntries < 0 {
+		return nil, fmt.Errorf("memstore: MaxEntries is %d; want 0 or more", opts.MaxEntries)
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	s := &Store{start: time.Now()}
+	oo := &otter.Options[string, item]{
+		ExpiryCalculator: otter.ExpiryWritingFunc(s.expiresAfter),
+		Logger:           &otter.NoopLogger{},
+	}
+	switch {
+	case opts.MaxBytes > 0:
+		s.weighted = true
+		s.maxWeight = uint64(opts.MaxBytes)
+		if s.maxWeight > math.MaxUint32 {
+			s.maxWeight = math.MaxUint32
+		}
+		if opts.MaxEntries > 0 {
+			// Every entry weighs at least MaxBytes/MaxEntries, so the
+			// weight bound also bounds the number of entries.
+			per := (uint64(opts.MaxBytes) + uint64(opts.MaxEntries) - 1) / uint64(opts.MaxEntries)
+			s.minWeight = uint32(min(per, math.MaxUint32))
+		}
+		oo.MaximumWeight = uint64(opts.MaxBytes)
+		oo.Weigher = s.weigh
+	case opts.MaxEntries > 0:
+		oo.MaximumSize = opts.MaxEntries
+	}
+	c, err := otter.New(oo)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	s.cache = c
+	return s, nil
+}
+
+// Must is like [New] but panics when the options are invalid.
+func Must(o *Options) *Store {
+	s, err := New(o)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// now returns the monotonic time since s.start, never 0.
+func (s *Store) now() int64 {
+	return int64(time.Since(s.start)) + 1
+}
+
+// expiry returns the item expiry for a ttl given now (0: no expiry).
+func (s *Store) expiry(ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	exp := s.now() + int64(ttl)
+	if exp < 0 { // overflow: as good as never
+		return 0
+	}
+	return exp
+}
+
+// live reports whether it has not expired at now (now <= 0: read the clock).
+func (s *Store) live(it item) bool {
+	return it.exp == 0 || s.now() < it.exp
+}
+
+// expiresAfter tells the engine how long an entry written now lives. It is
+// computed after the engine read its clock, so the engine's deadline is
+// never later than it.exp: our own check on read is a second guard.
+func (s *Store) expiresAfter(e otter.Entry[string, item]) time.Duration {
+	if e.Value.exp == 0 {
+		return math.MaxInt64
+	}
+	return max(time.Duration(e.Value.exp-s.now()), 1)
+}
+
+func (s *Store) weigh(key string, it item) uint32 {
+	w := uint64(len(key)) + uint64(len(it.value)) + EntryOverhead
+	if w > math.MaxUint32 {
+		w = math.MaxUint32
+	}
+	return max(uint32(w), s.minWeight)
+}
+
+// begin makes the checks every operation starts with.
+func (s *Store) begin(ctx context.Context, op, key string) error {
+	if s.closed.Load() {
+		return &store.Error{Op: op, Key: key, Err: store.ErrClosed}
+	}
+	if err := ctx.Err(); err != nil {
+		return &store.Error{Op: op, Key: key, Err: err}
+	}
+	return nil
+}
+
+// checkEntry validates a key and value about to be written.
+func (s *Store) checkEntry(op, key string, value []byte) error {
+	if err := store.CheckKey(op, key); err != nil {
+		return err
+	}
+	if err := store.CheckValue(op, key, value); err != nil {
+		return err
+	}
+	if s.weighted && uint64(len(key))+uint64(len(value))+EntryOverhead > s.maxWeight {
+		return &store.Error{Op: op, Key: key, Err: fmt.Errorf("%w: %d bytes do not fit in a store of at most %d bytes", store.ErrInvalidValue, len(value), s.maxWeight)}
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
+}
+
+func notFound(op, key string) error {
+	return &store.Error{Op: op, Key: key, Err: store.ErrNotFound}
+}
+
+// Get returns a copy of the value stored under key, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := s.begin(ctx, "get", key); err != nil {
+		return nil, err
+	}
+	if err := store.CheckKey("get", key); err != nil {
+		return nil, err
+	}
+	it, ok := s.cache.GetIfPresent(key)
+	if !ok || !s.live(it) {
+		return nil, notFound("get", key)
+	}
+	return clone(it.value), nil
+}
+
+// GetMany returns a copy of the value of each key, nil for a missing one.
+func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if err := s.begin(ctx, "get_many", firstKey(keys)); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := store.CheckKey("get_many", k); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		if it, ok := s.cache.GetIfPresent(k); ok && s.live(it) {
+			out[i] = clone(it.value)
+		}
+	}
+	return out, nil
+}
+
+func firstKey(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
+}
+
+// Set stores a copy of value under key; ttl <= 0 means no expiry.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.begin(ctx, "set", key); err != nil {
+		return err
+	}
+	if err := s.checkEntry("set", key, value); err != nil {
+		return err
+	}
+	s.cache.Set(key, item{value: clone(value), exp: s.expiry(ttl)})
+	return nil
+}
+
+// SetMany stores a copy of every entry. It checks all entries before it
+// stores any, so bad input stores nothing.
+func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	var first string
+	if len(entries) > 0 {
+		first = entries[0].Key
+	}
+	if err := s.begin(ctx, "set_many", first); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := s.checkEntry("set_many", e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	exp := s.expiry(ttl)
+	for _, e := range entries {
+		s.cache.Set(e.Key, item{value: clone(e.Value), exp: exp})
+	}
+	return nil
+}
+
+// Add stores a copy of value under key only if key holds no live value,
+// atomically; otherwise it returns an error wrapping store.ErrExists.
+func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.begin(ctx, "add", key); err != nil {
+		return err
+	}
+	if err := s.checkEntry("add", key, value); err != nil {
+		return err
+	}
+	exists := false
+	s.cache.Compute(key, func(old item, found bool) (item, otter.ComputeOp) {
+		if found && s.live(old) {
+			exists = true
+			return old, otter.CancelOp
+		}
+		return item{value: clone(value), exp: s.expiry(ttl)}, otter.WriteOp
+	})
+	if exists {
+		return &store.Error{Op: "add", Key: key, Err: store.ErrExists}
+	}
+	return nil
+}
+
+// Delete removes the keys and returns how many held a live value.
+func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
+	if err := s.begin(ctx, "delete", firstKey(keys)); err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := store.CheckKey("delete", k); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, k := range keys {
+		if it, ok := s.cache.Invalidate(k); ok && s.live(it) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Exists reports whether key holds a live value.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	if err := s.begin(ctx, "exists", key); err != nil {
+		return false, err
+	}
+	if err := store.CheckKey("exists", key); err != nil {
+		return false, err
+	}
+	it, ok := s.cache.GetIfPresent(key)
+	return ok && s.live(it), nil
+}
+
+// Increment atomically adds delta to the decimal integer stored under key
+// (0 when missing) and returns the result. The key keeps its ttl.
+func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	if err := s.begin(ctx, "increment", key); err != nil {
+		return 0, err
+	}
+	if err := store.CheckKey("increment", key); err != nil {
+		return 0, err
+	}
+	var (
+		n   int64
+		err error
+	)
+	s.cache.Compute(key, func(old item, found bool) (item, otter.ComputeOp) {
+		var cur int64
+		exp := int64(0)
+		if found && s.live(old) {
+			v, perr := strconv.ParseInt(string(old.value), 10, 64)
+			if perr != nil {
+				err = fmt.Errorf("%w: %q", store.ErrNotInteger, truncate(old.value))
+				return old, otter.CancelOp
+			}
+			cur, exp = v, old.exp
+		}
+		if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
+			err = fmt.Errorf("%w: %d%+d", store.ErrOverflow, cur, delta)
+			return old, otter.CancelOp
+		}
+		n = cur + delta
+		return item{value: strconv.AppendInt(nil, n, 10), exp: exp}, otter.WriteOp
+	})
+	if err != nil {
+		return 0, &store.Error{Op: "increment", Key: key, Err: err}
+	}
+	return n, nil
+}
+
+// truncate shortens a value quoted in an error message.
+func truncate(b []byte) []byte {
+	if len(b) > 32 {
+		return b[:32]
+	}
+	return b
+}
+
+// Expire gives key a new ttl (ttl <= 0 removes its expiry) and reports
+// whether key held a live value.
+func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := s.begin(ctx, "expire", key); err != nil {
+		return false, err
+	}
+	if err := store.CheckKey("expire", key); err != nil {
+		return false, err
+	}
+	ok := false
+	s.cache.ComputeIfPresent(key, func(old item) (item, otter.ComputeOp) {
+		if !s.live(old) {
+			return old, otter.InvalidateOp
+		}
+		ok = true
+		return item{value: old.value, exp: s.expiry(ttl)}, otter.WriteOp
+	})
+	return ok, nil
+}
+
+// TTL returns the remaining time to live of key, 0 when it has no expiry,
+// or an error wrapping store.ErrNotFound.
+func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
+	if err := s.begin(ctx, "ttl", key); err != nil {
+		return 0, err
+	}
+	if err := store.CheckKey("ttl", key); err != nil {
+		return 0, err
+	}
+	it, ok := s.cache.GetIfPresent(key)
+	if !ok {
+		return 0, notFound("ttl", key)
+	}
+	if it.exp == 0 {
+		return 0, nil
+	}
+	left := it.exp - s.now()
+	if left <= 0 {
+		return 0, notFound("ttl", key)
+	}
+	return time.Duration(left), nil
+}
+
+// Clear removes every key that starts with prefix; "" removes all. It
+// visits every key, so its cost grows with the size of the store.
+func (s *Store) Clear(ctx context.Context, prefix string) error {
+	if err := s.begin(ctx, "clear", prefix); err != nil {
+		return err
+	}
+	if prefix == "" {
+		s.cache.InvalidateAll()
+		return nil
+	}
+	for k := range s.cache.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			s.cache.Invalidate(k)
+		}
+	}
+	return nil
+}
+
+// Close empties the store and stops the engine's background work. Later
+// calls of any method return store.ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return &store.Error{Op: "close", Err: store.ErrClosed}
+	}
+	s.cache.InvalidateAll()
+	s.cache.StopAllGoroutines()
+	return nil
+}

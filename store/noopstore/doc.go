@@ -1,0 +1,2 @@
+// Package noopstore provides a [store.Store] that keeps nothing.
+package noopstore

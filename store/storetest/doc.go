@@ -1,0 +1,66 @@
+// Package storetest implements tests for [store.Store] implementations.
+//
+// A backend author calls [Run] from an ordinary test function, in the spirit
+// of testing/slogtest:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store {
+//			s, err := mystore.New(...)
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		}, nil)
+//	}
+//
+// Run checks every row of the contract documented on [store.Store], each as
+// a subtest with a descriptive name (for example
+// "Increment/Overflow" or "Clear/PrefixLeavesOthers"), so that a failure
+// reads as the rule that was broken, and a single rule can be run with
+// go test -run.
+//
+// # What is checked
+//
+//   - Get, Set and overwrite; empty, binary (all 256 byte values, NUL bytes,
+//     invalid UTF-8, protocol-looking bytes) and large values (1 MiB by
+//     default, see [Options.MaxValueSize]); keys with spaces, unicode and
+//     300 bytes.
+//   - GetMany order, a nil slot for a missing key and a non-nil empty slot
+//     for a stored empty value; SetMany, all or nothing on bad input.
+//   - ttls: sub-second expiry, overwrite resets the ttl, ttl <= 0 means no
+//     expiry, Expire sets and removes a ttl and reports a missing key, TTL
+//     reads it back (0 for no expiry, ErrNotFound when missing).
+//   - Add only when absent (ErrExists and no change otherwise), Add after
+//     expiry, and exactly one winner among 100 concurrent Adds.
+//   - Increment: missing key starts at 0, negative delta, decimal ASCII
+//     storage, ErrNotInteger, ErrOverflow, ttl kept, and an exact total
+//     after 100 concurrent Increments.
+//   - Delete counts only keys that existed; Exists; Clear(prefix) leaves
+//     other prefixes alone (including prefixes holding glob metacharacters)
+//     and Clear("") empties the keyspace.
+//   - Values are copies: mutating a slice passed to or returned by the
+//     store does not change what it holds.
+//   - Bad input: an empty key gives ErrInvalidKey and a nil value
+//     ErrInvalidValue for every operation that takes one; a cancelled or
+//     expired context gives an error wrapping context.Canceled or
+//     context.DeadlineExceeded for every operation; after Close every
+//     operation, Close included, gives ErrClosed.
+//
+// # Timing
+//
+// The ttl checks use ttls of about 50ms (raised to twice
+// [Options.TTLResolution] for backends that round ttls) and poll with a
+// deadline, so a healthy store passes them in well under a second; a
+// backend with whole-second ttls takes a few seconds per ttl check.
+// A check that a key is still present is only made while less time than its
+// ttl has passed, so a slow, loaded machine does not cause false failures.
+//
+// # Stores that keep nothing
+//
+// A store such as store/noopstore, which accepts writes and keeps nothing,
+// sets [Options.KeepsNothing]. Run then checks an explicit, different set
+// of expectations: Get always misses, GetMany returns only nil slots, Add
+// always succeeds, Increment returns delta, Exists reports false, TTL
+// reports ErrNotFound, Expire reports false and Delete 0, while the checks
+// of bad input, cancelled contexts and ErrClosed apply unchanged.
+package storetest
