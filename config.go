@@ -1,18 +1,23 @@
 package cachet
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memstore"
+	"github.com/cachet-go/cachet/store/noopstore"
 )
 
 // A Scheme reads a store URL and returns a function that opens the store
@@ -227,13 +232,13 @@ func ParseURL(rawURL string) (*StoreURL, error) {
 		}
 		return nil, &OptionError{Option: "url", Value: redactString(rawURL), Err: err}
 	}
+	if u.Scheme == "" || u.Opaque != "" || !strings.Contains(rawURL, "://") {
+		return nil, optErr("url", redactString(rawURL), "want scheme://..., such as memory://name or redis://host:6379")
+	}
 	display := redact(u)
 	fail := func(err *OptionError) (*StoreURL, error) {
 		err.URL = display
 		return nil, err
-	}
-	if u.Scheme == "" || u.Opaque != "" {
-		return fail(optErr("url", display, "want scheme://..., such as memory://name or redis://host:6379"))
 	}
 	if u.Fragment != "" {
 		return fail(optErr("url", display, "a store URL has no #fragment"))
@@ -283,7 +288,13 @@ func ParseURL(rawURL string) (*StoreURL, error) {
 func takeURLOptions(q url.Values) (URLOptions, error) {
 	var o URLOptions
 	seen := map[string]string{} // canonical name -> name used
-	for name, vals := range q {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		vals := q[name]
 		canon, ok := cacheOptionNames[name]
 		if !ok {
 			continue
@@ -389,30 +400,40 @@ func URLHosts(u *url.URL, defaultPort int) ([]string, error) {
 // redact returns u as a string with the userinfo password and any
 // password query option masked.
 func redact(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		if _, has := c.User.Password(); has {
-			c.User = url.UserPassword(c.User.Username(), "xxxxx")
+	var b strings.Builder
+	b.WriteString(u.Scheme)
+	b.WriteString("://")
+	if u.User != nil {
+		b.WriteString(u.User.Username())
+		if _, has := u.User.Password(); has {
+			b.WriteString(":xxxxx")
 		}
+		b.WriteString("@")
 	}
-	if c.RawQuery != "" {
-		q, err := url.ParseQuery(c.RawQuery)
-		if err != nil {
-			c.RawQuery = "(unparsable query)"
-		} else {
-			masked := false
+	b.WriteString(u.Host)
+	b.WriteString(u.EscapedPath())
+	if u.RawQuery != "" {
+		b.WriteString("?")
+		q, err := url.ParseQuery(u.RawQuery)
+		switch {
+		case err != nil:
+			b.WriteString("(unparsable query)")
+		case strings.Contains(u.RawQuery, "password"):
 			for name := range q {
 				if strings.Contains(name, "password") {
 					q[name] = []string{"xxxxx"}
-					masked = true
 				}
 			}
-			if masked {
-				c.RawQuery = q.Encode()
-			}
+			b.WriteString(q.Encode())
+		default:
+			b.WriteString(u.RawQuery)
 		}
 	}
-	return c.String()
+	if u.Fragment != "" {
+		b.WriteString("#")
+		b.WriteString(u.EscapedFragment())
+	}
+	return b.String()
 }
 
 // redactString masks what looks like a password in a URL that does not
@@ -492,4 +513,249 @@ func OpenCache[K comparable, V any](rawURL string, c codec.Codec[V], o *Options[
 		return nil, err
 	}
 	return cache, nil
+}
+
+func init() {
+	RegisterScheme("memory", memoryScheme)
+	RegisterScheme("locmem", memoryScheme)
+	RegisterScheme("noop", noopScheme)
+	RegisterScheme("dummy", noopScheme)
+}
+
+// noopScheme reads noop:// and dummy:// URLs: a noopstore, no options.
+func noopScheme(u *url.URL) (func() (store.Store, error), error) {
+	if err := onlyOptions(u, nil); err != nil {
+		return nil, err
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, optErr("path", u.Path, "a noop URL has no path")
+	}
+	return func() (store.Store, error) { return noopstore.New(), nil }, nil
+}
+
+// onlyOptions returns an error for the first query option of u that is not
+// in known, and for any known option given more than once.
+func onlyOptions(u *url.URL, known []string) error {
+	q := u.Query()
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			v := q.Get(name)
+			if strings.Contains(name, "password") {
+				v = "xxxxx"
+			}
+			if len(known) == 0 {
+				return optErr(name, v, "unknown option: a %s URL takes only the cache options ttl, namespace and version", u.Scheme)
+			}
+			return optErr(name, v, "unknown option for %s (known: %s, and the cache options ttl, namespace, version)", u.Scheme, strings.Join(known, ", "))
+		}
+		if len(q[name]) > 1 {
+			return optErr(name, strings.Join(q[name], ","), "given %d times", len(q[name]))
+		}
+	}
+	return nil
+}
+
+// memoryScheme reads memory://NAME and locmem://NAME URLs.
+func memoryScheme(u *url.URL) (func() (store.Store, error), error) {
+	if err := onlyOptions(u, []string{"max_entries", "max_bytes"}); err != nil {
+		return nil, err
+	}
+	if u.User != nil {
+		return nil, optErr("userinfo", u.User.Username(), "a memory URL has no user or password")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, optErr("path", u.Path, "a memory URL names its store in the host part only: %s://NAME", u.Scheme)
+	}
+	q := u.Query()
+	var o memstore.Options
+	given := false
+	if v, ok := q["max_entries"]; ok {
+		n, err := OptionInt("max_entries", v[0], 0)
+		if err != nil {
+			return nil, err
+		}
+		if n > math.MaxInt32 {
+			return nil, optErr("max_entries", v[0], "too large")
+		}
+		o.MaxEntries, given = int(n), true
+	}
+	if v, ok := q["max_bytes"]; ok {
+		n, err := OptionInt("max_bytes", v[0], -1)
+		if err != nil {
+			return nil, err
+		}
+		o.MaxBytes, given = n, true
+	}
+	if u.Host == "" {
+		// An unnamed store is private to this open.
+		return func() (store.Store, error) { return memstore.New(&o) }, nil
+	}
+	name := u.Host
+	return func() (store.Store, error) { return openNamedMemory(name, o, given) }, nil
+}
+
+// namedMemory is one per-process named memory store and the number of
+// open handles on it.
+type namedMemory struct {
+	s    *memstore.Store
+	opts memstore.Options
+	refs int
+}
+
+var namedMemories = struct {
+	sync.Mutex
+	m map[string]*namedMemory
+}{m: map[string]*namedMemory{}}
+
+// openNamedMemory returns a new handle on the named memory store, creating
+// the store with o when it is not open. A later open that gives store
+// options must give the same ones.
+func openNamedMemory(name string, o memstore.Options, given bool) (store.Store, error) {
+	namedMemories.Lock()
+	defer namedMemories.Unlock()
+	nm := namedMemories.m[name]
+	if nm == nil {
+		s, err := memstore.New(&o)
+		if err != nil {
+			return nil, err
+		}
+		nm = &namedMemory{s: s, opts: o}
+		namedMemories.m[name] = nm
+	} else if given && o != nm.opts {
+		opt, val := "max_entries", strconv.Itoa(o.MaxEntries)
+		if o.MaxEntries == nm.opts.MaxEntries {
+			opt, val = "max_bytes", strconv.FormatInt(o.MaxBytes, 10)
+		}
+		return nil, optErr(opt, val,
+			"memory store %q is already open with max_entries=%d&max_bytes=%d; open it with the same options or none",
+			name, nm.opts.MaxEntries, nm.opts.MaxBytes)
+	}
+	nm.refs++
+	return &memoryHandle{Store: nm.s, name: name, nm: nm}, nil
+}
+
+// memoryHandle is one open handle on a named memory store. Closing it
+// makes the handle unusable; the store itself is closed, and its name
+// freed, when its last handle closes.
+type memoryHandle struct {
+	*memstore.Store
+	name   string
+	nm     *namedMemory
+	closed atomic.Bool
+}
+
+// Unwrap returns the shared memstore, for store.As.
+func (h *memoryHandle) Unwrap() store.Store { return h.Store }
+
+func (h *memoryHandle) check(op, key string) error {
+	if h.closed.Load() {
+		return &store.Error{Op: op, Key: key, Err: store.ErrClosed}
+	}
+	return nil
+}
+
+func (h *memoryHandle) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := h.check("get", key); err != nil {
+		return nil, err
+	}
+	return h.Store.Get(ctx, key)
+}
+
+func (h *memoryHandle) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if err := h.check("get_many", firstOf(keys)); err != nil {
+		return nil, err
+	}
+	return h.Store.GetMany(ctx, keys)
+}
+
+func (h *memoryHandle) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := h.check("set", key); err != nil {
+		return err
+	}
+	return h.Store.Set(ctx, key, value, ttl)
+}
+
+func (h *memoryHandle) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	if err := h.check("set_many", ""); err != nil {
+		return err
+	}
+	return h.Store.SetMany(ctx, entries, ttl)
+}
+
+func (h *memoryHandle) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := h.check("add", key); err != nil {
+		return err
+	}
+	return h.Store.Add(ctx, key, value, ttl)
+}
+
+func (h *memoryHandle) Delete(ctx context.Context, keys ...string) (int, error) {
+	if err := h.check("delete", firstOf(keys)); err != nil {
+		return 0, err
+	}
+	return h.Store.Delete(ctx, keys...)
+}
+
+func (h *memoryHandle) Exists(ctx context.Context, key string) (bool, error) {
+	if err := h.check("exists", key); err != nil {
+		return false, err
+	}
+	return h.Store.Exists(ctx, key)
+}
+
+func (h *memoryHandle) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	if err := h.check("increment", key); err != nil {
+		return 0, err
+	}
+	return h.Store.Increment(ctx, key, delta)
+}
+
+func (h *memoryHandle) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := h.check("expire", key); err != nil {
+		return false, err
+	}
+	return h.Store.Expire(ctx, key, ttl)
+}
+
+func (h *memoryHandle) TTL(ctx context.Context, key string) (time.Duration, error) {
+	if err := h.check("ttl", key); err != nil {
+		return 0, err
+	}
+	return h.Store.TTL(ctx, key)
+}
+
+func (h *memoryHandle) Clear(ctx context.Context, prefix string) error {
+	if err := h.check("clear", prefix); err != nil {
+		return err
+	}
+	return h.Store.Clear(ctx, prefix)
+}
+
+// Close closes the handle, and the named store with its last handle.
+func (h *memoryHandle) Close() error {
+	if !h.closed.CompareAndSwap(false, true) {
+		return &store.Error{Op: "close", Err: store.ErrClosed}
+	}
+	namedMemories.Lock()
+	defer namedMemories.Unlock()
+	h.nm.refs--
+	if h.nm.refs > 0 {
+		return nil
+	}
+	if namedMemories.m[h.name] == h.nm {
+		delete(namedMemories.m, h.name)
+	}
+	return h.nm.s.Close()
+}
+
+func firstOf(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
 }
