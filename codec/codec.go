@@ -1,22 +1,17 @@
-// Package codec turns typed values into bytes and back for cachet.
-//
-// A [Codec] is chosen per cache and fixes the cache's value type:
-//
-//	c, err := cachet.New[string](s, codec.JSON[User](), nil) // Cache[string, User]
-//
-// Encoding and decoding failures are returned wrapped so that
-// errors.Is(err, codec.ErrEncode) and errors.Is(err, codec.ErrDecode) hold;
-// a codec never returns a half-written value or a zero value with a nil
-// error.
 package codec
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Codec encodes values of type V to bytes and decodes them back.
 // Implementations must be safe for concurrent use.
 type Codec[V any] interface {
 	// Marshal returns the encoding of v. The returned slice is owned by
-	// the caller. Failures wrap ErrEncode.
+	// the caller; the one documented exception in this package is Bytes,
+	// whose encoding of a non-empty slice is that slice itself.
+	// Failures wrap ErrEncode.
 	Marshal(v V) ([]byte, error)
 	// Unmarshal decodes data into *v. It must not retain data after it
 	// returns. Failures wrap ErrDecode.
@@ -30,3 +25,19 @@ var (
 	// or foreign stored value.
 	ErrDecode = errors.New("codec: cannot decode value")
 )
+
+// errNilTarget is wrapped (with ErrDecode) when Unmarshal is given a nil
+// pointer: a programmer error, reported rather than panicking.
+var errNilTarget = errors.New("Unmarshal into a nil pointer")
+
+// encodeError wraps err, the underlying encoder's failure, with ErrEncode
+// so that both stay reachable through errors.Is and errors.As.
+func encodeError(err error) error {
+	return fmt.Errorf("%w: %w", ErrEncode, err)
+}
+
+// decodeError wraps err, the underlying decoder's failure, with ErrDecode
+// so that both stay reachable through errors.Is and errors.As.
+func decodeError(err error) error {
+	return fmt.Errorf("%w: %w", ErrDecode, err)
+}

@@ -1,0 +1,206 @@
+package codec
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Header bytes of the Compress format. The first byte of every value
+// written by Compress says how the rest is stored.
+const (
+	compressRaw   byte = 0x00 // the rest is the inner codec's encoding, verbatim
+	compressFlate byte = 0x01 // the rest is a raw DEFLATE stream (RFC 1951) of it
+)
+
+// Defaults of CompressOptions.
+const (
+	// DefaultCompressThreshold is the CompressOptions.Threshold used when
+	// the field is zero: encodings shorter than 1 KiB are stored raw.
+	DefaultCompressThreshold = 1024
+	// DefaultCompressLevel is the CompressOptions.Level used when the
+	// field is zero: flate.BestSpeed, which for cache-sized values
+	// compresses several times faster than flate.DefaultCompression for
+	// a few percent of size.
+	DefaultCompressLevel = flate.BestSpeed
+)
+
+// CompressOptions configures Compress. A nil *CompressOptions means all
+// defaults; the zero value of each field is its default.
+type CompressOptions struct {
+	// Threshold is the size, in bytes, of the inner codec's encoding from
+	// which Compress tries to compress; shorter encodings are stored raw,
+	// since compressing them costs time and saves little or nothing. Use 1
+	// to try every value. Default: 0, meaning DefaultCompressThreshold
+	// (1024). Negative values are invalid.
+	Threshold int
+
+	// Level is the compress/flate level: flate.BestSpeed (1) through
+	// flate.BestCompression (9), or flate.HuffmanOnly (-2).
+	// flate.DefaultCompression (-1) means level 6. Default: 0, meaning
+	// DefaultCompressLevel (flate.BestSpeed); flate.NoCompression cannot
+	// be asked for (a Threshold above every value size does that job).
+	Level int
+}
+
+// Compress returns a Codec that encodes values with c and compresses the
+// result with compress/flate when it is at least opts.Threshold bytes
+// long. A nil opts means defaults. Compress panics if c is nil or opts is
+// invalid (a programmer error caught when the cache is built).
+//
+// The format is one header byte followed by the payload: 0x00 means the
+// payload is c's encoding as it is (a value below the threshold, or one
+// that compression would not have made smaller), 0x01 means the payload
+// is a raw DEFLATE stream (RFC 1951) of c's encoding. Reading does not
+// depend on the options, so changing Threshold or Level never breaks
+// reading values already stored. Values written by c alone, without
+// Compress, are not readable through Compress and vice versa: change the
+// cache's version when adding or removing Compress. An empty value, an
+// unknown header byte, a corrupt or truncated DEFLATE stream, trailing
+// data after it, or a payload c cannot decode gives ErrDecode.
+//
+// Flate writers and readers and the decompression buffers are pooled, so
+// a steady stream of values allocates little beyond the results. Unmarshal
+// hands c a buffer that is reused after c.Unmarshal returns, which is safe
+// because a Codec does not retain the data it decodes.
+//
+// The codec is safe for concurrent use if c is.
+func Compress[V any](c Codec[V], opts *CompressOptions) Codec[V] {
+	if c == nil {
+		panic("codec: Compress of a nil Codec")
+	}
+	var o CompressOptions
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.Threshold < 0:
+		panic(fmt.Sprintf("codec: Compress: negative Threshold %d", o.Threshold))
+	case o.Threshold == 0:
+		o.Threshold = DefaultCompressThreshold
+	}
+	switch {
+	case o.Level == 0:
+		o.Level = DefaultCompressLevel
+	case o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression:
+		panic(fmt.Sprintf("codec: Compress: invalid flate Level %d", o.Level))
+	}
+	cc := &compressCodec[V]{inner: c, threshold: o.Threshold}
+	level := o.Level
+	cc.writers.New = func() any {
+		w, err := flate.NewWriter(nil, level)
+		if err != nil { // unreachable: level was checked above
+			panic(err)
+		}
+		return w
+	}
+	return cc
+}
+
+type compressCodec[V any] struct {
+	inner     Codec[V]
+	threshold int
+	writers   sync.Pool // of *flate.Writer at this codec's level
+}
+
+var (
+	// flateReaders holds readers from flate.NewReader; they implement
+	// flate.Resetter.
+	flateReaders sync.Pool
+	// flateBuffers holds *bytes.Buffer for compressing and decompressing.
+	flateBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		flateBuffers.Put(b)
+	}
+}
+
+func (c *compressCodec[V]) Marshal(v V) ([]byte, error) {
+	raw, err := c.inner.Marshal(v)
+	if err != nil {
+		return nil, err // already wraps ErrEncode
+	}
+	if len(raw) >= c.threshold {
+		buf := flateBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		buf.WriteByte(compressFlate)
+		w := c.writers.Get().(*flate.Writer)
+		w.Reset(buf)
+		_, err := w.Write(raw)
+		if err == nil {
+			err = w.Close()
+		}
+		// w keeps pointing at buf until its next Reset; both are pooled
+		// and die together, and a second Reset here would cost a clear
+		// of the writer's hash tables at levels above BestSpeed.
+		c.writers.Put(w)
+		if err != nil { // writing to a bytes.Buffer cannot fail; be safe
+			putBuffer(buf)
+			return nil, encodeError(err)
+		}
+		if buf.Len() < 1+len(raw) {
+			out := bytes.Clone(buf.Bytes())
+			putBuffer(buf)
+			return out, nil
+		}
+		// Incompressible: store it raw rather than larger.
+		putBuffer(buf)
+	}
+	out := make([]byte, 1+len(raw))
+	out[0] = compressRaw
+	copy(out[1:], raw)
+	return out, nil
+}
+
+var (
+	errEmpty         = errors.New("compress: empty value, missing header byte")
+	errTrailingFlate = errors.New("compress: trailing data after the compressed stream")
+)
+
+func (c *compressCodec[V]) Unmarshal(data []byte, v *V) error {
+	if v == nil {
+		return decodeError(errNilTarget)
+	}
+	if len(data) == 0 {
+		return decodeError(errEmpty)
+	}
+	switch data[0] {
+	case compressRaw:
+		return c.inner.Unmarshal(data[1:], v) // already wraps ErrDecode
+	case compressFlate:
+	default:
+		return decodeError(fmt.Errorf("compress: unknown header byte %#02x", data[0]))
+	}
+
+	src := bytes.NewReader(data[1:])
+	var fr io.ReadCloser
+	if x, ok := flateReaders.Get().(io.ReadCloser); ok {
+		fr = x
+		// Reset on a reader from flate.NewReader cannot fail (no dict).
+		_ = fr.(flate.Resetter).Reset(src, nil)
+	} else {
+		fr = flate.NewReader(src)
+	}
+	buf := flateBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(fr)
+	if err == nil && src.Len() != 0 {
+		// bytes.Reader is an io.ByteReader, so flate reads no further
+		// than the end of its stream and what is left is really extra.
+		err = errTrailingFlate
+	}
+	_ = fr.(flate.Resetter).Reset(bytes.NewReader(nil), nil) // drop data
+	flateReaders.Put(fr)
+	if err != nil {
+		putBuffer(buf)
+		return decodeError(fmt.Errorf("compress: %w", err))
+	}
+	err = c.inner.Unmarshal(buf.Bytes(), v) // already wraps ErrDecode
+	putBuffer(buf)
+	return err
+}

@@ -1,0 +1,76 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"reflect"
+)
+
+// Gob returns a Codec that encodes V with encoding/gob.
+//
+// Every value is encoded by a fresh gob.Encoder, so that each stored value
+// is self-describing: it carries the description of its type and any
+// process can decode it on its own, in any order. The price is size and
+// time: the type description is repeated in every value (for a small
+// struct it is larger than the data) and building it costs several
+// microseconds per Marshal and Unmarshal (see the package's Performance
+// section). Prefer Msgpack or JSON unless you need gob's handling of
+// types (gob.GobEncoder, registered interface values).
+//
+// Gob's own rules apply. Values are flattened: pointers are followed, and
+// zero numbers, strings and empty slices are not transmitted, so a *int
+// pointing to 0 decodes as nil and an empty slice as nil (an empty map
+// and a pointer to a zero struct do come back as such). Struct fields of chan or func type are ignored like
+// unexported fields; a chan or func V, a nil pointer V, a struct with no
+// exported fields, or an interface value of an unregistered type give
+// ErrEncode. An interface-typed V (such as any) is encoded as an interface
+// value, so its concrete types must be registered with gob.Register.
+// time.Time keeps its instant and offset but not its location name.
+//
+// Unmarshal decodes into a fresh V and stores it in *v only on success,
+// so *v is replaced rather than merged into, and left unchanged on
+// failure. Trailing data after the value is an error (ErrDecode).
+//
+// The codec is safe for concurrent use.
+func Gob[V any]() Codec[V] {
+	return gobCodec[V]{}
+}
+
+type gobCodec[V any] struct{}
+
+func (gobCodec[V]) Marshal(v V) ([]byte, error) {
+	// EncodeValue of the V itself (not of v boxed in an any) keeps an
+	// interface-typed V an interface value in the stream, which is what
+	// decoding into a *V then expects.
+	rv := reflect.ValueOf(&v).Elem()
+	// gob panics on a nil pointer at the top level; report it instead.
+	for p := rv; p.Kind() == reflect.Pointer; p = p.Elem() {
+		if p.IsNil() {
+			return nil, encodeError(fmt.Errorf("gob: cannot encode nil pointer of type %s", p.Type()))
+		}
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).EncodeValue(rv); err != nil {
+		return nil, encodeError(err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (gobCodec[V]) Unmarshal(data []byte, v *V) error {
+	if v == nil {
+		return decodeError(errNilTarget)
+	}
+	// bytes.Reader is an io.ByteReader, so the decoder reads it without
+	// buffering and its Len tells what was left unread.
+	r := bytes.NewReader(data)
+	var tmp V
+	if err := gob.NewDecoder(r).Decode(&tmp); err != nil {
+		return decodeError(err)
+	}
+	if r.Len() != 0 {
+		return decodeError(fmt.Errorf("%w (%d bytes)", errTrailingData, r.Len()))
+	}
+	*v = tmp
+	return nil
+}

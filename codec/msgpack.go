@@ -1,0 +1,112 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Msgpack returns a Codec that encodes V as MessagePack with
+// github.com/vmihailenco/msgpack/v5, using that package's defaults.
+//
+// Structs are encoded as maps keyed by field name (or by the `msgpack`
+// struct tag), so adding or removing fields stays compatible with values
+// already stored. Types implementing msgpack.CustomEncoder /
+// CustomDecoder or msgpack.Marshaler / Unmarshaler are honoured. Values
+// msgpack cannot represent give ErrEncode (channels, functions, complex
+// numbers). Unlike JSON, NaN and ±Inf floats and arbitrary bytes in
+// strings round-trip exactly. time.Time keeps its instant but not its
+// location: it decodes in time.Local (time.UTC for the zero time), so
+// compare times with Time.Equal.
+//
+// Unmarshal decodes into a fresh V and stores it in *v only on success,
+// so *v is replaced rather than merged into, and left unchanged on
+// failure. Trailing data after the value is an error (ErrDecode).
+//
+// Encoders, decoders and their buffers are pooled and reused across calls
+// (see the package's Performance section).
+//
+// The codec is safe for concurrent use.
+func Msgpack[V any]() Codec[V] {
+	return msgpackCodec[V]{}
+}
+
+type msgpackCodec[V any] struct{}
+
+// msgpackEncoder is a pooled encoder together with the buffer it writes to.
+type msgpackEncoder struct {
+	enc *msgpack.Encoder
+	buf bytes.Buffer
+}
+
+// msgpackDecoder is a pooled decoder together with the reader it reads
+// from; bytes.Reader is an io.ByteScanner, so the decoder reads it
+// directly, without buffering, and its Len tells what was left unread.
+// (msgpack.Unmarshal is not used: it turns on UsePreallocateValues, which
+// starts a never-ending goroutine per decoded type.)
+type msgpackDecoder struct {
+	dec *msgpack.Decoder
+	r   bytes.Reader
+}
+
+var (
+	msgpackEncoders = sync.Pool{New: func() any {
+		e := new(msgpackEncoder)
+		e.enc = msgpack.NewEncoder(&e.buf)
+		return e
+	}}
+	msgpackDecoders = sync.Pool{New: func() any {
+		d := new(msgpackDecoder)
+		d.dec = msgpack.NewDecoder(&d.r)
+		return d
+	}}
+)
+
+// maxPooledBuffer is the largest buffer (in bytes of capacity) returned to
+// a pool; larger ones are left to the garbage collector so that one huge
+// value does not pin its buffer for the life of the process.
+const maxPooledBuffer = 1 << 20
+
+var errTrailingData = errors.New("trailing data after the encoded value")
+
+func (msgpackCodec[V]) Marshal(v V) ([]byte, error) {
+	e := msgpackEncoders.Get().(*msgpackEncoder)
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	var out []byte
+	if err == nil {
+		out = bytes.Clone(e.buf.Bytes())
+	}
+	if e.buf.Cap() <= maxPooledBuffer {
+		msgpackEncoders.Put(e)
+	}
+	if err != nil {
+		return nil, encodeError(err)
+	}
+	return out, nil
+}
+
+func (msgpackCodec[V]) Unmarshal(data []byte, v *V) error {
+	if v == nil {
+		return decodeError(errNilTarget)
+	}
+	d := msgpackDecoders.Get().(*msgpackDecoder)
+	d.r.Reset(data)
+	var tmp V
+	err := d.dec.Decode(&tmp)
+	if err == nil && d.r.Len() != 0 {
+		err = fmt.Errorf("%w (%d bytes)", errTrailingData, d.r.Len())
+	}
+	d.r.Reset(nil) // do not retain data
+	if err != nil {
+		// A failed decode may leave state behind in the decoder (such as
+		// a half-recorded RawMessage): drop it rather than reuse it.
+		return decodeError(err)
+	}
+	msgpackDecoders.Put(d)
+	*v = tmp
+	return nil
+}
