@@ -681,9 +681,15 @@ func (su *suite) testExpirePersist(t *testing.T, s store.Store) {
 			}
 		}
 	}
+	// A key without a ttl is still reported as present.
+	mustSet(t, s, "plain", []byte("v"), 0)
+	if ok, err := s.Expire(bg, "plain", 0); err != nil || !ok {
+		t.Errorf("Expire(key without ttl, 0): got %v, %v; want true, nil", ok, err)
+	}
 	su.waitProbe(t, s)
 	wantValue(t, s, "k0s", []byte("v"))
 	wantValue(t, s, "k-1s", []byte("v"))
+	wantValue(t, s, "plain", []byte("v"))
 }
 
 func (su *suite) testExpireMissing(t *testing.T, s store.Store) {

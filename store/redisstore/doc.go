@@ -1,0 +1,74 @@
+// Package redisstore is a [store.Store] backed by Redis, through the
+// go-redis v9 client: one server, a Redis Cluster, a Sentinel-managed
+// master or a client-side sharded Ring.
+//
+// Most code should use package cachet, with a Store from this package as
+// its backend; the Store is also usable on its own, at the byte level.
+//
+// # Connecting
+//
+// [Open] builds and owns a go-redis client from [Options]:
+//
+//	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{"localhost:6379"}, DB: 1})
+//
+// Two or more Addrs (or Options.Cluster) give a Redis Cluster client;
+// Options.MasterName gives a Sentinel failover client. [New] wraps a
+// client you already have (a *redis.Client, *redis.ClusterClient,
+// *redis.Ring or failover client) and leaves it open on [Store.Close].
+// [Store.Client] returns the client for commands the store does not offer.
+//
+// # Commands
+//
+// Each operation is one Redis command, or one pipeline, so one round trip:
+//
+//	Get        GET
+//	GetMany    MGET (Cluster: one MGET per hash slot, one pipeline)
+//	Set        SET key value [PX ms]
+//	SetMany    MSET, or MULTI + SET PX ... + EXEC (Cluster: per slot, one pipeline)
+//	Add        SET key value NX [PX ms]
+//	Delete     UNLINK (Cluster: per slot, one pipeline)
+//	Exists     EXISTS
+//	Increment  INCRBY
+//	Expire     PEXPIRE, or PERSIST + EXISTS in a script
+//	TTL        PTTL
+//	Clear      SCAN MATCH + UNLINK on every master; FLUSHDB ASYNC for ""
+//
+// Ttls have millisecond resolution: a sub-millisecond remainder is rounded
+// up. Values are binary-safe: any byte sequence round-trips, an empty
+// value included. Redis replies are mapped onto the store sentinels: a
+// missing key gives [store.ErrNotFound], a failed SET NX
+// [store.ErrExists], INCRBY's "not an integer" and "would overflow"
+// replies [store.ErrNotInteger] and [store.ErrOverflow].
+//
+// # Keys and Clear
+//
+// Clear with a prefix never uses KEYS (which blocks the server) and never
+// FLUSHALL: it walks the keyspace with SCAN, escaping the glob
+// metacharacters of the prefix, so that "app:[v1]:" matches only itself.
+// Its cost grows with the number of keys in the database, not only with the
+// number it removes; give each application its own database (Options.DB)
+// when the database is large and clears are frequent. Clear("") empties the
+// store's database only.
+//
+// On a Redis Cluster a multi-key command must stay within one hash slot;
+// the store splits GetMany, SetMany, Delete and Clear by slot itself, so
+// keys need no hash tags.
+//
+// # Failures
+//
+// A server that is down or unreachable makes operations fail with its
+// network error, within the context's deadline when the client honours
+// deadlines (Open turns ContextTimeoutEnabled on; set it on clients given
+// to New). The store keeps no state about the connection: when the server
+// is back, the same Store works again without being rebuilt. go-redis
+// retries a failed command a few times (MaxRetries) before reporting it.
+//
+// # Performance
+//
+// A Get or Set costs what the same go-redis call costs, plus a key check
+// and one atomic load. GetMany and SetMany cost one round trip for any
+// number of keys on one server, one round trip per master in parallel on
+// a Cluster: prefer them to loops of Get and Set. The package benchmarks
+// (go test -bench . ./store/redisstore/) compare each operation with the
+// raw go-redis client on the same server.
+package redisstore

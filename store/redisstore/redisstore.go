@@ -1,0 +1,792 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachet-go/cachet/store"
+)
+
+// DefaultScanCount is the COUNT hint of the SCAN calls made by
+// [Store.Clear] and the largest number of keys it removes with one UNLINK,
+// when Options.ScanCount is zero.
+const DefaultScanCount = 1000
+
+// Options configures a Store. A nil *Options means the defaults stated on
+// each field.
+//
+// The connection fields (Addrs to WriteTimeout) are used only by [Open],
+// which builds the go-redis client; [New] takes a client that is already
+// configured and ignores them.
+type Options struct {
+	// Addrs are the "host:port" addresses to connect to. One address and
+	// no MasterName gives a plain client for one server; two or more, or
+	// Cluster set, give a Redis Cluster client (the addresses are seed
+	// nodes); MasterName set gives a Sentinel failover client (the
+	// addresses are the sentinels'). Default: "localhost:6379".
+	Addrs []string
+
+	// Cluster makes Open build a Redis Cluster client even for a single
+	// address (a cluster's configuration endpoint). Default: false.
+	Cluster bool
+
+	// MasterName is the name of the master monitored by the sentinels at
+	// Addrs. When set, Open builds a failover client that follows the
+	// master through failovers. Default: "" (no Sentinel).
+	MasterName string
+
+	// SentinelPassword authenticates to the sentinels (not to the data
+	// nodes, see Password). Default: "" (none).
+	SentinelPassword string
+
+	// DB is the database number to select. Redis Cluster has only
+	// database 0. Default: 0.
+	DB int
+
+	// Username and Password authenticate with AUTH (ACL user name and
+	// password, or only a password for requirepass). Default: none.
+	Username string
+	Password string
+
+	// TLSConfig, when not nil, makes connections use TLS with this
+	// configuration. Default: nil (plain TCP).
+	TLSConfig *tls.Config
+
+	// PoolSize is the largest number of connections per server the
+	// client keeps (async-caches' maxsize). Default: 10 per CPU, as
+	// go-redis.
+	PoolSize int
+
+	// MinIdleConns is the number of idle connections per server the
+	// client keeps open (async-caches' minsize). Default: 0.
+	MinIdleConns int
+
+	// DialTimeout bounds establishing a connection. Default: 5s.
+	DialTimeout time.Duration
+
+	// ReadTimeout and WriteTimeout bound each socket read and write; a
+	// context deadline shorter than them takes precedence. Default: 3s.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
+	// ScanCount is the COUNT hint passed to SCAN by Clear, and the largest
+	// number of keys removed by one UNLINK. Used by New and Open.
+	// Default: DefaultScanCount.
+	ScanCount int
+}
+
+// Store is a store.Store backed by Redis through a go-redis v9 client: a
+// single server (*redis.Client), a Redis Cluster (*redis.ClusterClient),
+// a Sentinel-managed master (the *redis.Client of redis.NewFailoverClient)
+// or a client-side sharded *redis.Ring.
+//
+// A Store is safe for concurrent use by multiple goroutines.
+type Store struct {
+	client    redis.UniversalClient
+	cluster   *redis.ClusterClient // non-nil for a Redis Cluster
+	ring      *redis.Ring          // non-nil for a Ring
+	owned     bool                 // built by Open: Close closes client
+	scanCount int
+	closed    atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store that uses client, which can be a *redis.Client, a
+// *redis.ClusterClient, a *redis.Ring, a failover client or any other
+// redis.UniversalClient. Of opts only ScanCount is used; nil means
+// defaults.
+//
+// The caller keeps ownership of client: [Store.Close] does not close it.
+// For operations to honour context deadlines shorter than the client's
+// read and write timeouts, build the client with ContextTimeoutEnabled
+// set, as [Open] does.
+func New(client redis.UniversalClient, opts *Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: New: nil client")
+	}
+	s := &Store{client: client, scanCount: DefaultScanCount}
+	if opts != nil {
+		if opts.ScanCount < 0 {
+			return nil, fmt.Errorf("redisstore: New: negative ScanCount %d", opts.ScanCount)
+		}
+		if opts.ScanCount > 0 {
+			s.scanCount = opts.ScanCount
+		}
+	}
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		s.cluster = c
+	case *redis.Ring:
+		s.ring = c
+	}
+	return s, nil
+}
+
+// Open builds a go-redis client from opts (see [Options] for how Addrs,
+// Cluster and MasterName choose the kind of client) and returns a Store
+// that owns it: [Store.Close] closes the client. The client has
+// ContextTimeoutEnabled set, so that every operation also honours its
+// context's deadline.
+//
+// Open does not connect: connections are made on first use, so a server
+// that is down at start-up only makes the operations fail until it is
+// back. Call Client().Ping to check the connection eagerly.
+func Open(opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	switch {
+	case opts.PoolSize < 0:
+		return nil, fmt.Errorf("redisstore: Open: negative PoolSize %d", opts.PoolSize)
+	case opts.MinIdleConns < 0:
+		return nil, fmt.Errorf("redisstore: Open: negative MinIdleConns %d", opts.MinIdleConns)
+	case opts.DB < 0:
+		return nil, fmt.Errorf("redisstore: Open: negative DB %d", opts.DB)
+	case opts.DB != 0 && (opts.Cluster || len(opts.Addrs) > 1) && opts.MasterName == "":
+		return nil, fmt.Errorf("redisstore: Open: DB %d: Redis Cluster has only database 0", opts.DB)
+	}
+	for _, a := range opts.Addrs {
+		if a == "" {
+			return nil, errors.New("redisstore: Open: empty address in Addrs")
+		}
+	}
+	addrs := opts.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{"localhost:6379"}
+	}
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 addrs,
+		IsClusterMode:         opts.Cluster,
+		MasterName:            opts.MasterName,
+		SentinelPassword:      opts.SentinelPassword,
+		DB:                    opts.DB,
+		Username:              opts.Username,
+		Password:              opts.Password,
+		TLSConfig:             opts.TLSConfig,
+		PoolSize:              opts.PoolSize,
+		MinIdleConns:          opts.MinIdleConns,
+		DialTimeout:           opts.DialTimeout,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		ContextTimeoutEnabled: true,
+	})
+	s, err := New(client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// Client returns the go-redis client the store uses, for commands the
+// store does not offer (aiocache's raw). Keys written through it are not
+// namespaced by anything.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// begin checks what every operation checks first: the store is open, the
+// context is live and the key is valid.
+func (s *Store) begin(ctx context.Context, op, key string) error {
+	if s.closed.Load() {
+		return store.Errorf(op, key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, key, err)
+	}
+	return store.CheckKey(op, key)
+}
+
+// beginMany is begin for batch operations: it checks every key and
+// reports the first one as the error's key.
+func (s *Store) beginMany(ctx context.Context, op string, keys []string) error {
+	first := ""
+	if len(keys) > 0 {
+		first = keys[0]
+	}
+	if s.closed.Load() {
+		return store.Errorf(op, first, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, first, err)
+	}
+	for _, k := range keys {
+		if err := store.CheckKey(op, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fail wraps a client error: redis.ErrClosed also matches store.ErrClosed,
+// and an error caused by the context's end also matches ctx.Err().
+func (s *Store) fail(ctx context.Context, op, key string, err error) error {
+	if errors.Is(err, redis.ErrClosed) && !errors.Is(err, store.ErrClosed) {
+		err = fmt.Errorf("%w: %w", store.ErrClosed, err)
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
+	return store.Errorf(op, key, err)
+}
+
+// pttl converts a store ttl to the one sent to Redis: 0 (no expiry) for
+// ttl <= 0, else ttl rounded up to a whole millisecond, the resolution of
+// PX and PEXPIRE.
+func pttl(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return 0
+	}
+	if r := ttl % time.Millisecond; r != 0 {
+		if ttl > math.MaxInt64-time.Millisecond {
+			return ttl - r
+		}
+		ttl += time.Millisecond - r
+	}
+	return ttl
+}
+
+// Get returns the value stored under key (GET), or an error wrapping
+// store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := s.begin(ctx, "get", key); err != nil {
+		return nil, err
+	}
+	v, err := s.client.Get(ctx, key).Bytes()
+	if err != nil {
+		if err == redis.Nil {
+			return nil, store.Errorf("get", key, store.ErrNotFound)
+		}
+		return nil, s.fail(ctx, "get", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// GetMany returns one slot per key, in the order of keys: nil for a
+// missing key, the value (non-nil, possibly empty) otherwise.
+//
+// On a single server it is one MGET. On a Redis Cluster the keys are
+// grouped by hash slot and fetched with one MGET per slot, all in one
+// pipeline that go-redis sends to the masters in parallel. On a Ring it is
+// a pipeline of GETs.
+func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	const op = "get_many"
+	if err := s.beginMany(ctx, op, keys); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	switch {
+	case s.cluster != nil:
+		groups := groupBySlot(keys)
+		cmds := make([]*redis.SliceCmd, len(groups))
+		_, err := s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, g := range groups {
+				cmds[i] = p.MGet(ctx, g.keys...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, s.fail(ctx, op, keys[0], err)
+		}
+		for i, g := range groups {
+			if err := fillValues(out, g.idx, cmds[i].Val()); err != nil {
+				return nil, s.fail(ctx, op, keys[0], err)
+			}
+		}
+	case s.ring != nil:
+		cmds := make([]*redis.StringCmd, len(keys))
+		_, err := s.ring.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && err != redis.Nil {
+			return nil, s.fail(ctx, op, keys[0], err)
+		}
+		for i, c := range cmds {
+			if c.Err() == nil {
+				out[i] = []byte(c.Val())
+				if out[i] == nil {
+					out[i] = []byte{}
+				}
+			}
+		}
+	default:
+		vals, err := s.client.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, s.fail(ctx, op, keys[0], err)
+		}
+		if err := fillValues(out, nil, vals); err != nil {
+			return nil, s.fail(ctx, op, keys[0], err)
+		}
+	}
+	return out, nil
+}
+
+// fillValues stores MGET's replies into out, at idx[i] for reply i (or at i
+// when idx is nil).
+func fillValues(out [][]byte, idx []int, vals []any) error {
+	for i, v := range vals {
+		j := i
+		if idx != nil {
+			j = idx[i]
+		}
+		switch v := v.(type) {
+		case nil:
+		case string:
+			b := []byte(v)
+			if b == nil {
+				b = []byte{}
+			}
+			out[j] = b
+		default:
+			return fmt.Errorf("redisstore: unexpected MGET reply of type %T", v)
+		}
+	}
+	return nil
+}
+
+// slotGroup is the keys of one hash slot and their indexes in the
+// caller's slice.
+type slotGroup struct {
+	keys []string
+	idx  []int
+}
+
+// groupBySlot groups keys by Redis Cluster hash slot, preserving the
+// caller's order within each group.
+func groupBySlot(keys []string) []slotGroup {
+	bySlot := make(map[int]int, len(keys)) // slot -> index in groups
+	var groups []slotGroup
+	for i, k := range keys {
+		slot := Slot(k)
+		gi, ok := bySlot[slot]
+		if !ok {
+			gi = len(groups)
+			bySlot[slot] = gi
+			groups = append(groups, slotGroup{})
+		}
+		groups[gi].keys = append(groups[gi].keys, k)
+		groups[gi].idx = append(groups[gi].idx, i)
+	}
+	return groups
+}
+
+// Set stores value under key (SET, with PX when ttl > 0), replacing any
+// previous value and ttl. Sub-millisecond ttls are rounded up to 1ms.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.begin(ctx, "set", key); err != nil {
+		return err
+	}
+	if err := store.CheckValue("set", key, value); err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, key, value, pttl(ttl)).Err(); err != nil {
+		return s.fail(ctx, "set", key, err)
+	}
+	return nil
+}
+
+// SetMany stores every entry with the same ttl in one round trip.
+//
+// On a single server (or a failover client) it is one MSET when ttl <= 0,
+// otherwise one MULTI/EXEC transaction of SET PX commands; either way the
+// entries are stored all together or not at all. On a Redis Cluster the
+// entries are grouped by hash slot into one pipeline (an MSET or SET PX
+// commands per slot) sent to the masters in parallel; each slot's
+// entries are stored together, but a failure can leave other slots
+// written. On a Ring it is a pipeline of SETs.
+func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	const op = "set_many"
+	first := ""
+	if len(entries) > 0 {
+		first = entries[0].Key
+	}
+	if s.closed.Load() {
+		return store.Errorf(op, first, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, first, err)
+	}
+	for _, e := range entries {
+		if err := store.CheckKey(op, e.Key); err != nil {
+			return err
+		}
+		if err := store.CheckValue(op, e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	ttl = pttl(ttl)
+	var err error
+	switch {
+	case s.cluster != nil:
+		keys := make([]string, len(entries))
+		for i, e := range entries {
+			keys[i] = e.Key
+		}
+		groups := groupBySlot(keys)
+		_, err = s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, g := range groups {
+				if ttl == 0 {
+					p.MSet(ctx, pairs(entries, g.idx)...)
+					continue
+				}
+				for _, i := range g.idx {
+					p.Set(ctx, entries[i].Key, entries[i].Value, ttl)
+				}
+			}
+			return nil
+		})
+	case s.ring != nil:
+		_, err = s.ring.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, e := range entries {
+				p.Set(ctx, e.Key, e.Value, ttl)
+			}
+			return nil
+		})
+	case ttl == 0:
+		err = s.client.MSet(ctx, pairs(entries, nil)...).Err()
+	default:
+		_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, e := range entries {
+				p.Set(ctx, e.Key, e.Value, ttl)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return s.fail(ctx, op, first, err)
+	}
+	return nil
+}
+
+// pairs flattens entries (those at idx, or all when idx is nil) into
+// MSET's key, value, key, value ... arguments.
+func pairs(entries []store.Entry, idx []int) []any {
+	if idx == nil {
+		args := make([]any, 0, 2*len(entries))
+		for _, e := range entries {
+			args = append(args, e.Key, e.Value)
+		}
+		return args
+	}
+	args := make([]any, 0, 2*len(idx))
+	for _, i := range idx {
+		args = append(args, entries[i].Key, entries[i].Value)
+	}
+	return args
+}
+
+// Add stores value under key only when key is absent (SET NX, with PX
+// when ttl > 0), atomically. When key exists it returns an error wrapping
+// store.ErrExists.
+func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.begin(ctx, "add", key); err != nil {
+		return err
+	}
+	if err := store.CheckValue("add", key, value); err != nil {
+		return err
+	}
+	ok, err := s.client.SetNX(ctx, key, value, pttl(ttl)).Result()
+	if err != nil {
+		return s.fail(ctx, "add", key, err)
+	}
+	if !ok {
+		return store.Errorf("add", key, store.ErrExists)
+	}
+	return nil
+}
+
+// Delete removes the keys (UNLINK, which frees memory in the background)
+// and returns how many of them existed; a key listed twice counts once.
+// On a Redis Cluster the keys are grouped by hash slot, one UNLINK per
+// slot in one pipeline.
+func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
+	const op = "delete"
+	if err := s.beginMany(ctx, op, keys); err != nil {
+		return 0, err
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var (
+		n   int64
+		err error
+	)
+	switch {
+	case s.cluster != nil:
+		groups := groupBySlot(keys)
+		cmds := make([]*redis.IntCmd, len(groups))
+		_, err = s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, g := range groups {
+				cmds[i] = p.Unlink(ctx, g.keys...)
+			}
+			return nil
+		})
+		for _, c := range cmds {
+			n += c.Val()
+		}
+	case s.ring != nil:
+		// A Ring routes a command by its first key: one UNLINK per
+		// distinct key, so that each goes to its own shard.
+		var cmds []*redis.IntCmd
+		seen := make(map[string]bool, len(keys))
+		_, err = s.ring.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				if !seen[k] {
+					seen[k] = true
+					cmds = append(cmds, p.Unlink(ctx, k))
+				}
+			}
+			return nil
+		})
+		for _, c := range cmds {
+			n += c.Val()
+		}
+	default:
+		n, err = s.client.Unlink(ctx, keys...).Result()
+	}
+	if err != nil {
+		return 0, s.fail(ctx, op, keys[0], err)
+	}
+	return int(n), nil
+}
+
+// Exists reports whether key holds a live value (EXISTS).
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	if err := s.begin(ctx, "exists", key); err != nil {
+		return false, err
+	}
+	n, err := s.client.Exists(ctx, key).Result()
+	if err != nil {
+		return false, s.fail(ctx, "exists", key, err)
+	}
+	return n > 0, nil
+}
+
+// Increment atomically adds delta to the integer stored under key
+// (INCRBY) and returns the new value. A missing key starts at 0 with no
+// expiry; an existing key keeps its ttl. A value that is not a decimal
+// int64 gives an error wrapping store.ErrNotInteger, a result outside
+// int64 one wrapping store.ErrOverflow.
+func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	if err := s.begin(ctx, "increment", key); err != nil {
+		return 0, err
+	}
+	n, err := s.client.IncrBy(ctx, key, delta).Result()
+	if err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			switch msg := rerr.Error(); {
+			case strings.Contains(msg, "not an integer"):
+				err = fmt.Errorf("%w: %w", store.ErrNotInteger, err)
+			case strings.Contains(msg, "overflow"):
+				err = fmt.Errorf("%w: %w", store.ErrOverflow, err)
+			}
+		}
+		return 0, s.fail(ctx, "increment", key, err)
+	}
+	return n, nil
+}
+
+// persistScript removes key's expiry and reports whether key exists, in
+// one atomic step (PERSIST alone cannot tell a missing key from one
+// without expiry).
+var persistScript = redis.NewScript(`
+if redis.call('PERSIST', KEYS[1]) == 1 then return 1 end
+return redis.call('EXISTS', KEYS[1])
+`)
+
+// Expire gives key a new ttl (PEXPIRE, rounded up to a whole millisecond)
+// or, when ttl <= 0, removes its expiry (PERSIST, in a script that also
+// checks that key exists). It reports false when key is missing.
+func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := s.begin(ctx, "expire", key); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
+		if err != nil {
+			return false, s.fail(ctx, "expire", key, err)
+		}
+		return n == 1, nil
+	}
+	ok, err := s.client.PExpire(ctx, key, pttl(ttl)).Result()
+	if err != nil {
+		return false, s.fail(ctx, "expire", key, err)
+	}
+	return ok, nil
+}
+
+// TTL returns key's remaining time to live (PTTL, millisecond
+// resolution), 0 when it has no expiry, or an error wrapping
+// store.ErrNotFound when it is missing. A key whose last millisecond is
+// running reports 1ms, never 0.
+func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
+	if err := s.begin(ctx, "ttl", key); err != nil {
+		return 0, err
+	}
+	d, err := s.client.PTTL(ctx, key).Result()
+	if err != nil {
+		return 0, s.fail(ctx, "ttl", key, err)
+	}
+	switch {
+	case d == -2:
+		return 0, store.Errorf("ttl", key, store.ErrNotFound)
+	case d == -1:
+		return 0, nil
+	case d <= 0:
+		return time.Millisecond, nil
+	}
+	return d, nil
+}
+
+// Clear removes every key that starts with prefix.
+//
+// With a prefix it iterates SCAN MATCH "<prefix>*" (the prefix's glob
+// metacharacters escaped) to the end of the cursor and removes what it
+// finds with UNLINK, at most ScanCount keys at a time; on a Redis Cluster
+// it does so on every master in parallel, on a Ring on every shard. SCAN
+// visits every key that exists for the whole call; a key written with the
+// prefix while Clear runs may survive. It never uses KEYS.
+//
+// With an empty prefix it empties the store's database with FLUSHDB ASYNC
+// (on every master of a Cluster, every shard of a Ring): other databases
+// of the server are untouched, and keys disappear at once while memory is
+// freed in the background. It never uses FLUSHALL.
+func (s *Store) Clear(ctx context.Context, prefix string) error {
+	const op = "clear"
+	if s.closed.Load() {
+		return store.Errorf(op, prefix, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, prefix, err)
+	}
+	var err error
+	switch {
+	case prefix == "":
+		flush := func(ctx context.Context, c *redis.Client) error { return c.FlushDBAsync(ctx).Err() }
+		switch {
+		case s.cluster != nil:
+			err = s.cluster.ForEachMaster(ctx, flush)
+		case s.ring != nil:
+			err = s.ring.ForEachShard(ctx, flush)
+		default:
+			err = s.client.FlushDBAsync(ctx).Err()
+		}
+	default:
+		match := escapeGlob(prefix) + "*"
+		switch {
+		case s.cluster != nil:
+			err = s.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				return s.clearNode(ctx, c, match, true)
+			})
+		case s.ring != nil:
+			err = s.ring.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+				return s.clearNode(ctx, c, match, false)
+			})
+		default:
+			err = s.clearNode(ctx, s.client, match, false)
+		}
+	}
+	if err != nil {
+		return s.fail(ctx, op, prefix, err)
+	}
+	return nil
+}
+
+// clearNode scans one server for keys matching match and unlinks them in
+// batches. bySlot groups each batch by hash slot, as a cluster node
+// refuses multi-key commands across slots.
+func (s *Store) clearNode(ctx context.Context, c redis.Cmdable, match string, bySlot bool) error {
+	var cursor uint64
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		defer func() { batch = batch[:0] }()
+		if !bySlot {
+			return c.Unlink(ctx, batch...).Err()
+		}
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, g := range groupBySlot(batch) {
+				p.Unlink(ctx, g.keys...)
+			}
+			return nil
+		})
+		return err
+	}
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, int64(s.scanCount)).Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			batch = append(batch, k)
+			if len(batch) >= s.scanCount {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if next == 0 {
+			return flush()
+		}
+		cursor = next
+	}
+}
+
+// escapeGlob escapes the characters SCAN MATCH treats as pattern syntax,
+// so that prefix matches only itself.
+func escapeGlob(prefix string) string {
+	if !strings.ContainsAny(prefix, `*?[]\`) {
+		return prefix
+	}
+	var b strings.Builder
+	b.Grow(len(prefix) + 8)
+	for i := 0; i < len(prefix); i++ {
+		switch c := prefix[i]; c {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Close marks the store closed, so that every later call returns
+// store.ErrClosed, and closes the client when the store built it (Open).
+// A client given to New stays open. Closing twice returns
+// store.ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return store.Errorf("close", "", store.ErrClosed)
+	}
+	if s.owned {
+		if err := s.client.Close(); err != nil {
+			return store.Errorf("close", "", err)
+		}
+	}
+	return nil
+}
