@@ -1,0 +1,978 @@
+package memcachestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/cachet-go/cachet/store"
+)
+
+// DefaultMaxIdleConns is the number of idle connections per server that a
+// client made by [NewFromServers] keeps when Options.MaxIdleConns is 0.
+// gomemcache's own default (2) makes concurrent callers dial and close
+// connections all the time.
+const DefaultMaxIdleConns = 16
+
+// Options configures a [Store]. A nil *Options means the zero Options,
+// whose every field has the default documented on it.
+type Options struct {
+	// Timeout bounds each network round trip (dial, write and read) of the
+	// client made by NewFromServers. Zero means memcache.DefaultTimeout
+	// (500ms). New ignores it and uses the Timeout of the client given.
+	Timeout time.Duration
+
+	// MaxIdleConns is the number of idle connections per server kept by
+	// the client made by NewFromServers. Zero means DefaultMaxIdleConns.
+	// New ignores it and uses the MaxIdleConns of the client given.
+	MaxIdleConns int
+
+	// DisableGenerations turns namespace generations off: every key is
+	// stored under its own (mapped) name, no operation pays for a
+	// generation lookup, and Clear accepts only "" (flush_all); any other
+	// prefix gives store.ErrNotSupported. Default false. All processes
+	// sharing a memcached keyspace must use the same setting, or they will
+	// not see each other's namespaced keys.
+	DisableGenerations bool
+
+	// GenerationCacheTTL is how long the generation of a namespace, once
+	// read, is reused without asking memcached again. Zero (the default)
+	// checks it on every operation: reads still take one round trip (the
+	// generation and the value are fetched together), writes to a
+	// namespaced key take two. A positive value saves that round trip on
+	// writes, but after another process clears a namespace this process
+	// may keep reading and writing the old generation, that is serve
+	// cleared values, for up to GenerationCacheTTL. Clears made through
+	// this Store are seen by it at once.
+	GenerationCacheTTL time.Duration
+}
+
+// Store is a [store.Store] on one or more memcached servers, through a
+// gomemcache client. Keys are spread over the servers by the client's
+// ServerSelector. It is safe for concurrent use by multiple goroutines.
+type Store struct {
+	client   *memcache.Client
+	timeout  time.Duration // the client's effective per-round-trip timeout
+	attempts int           // tries of one round trip over stale idle connections
+	workers  int           // concurrent round trips of one batch operation
+	gens     bool
+	hints    hints
+	closed   atomic.Bool
+}
+
+// New returns a Store using client, which may spread keys over several
+// servers. The client's Timeout and MaxIdleConns apply (Options.Timeout
+// and Options.MaxIdleConns are ignored); Close closes the client's idle
+// connections.
+func New(client *memcache.Client, opts *Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("memcachestore: New: nil client")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout < 0 || o.MaxIdleConns < 0 || o.GenerationCacheTTL < 0 {
+		return nil, fmt.Errorf("memcachestore: New: negative option in %+v", o)
+	}
+	s := &Store{
+		client:  client,
+		timeout: client.Timeout,
+		workers: client.MaxIdleConns,
+		gens:    !o.DisableGenerations,
+	}
+	if s.timeout <= 0 {
+		s.timeout = memcache.DefaultTimeout
+	}
+	if s.workers <= 0 {
+		s.workers = memcache.DefaultMaxIdleConns
+	}
+	s.attempts = s.workers + 1
+	s.hints.ttl = o.GenerationCacheTTL
+	return s, nil
+}
+
+// NewFromServers returns a Store on the memcached servers at the given
+// addresses ("host:port", or a Unix socket path), spreading keys over them
+// as gomemcache does (CRC-32 of the key modulo the number of servers). The
+// client is made with Options.Timeout and Options.MaxIdleConns; no
+// connection is made until the first operation.
+func NewFromServers(servers []string, opts *Options) (*Store, error) {
+	if len(servers) == 0 {
+		return nil, errors.New("memcachestore: NewFromServers: no servers")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout < 0 || o.MaxIdleConns < 0 {
+		return nil, fmt.Errorf("memcachestore: NewFromServers: negative option in %+v", o)
+	}
+	var sl memcache.ServerList
+	if err := sl.SetServers(servers...); err != nil {
+		return nil, fmt.Errorf("memcachestore: NewFromServers: %w", err)
+	}
+	c := memcache.NewFromSelector(&sl)
+	c.Timeout = o.Timeout
+	if c.Timeout == 0 {
+		c.Timeout = memcache.DefaultTimeout
+	}
+	c.MaxIdleConns = o.MaxIdleConns
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = DefaultMaxIdleConns
+	}
+	return New(c, &o)
+}
+
+// Client returns the gomemcache client, for commands the Store does not
+// offer. Keys the Store writes are mapped (see the package documentation),
+// so the client sees them under their physical names.
+func (s *Store) Client() *memcache.Client { return s.client }
+
+// --- plumbing ---
+
+// begin checks what every keyed operation checks first.
+func (s *Store) begin(ctx context.Context, op, key string) error {
+	if s.closed.Load() {
+		return store.Errorf(op, key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, key, err)
+	}
+	return store.CheckKey(op, key)
+}
+
+// call runs one round trip. gomemcache takes no context, so each round
+// trip is bounded by the client's Timeout; when ctx ends sooner than that,
+// call stops waiting at ctx's end and returns ctx.Err() (the round trip
+// finishes in the background and may still take effect).
+func (s *Store) call(ctx context.Context, fn func() error) error {
+	if s.async(ctx) {
+		ch := make(chan error, 1)
+		go func() { ch <- s.retry(fn) }()
+		select {
+		case err := <-ch:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.retry(fn)
+}
+
+// async reports whether call runs round trips under ctx in a goroutine of
+// their own, which may outlive the operation: writes then pass it a copy of
+// the caller's value.
+func (s *Store) async(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < s.timeout
+}
+
+// retry runs fn again while it fails on a connection the server closed
+// (after a restart the pool holds such connections; the request never
+// reached a live server, so repeating it is safe).
+func (s *Store) retry(fn func() error) error {
+	err := fn()
+	for i := 1; i < s.attempts && brokenConn(err); i++ {
+		err = fn()
+	}
+	return err
+}
+
+func brokenConn(err error) bool {
+	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
+// get1 gets one physical key (with its CAS id).
+func (s *Store) get1(ctx context.Context, pk string) (*memcache.Item, error) {
+	var it *memcache.Item
+	err := s.call(ctx, func() (err error) {
+		it, err = s.client.Get(pk)
+		return err
+	})
+	return it, err
+}
+
+func (s *Store) getMulti(ctx context.Context, pks []string) (map[string]*memcache.Item, error) {
+	var m map[string]*memcache.Item
+	err := s.call(ctx, func() (err error) {
+		m, err = s.client.GetMulti(pks)
+		return err
+	})
+	return m, err
+}
+
+// fail turns a gomemcache error into a store error for op and key.
+func fail(op, key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return store.Errorf(op, key, store.ErrNotFound)
+	case strings.Contains(err.Error(), "SERVER_ERROR object too large"):
+		return store.Errorf(op, key, fmt.Errorf("%w: larger than the server's item size limit (memcached -I): %w", store.ErrInvalidValue, err))
+	}
+	return store.Errorf(op, key, err)
+}
+
+// split returns the namespace of key when generations are on, else "".
+func (s *Store) split(key string) (ns, rest string) {
+	if !s.gens {
+		return "", key
+	}
+	return splitNamespace(key)
+}
+
+// writeKey returns the physical key to write key under, creating its
+// namespace's generation when there is none.
+func (s *Store) writeKey(ctx context.Context, key string) (string, error) {
+	ns, rest := s.split(key)
+	if ns == "" {
+		return plainKey(key), nil
+	}
+	gen, err := s.generation(ctx, ns, true)
+	if err != nil {
+		return "", err
+	}
+	return genKey(ns, rest, gen), nil
+}
+
+// readKey returns the physical key key lives under; ok is false when its
+// namespace has no generation, so that key cannot exist.
+func (s *Store) readKey(ctx context.Context, key string) (pk string, ok bool, err error) {
+	ns, rest := s.split(key)
+	if ns == "" {
+		return plainKey(key), true, nil
+	}
+	gen, err := s.generation(ctx, ns, false)
+	if err != nil || gen == 0 {
+		return "", false, err
+	}
+	return genKey(ns, rest, gen), true, nil
+}
+
+// physicalKeys maps keys to physical keys, looking each namespace's
+// generation up once. With create false, a key whose namespace has no
+// generation (so that it cannot exist) maps to "".
+func (s *Store) physicalKeys(ctx context.Context, op string, keys []string, create bool) ([]string, error) {
+	pks := make([]string, len(keys))
+	var gens map[string]uint64
+	for i, k := range keys {
+		ns, rest := s.split(k)
+		if ns == "" {
+			pks[i] = plainKey(k)
+			continue
+		}
+		gen, ok := gens[ns]
+		if !ok {
+			var err error
+			if gen, err = s.generation(ctx, ns, create); err != nil {
+				return nil, fail(op, k, err)
+			}
+			if gens == nil {
+				gens = make(map[string]uint64)
+			}
+			gens[ns] = gen
+		}
+		if gen != 0 {
+			pks[i] = genKey(ns, rest, gen)
+		}
+	}
+	return pks, nil
+}
+
+// maxGenAttempts bounds the read/create races of one generation lookup.
+const maxGenAttempts = 8
+
+// generation returns the current generation of namespace ns, or 0 when it
+// has none and create is false.
+func (s *Store) generation(ctx context.Context, ns string, create bool) (uint64, error) {
+	gen, _, fresh, epoch := s.hints.get(ns)
+	if fresh {
+		return gen, nil
+	}
+	ck := counterKey(ns)
+	for i := 0; i < maxGenAttempts; i++ {
+		it, err := s.get1(ctx, ck)
+		if err == nil {
+			g, err := parseGen(ns, it)
+			if err != nil {
+				return 0, err
+			}
+			s.hints.put(ns, g, epoch)
+			return g, nil
+		}
+		if !errors.Is(err, memcache.ErrCacheMiss) {
+			return 0, err
+		}
+		s.hints.drop(ns)
+		if !create {
+			return 0, nil
+		}
+		g := newGen()
+		err = s.call(ctx, func() error {
+			return s.client.Add(&memcache.Item{Key: ck, Value: strconv.AppendUint(nil, g, 10)})
+		})
+		if err == nil {
+			s.hints.put(ns, g, epoch)
+			return g, nil
+		}
+		if !errors.Is(err, memcache.ErrNotStored) {
+			return 0, err
+		}
+		// Another client created it first: read theirs.
+	}
+	return 0, fmt.Errorf("memcachestore: namespace %q: generation counter kept vanishing", ns)
+}
+
+// newGen returns the first generation of a namespace whose counter is
+// missing. It is the current time in nanoseconds, so that a counter that
+// was evicted (or flushed) and is created again starts above every
+// generation it reached before (which was its creation time plus the
+// number of clears since), and old entries never become visible again.
+func newGen() uint64 { return uint64(time.Now().UnixNano()) }
+
+func parseGen(ns string, it *memcache.Item) (uint64, error) {
+	g, err := strconv.ParseUint(string(it.Value), 10, 64)
+	if err != nil || g == 0 {
+		return 0, fmt.Errorf("memcachestore: namespace %q: generation counter %q holds %q, not a positive integer (Clear(%q) resets it)", ns, it.Key, show(it.Value), ns)
+	}
+	return g, nil
+}
+
+// show quotes at most 32 bytes of b for an error message.
+func show(b []byte) string {
+	if len(b) > 32 {
+		return string(b[:32]) + "..."
+	}
+	return string(b)
+}
+
+// parallel runs fn(0..n-1) on at most s.workers goroutines and returns the
+// first error; after an error no new index is started.
+func (s *Store) parallel(n int, fn func(i int) error) error {
+	if n == 1 {
+		return fn(0)
+	}
+	var (
+		wg     sync.WaitGroup
+		next   atomic.Int64
+		failed atomic.Bool
+		mu     sync.Mutex
+		first  error
+	)
+	for w := 0; w < min(s.workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// maxRelative is the longest expiration memcached takes as relative
+// seconds; larger values are absolute Unix times.
+const maxRelative = 30 * 24 * 60 * 60
+
+// expiry converts ttl into memcached's expiration and the absolute expiry
+// (Unix seconds, 0 for none) recorded in the item's flags. A ttl is rounded
+// up to whole seconds; one over 30 days is sent as an absolute Unix time;
+// both are capped at the largest time memcached's 32-bit field can hold
+// (January 2038).
+func expiry(ttl time.Duration) (exp int32, record uint32) {
+	if ttl <= 0 {
+		return 0, 0
+	}
+	secs := int64(ttl / time.Second)
+	if ttl%time.Second != 0 {
+		secs++
+	}
+	abs := time.Now().Unix() + secs
+	if abs > math.MaxInt32 {
+		abs = math.MaxInt32
+	}
+	if secs <= maxRelative {
+		return int32(secs), uint32(abs)
+	}
+	return int32(abs), uint32(abs)
+}
+
+// recorded returns the expiration to send so that a rewritten item keeps
+// the expiry recorded in its flags.
+func recorded(flags uint32) int32 {
+	if flags <= maxRelative || flags > math.MaxInt32 {
+		return 0 // no expiry, or not a record the Store wrote
+	}
+	return int32(flags)
+}
+
+// --- store.Store ---
+
+// Get returns the value stored under key, or an error wrapping
+// store.ErrNotFound. A namespaced key takes one round trip when this Store
+// has seen its namespace before (value and generation are fetched
+// together), two otherwise.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	const op = "get"
+	if err := s.begin(ctx, op, key); err != nil {
+		return nil, err
+	}
+	it, err := s.getItem(ctx, key)
+	if err != nil {
+		return nil, fail(op, key, err)
+	}
+	return it.Value, nil
+}
+
+// getItem fetches the item of key, or fails with memcache.ErrCacheMiss.
+func (s *Store) getItem(ctx context.Context, key string) (*memcache.Item, error) {
+	ns, rest := s.split(key)
+	if ns == "" {
+		return s.get1(ctx, plainKey(key))
+	}
+	gen, ok, fresh, epoch := s.hints.get(ns)
+	if fresh {
+		return s.get1(ctx, genKey(ns, rest, gen))
+	}
+	if !ok {
+		gen, err := s.generation(ctx, ns, false)
+		if err != nil {
+			return nil, err
+		}
+		if gen == 0 {
+			return nil, memcache.ErrCacheMiss
+		}
+		return s.get1(ctx, genKey(ns, rest, gen))
+	}
+	// Guess the generation and check the guess in the same round trip.
+	ck, pk := counterKey(ns), genKey(ns, rest, gen)
+	m, err := s.getMulti(ctx, []string{ck, pk})
+	if err != nil {
+		return nil, err
+	}
+	cit := m[ck]
+	if cit == nil {
+		s.hints.drop(ns)
+		return nil, memcache.ErrCacheMiss
+	}
+	cur, err := parseGen(ns, cit)
+	if err != nil {
+		return nil, err
+	}
+	if cur == gen {
+		if it := m[pk]; it != nil {
+			return it, nil
+		}
+		return nil, memcache.ErrCacheMiss
+	}
+	s.hints.put(ns, cur, epoch)
+	return s.get1(ctx, genKey(ns, rest, cur))
+}
+
+// GetMany returns one slot per key, in order: nil for a missing key, the
+// value (non-nil, possibly empty) otherwise. It uses one GetMulti, that is
+// one round trip per server holding some of the keys, plus one when a
+// namespace's generation was not known or has changed.
+func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	const op = "get_many"
+	if s.closed.Load() {
+		return nil, store.Errorf(op, "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, store.Errorf(op, "", err)
+	}
+	for _, k := range keys {
+		if err := store.CheckKey(op, k); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	pks := make([]string, len(keys)) // physical key per slot, "" while unknown
+	type nsState struct {
+		gen, epoch uint64
+		check      bool // the generation must be read back in round 1
+		slots      []int
+	}
+	var spaces map[string]*nsState
+	round := make([]string, 0, len(keys)+1)
+	for i, k := range keys {
+		ns, rest := s.split(k)
+		if ns == "" {
+			pks[i] = plainKey(k)
+			round = append(round, pks[i])
+			continue
+		}
+		st := spaces[ns]
+		if st == nil {
+			if spaces == nil {
+				spaces = make(map[string]*nsState)
+			}
+			gen, ok, fresh, epoch := s.hints.get(ns)
+			st = &nsState{epoch: epoch, check: !fresh}
+			if ok {
+				st.gen = gen
+			}
+			if st.check {
+				round = append(round, counterKey(ns))
+			}
+			spaces[ns] = st
+		}
+		st.slots = append(st.slots, i)
+		if st.gen != 0 {
+			pks[i] = genKey(ns, rest, st.gen)
+			round = append(round, pks[i])
+		}
+	}
+	m, err := s.getMulti(ctx, round)
+	if err != nil {
+		return nil, fail(op, keys[0], err)
+	}
+	// Check the guessed generations; fetch again what was guessed wrong.
+	var again []string
+	var m2 map[string]*memcache.Item
+	for ns, st := range spaces {
+		if !st.check {
+			continue
+		}
+		cit := m[counterKey(ns)]
+		if cit == nil {
+			s.hints.drop(ns)
+			for _, i := range st.slots {
+				pks[i] = "" // the namespace is empty
+			}
+			continue
+		}
+		cur, err := parseGen(ns, cit)
+		if err != nil {
+			return nil, store.Errorf(op, keys[st.slots[0]], err)
+		}
+		if cur == st.gen {
+			continue
+		}
+		s.hints.put(ns, cur, st.epoch)
+		for _, i := range st.slots {
+			_, rest := splitNamespace(keys[i])
+			pks[i] = genKey(ns, rest, cur)
+			again = append(again, pks[i])
+		}
+	}
+	if len(again) > 0 {
+		if m2, err = s.getMulti(ctx, again); err != nil {
+			return nil, fail(op, keys[0], err)
+		}
+	}
+	for i, pk := range pks {
+		if pk == "" {
+			continue
+		}
+		it := m[pk]
+		if it == nil {
+			it = m2[pk]
+		}
+		if it == nil {
+			continue
+		}
+		// A key asked for twice gets its own copy. memcached never hands
+		// out CAS id 0, so 0 marks an item whose value is already out.
+		if it.CasID == 0 {
+			out[i] = bytes.Clone(it.Value)
+		} else {
+			out[i], it.CasID = it.Value, 0
+		}
+	}
+	return out, nil
+}
+
+// Set stores value under key. A ttl is rounded up to whole seconds and
+// one over 30 days is sent as an absolute time, as memcached requires.
+// A value larger than the server's item size limit gives
+// store.ErrInvalidValue.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	const op = "set"
+	if err := s.begin(ctx, op, key); err != nil {
+		return err
+	}
+	if err := store.CheckValue(op, key, value); err != nil {
+		return err
+	}
+	pk, err := s.writeKey(ctx, key)
+	if err != nil {
+		return fail(op, key, err)
+	}
+	exp, rec := expiry(ttl)
+	if s.async(ctx) {
+		value = bytes.Clone(value)
+	}
+	err = s.call(ctx, func() error {
+		return s.client.Set(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
+	})
+	return fail(op, key, err)
+}
+
+// SetMany stores every entry with the same ttl. memcached has no
+// multi-key set, so the entries are written concurrently over the
+// client's idle connections (up to MaxIdleConns round trips at a time).
+// It returns the first error; the entries are not written atomically, so
+// after an error some of them may be stored.
+func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	const op = "set_many"
+	if s.closed.Load() {
+		return store.Errorf(op, "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, "", err)
+	}
+	for _, e := range entries {
+		if err := store.CheckKey(op, e.Key); err != nil {
+			return err
+		}
+		if err := store.CheckValue(op, e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	pks, err := s.physicalKeys(ctx, op, keys, true)
+	if err != nil {
+		return err
+	}
+	// The writes run concurrently: of a key given twice only the last
+	// entry is written, so that it wins as it would one after the other.
+	if len(pks) > 1 {
+		last := make(map[string]int, len(pks))
+		for i, pk := range pks {
+			last[pk] = i
+		}
+		for i, pk := range pks {
+			if last[pk] != i {
+				pks[i] = ""
+			}
+		}
+	}
+	exp, rec := expiry(ttl)
+	copyValues := s.async(ctx)
+	return s.parallel(len(entries), func(i int) error {
+		if pks[i] == "" {
+			return nil
+		}
+		v := entries[i].Value
+		if copyValues {
+			v = bytes.Clone(v)
+		}
+		err := s.call(ctx, func() error {
+			return s.client.Set(&memcache.Item{Key: pks[i], Value: v, Flags: rec, Expiration: exp})
+		})
+		return fail(op, entries[i].Key, err)
+	})
+}
+
+// Add stores value under key only if key is absent (memcached's add, which
+// is atomic), else it returns an error wrapping store.ErrExists.
+func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	const op = "add"
+	if err := s.begin(ctx, op, key); err != nil {
+		return err
+	}
+	if err := store.CheckValue(op, key, value); err != nil {
+		return err
+	}
+	pk, err := s.writeKey(ctx, key)
+	if err != nil {
+		return fail(op, key, err)
+	}
+	exp, rec := expiry(ttl)
+	if s.async(ctx) {
+		value = bytes.Clone(value)
+	}
+	err = s.call(ctx, func() error {
+		return s.client.Add(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
+	})
+	if errors.Is(err, memcache.ErrNotStored) {
+		return store.Errorf(op, key, store.ErrExists)
+	}
+	return fail(op, key, err)
+}
+
+// Delete removes the keys and returns how many of them existed. Several
+// keys are deleted concurrently, as SetMany writes.
+func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
+	const op = "delete"
+	if s.closed.Load() {
+		return 0, store.Errorf(op, "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, store.Errorf(op, "", err)
+	}
+	for _, k := range keys {
+		if err := store.CheckKey(op, k); err != nil {
+			return 0, err
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	pks, err := s.physicalKeys(ctx, op, keys, false)
+	if err != nil {
+		return 0, err
+	}
+	var n atomic.Int64
+	err = s.parallel(len(keys), func(i int) error {
+		if pks[i] == "" {
+			return nil
+		}
+		err := s.call(ctx, func() error { return s.client.Delete(pks[i]) })
+		switch {
+		case err == nil:
+			n.Add(1)
+		case errors.Is(err, memcache.ErrCacheMiss):
+		default:
+			return fail(op, keys[i], err)
+		}
+		return nil
+	})
+	return int(n.Load()), err
+}
+
+// Exists reports whether key holds a live value. memcached's text protocol
+// has no existence check, so the value is fetched (as Get does).
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	const op = "exists"
+	if err := s.begin(ctx, op, key); err != nil {
+		return false, err
+	}
+	_, err := s.getItem(ctx, key)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fail(op, key, err)
+	}
+	return true, nil
+}
+
+// maxCASAttempts bounds the compare-and-swap retries of one operation.
+const maxCASAttempts = 1 << 16
+
+// Increment atomically adds delta to the decimal integer stored under key
+// and returns the new value, with the store.Store semantics exactly:
+// signed int64 values, negative deltas and results, store.ErrNotInteger,
+// store.ErrOverflow. memcached's own incr/decr work on unsigned numbers and
+// decr stops at 0, so Increment reads the value with gets and writes it
+// back with cas, retrying on conflict (two round trips, more under
+// contention); a missing key is created with add, without expiry. The new
+// value keeps the key's expiry, which the Store records in the item's
+// flags when it writes a value with a ttl (memcached cannot report it).
+func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	const op = "increment"
+	if err := s.begin(ctx, op, key); err != nil {
+		return 0, err
+	}
+	pk, err := s.writeKey(ctx, key)
+	if err != nil {
+		return 0, fail(op, key, err)
+	}
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return 0, store.Errorf(op, key, err)
+		}
+		it, err := s.get1(ctx, pk)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			v := strconv.AppendInt(nil, delta, 10)
+			err = s.call(ctx, func() error { return s.client.Add(&memcache.Item{Key: pk, Value: v}) })
+			if errors.Is(err, memcache.ErrNotStored) {
+				continue // created meanwhile: increment that
+			}
+			if err != nil {
+				return 0, fail(op, key, err)
+			}
+			return delta, nil
+		}
+		if err != nil {
+			return 0, fail(op, key, err)
+		}
+		old, perr := strconv.ParseInt(string(it.Value), 10, 64)
+		if perr != nil {
+			return 0, store.Errorf(op, key, fmt.Errorf("%w: %q", store.ErrNotInteger, show(it.Value)))
+		}
+		n := old + delta
+		if (delta > 0 && n < old) || (delta < 0 && n > old) {
+			return 0, store.Errorf(op, key, fmt.Errorf("%w: %d + %d", store.ErrOverflow, old, delta))
+		}
+		it.Value = strconv.AppendInt(it.Value[:0], n, 10)
+		it.Expiration = recorded(it.Flags)
+		err = s.call(ctx, func() error { return s.client.CompareAndSwap(it) })
+		switch {
+		case err == nil:
+			return n, nil
+		case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			continue // changed, evicted or deleted meanwhile: read again
+		default:
+			return 0, fail(op, key, err)
+		}
+	}
+	return 0, store.Errorf(op, key, fmt.Errorf("memcachestore: gave up after %d compare-and-swap conflicts", maxCASAttempts))
+}
+
+// Expire gives key a new ttl (rounded as in Set); a ttl of zero or less
+// removes its expiry. It reports false when key is missing. memcached's
+// touch cannot update the expiry the Store records in the item's flags
+// (which Increment relies on), so Expire rewrites the item with gets and
+// cas: two round trips, and the value travels both ways.
+func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	const op = "expire"
+	if err := s.begin(ctx, op, key); err != nil {
+		return false, err
+	}
+	pk, ok, err := s.readKey(ctx, key)
+	if err != nil {
+		return false, fail(op, key, err)
+	}
+	if !ok {
+		return false, nil
+	}
+	exp, rec := expiry(ttl)
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return false, store.Errorf(op, key, err)
+		}
+		it, err := s.get1(ctx, pk)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fail(op, key, err)
+		}
+		it.Expiration, it.Flags = exp, rec
+		err = s.call(ctx, func() error { return s.client.CompareAndSwap(it) })
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, memcache.ErrCASConflict):
+			continue
+		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			return false, nil // deleted or evicted meanwhile
+		default:
+			return false, fail(op, key, err)
+		}
+	}
+	return false, store.Errorf(op, key, fmt.Errorf("memcachestore: gave up after %d compare-and-swap conflicts", maxCASAttempts))
+}
+
+// errNoTTL explains why TTL is not supported.
+var errNoTTL = fmt.Errorf("%w: memcached cannot report a key's remaining ttl", store.ErrNotSupported)
+
+// TTL returns an error wrapping store.ErrNotSupported: memcached's
+// protocol cannot report the remaining ttl of a key, and the Store does
+// not invent one.
+func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
+	const op = "ttl"
+	if err := s.begin(ctx, op, key); err != nil {
+		return 0, err
+	}
+	return 0, store.Errorf(op, key, errNoTTL)
+}
+
+// Clear removes every key that starts with prefix. An empty prefix runs
+// flush_all on every server (memcached has no smaller unit than a whole
+// server). A prefix that is exactly one namespace, a segment without ':'
+// followed by ':' such as "users:", bumps that namespace's generation:
+// one round trip, after which its old entries are unreachable and age out
+// of memcached. Any other prefix, and any non-empty prefix when
+// generations are disabled, gives store.ErrNotSupported: memcached cannot
+// list keys.
+func (s *Store) Clear(ctx context.Context, prefix string) error {
+	const op = "clear"
+	if s.closed.Load() {
+		return store.Errorf(op, prefix, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Errorf(op, prefix, err)
+	}
+	if prefix == "" {
+		err := s.call(ctx, s.client.FlushAll)
+		s.hints.reset()
+		return fail(op, prefix, err)
+	}
+	if !s.gens {
+		return store.Errorf(op, prefix, fmt.Errorf("%w: memcached cannot list keys and namespace generations are disabled (Options.DisableGenerations): only Clear(\"\") (flush_all) works", store.ErrNotSupported))
+	}
+	if !isNamespace(prefix) {
+		return store.Errorf(op, prefix, fmt.Errorf("%w: memcached cannot list keys: Clear takes \"\" (everything) or one whole namespace, a segment without ':' followed by ':' such as \"users:\"", store.ErrNotSupported))
+	}
+	_, _, _, epoch := s.hints.get(prefix)
+	ck := counterKey(prefix)
+	var gen uint64
+	err := s.call(ctx, func() (err error) {
+		gen, err = s.client.Increment(ck, 1)
+		return err
+	})
+	switch {
+	case err == nil:
+		s.hints.put(prefix, gen, epoch)
+		return nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		s.hints.drop(prefix) // no generation: the namespace holds nothing
+		return nil
+	case strings.Contains(err.Error(), "non-numeric"):
+		// A corrupt counter: start a new generation above any old one.
+		g := newGen()
+		err = s.call(ctx, func() error {
+			return s.client.Set(&memcache.Item{Key: ck, Value: strconv.AppendUint(nil, g, 10)})
+		})
+		if err == nil {
+			s.hints.put(prefix, g, epoch)
+		}
+	}
+	return fail(op, prefix, err)
+}
+
+// Close marks the Store closed, so that every later call (Close included)
+// returns store.ErrClosed, and closes the client's idle connections.
+// Operations already running finish.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return store.Errorf("close", "", store.ErrClosed)
+	}
+	if err := s.client.Close(); err != nil {
+		return store.Errorf("close", "", err)
+	}
+	return nil
+}
+
+var _ store.Store = (*Store)(nil)
