@@ -1,0 +1,467 @@
+package cachet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"expvar"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memstore"
+	"github.com/cachet-go/cachet/store/storetest"
+)
+
+var bg = context.Background()
+
+func newMem(t testing.TB) *memstore.Store {
+	t.Helper()
+	s, err := memstore.New(nil)
+	if err != nil {
+		t.Fatalf("memstore.New: %v", err)
+	}
+	return s
+}
+
+// wrappers returns every built-in middleware, configured for the
+// conformance suite.
+func wrappers(t *testing.T) map[string]Middleware {
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return map[string]Middleware{
+		"Chain/Empty": Chain(),
+		"Timeout":     Timeout(time.Second),
+		"Logging":     Logging(quiet, nil),
+		"Logging/ShowKeys": Logging(quiet, &LoggingOptions{
+			ShowKeys: true, Level: slog.LevelInfo, Ops: []Op{OpGet, OpSet},
+		}),
+		"Metrics/Expvar": Metrics(&ExpvarRecorder{}),
+		"Plugins":        WithPlugins(&HitMissRatio{}, &Timing{}, AfterFunc(func(context.Context, Call) {})),
+		// Six plugins: more than a call keeps on its stack.
+		"Plugins/Many": WithPlugins(&HitMissRatio{}, &Timing{}, &HitMissRatio{}, &Timing{}, BasePlugin{}, BasePlugin{}),
+		"FailOpen": FailOpen(func(op Op, key string, err error) {
+			t.Errorf("FailOpen reported %v %q: %v from a healthy store", op, key, err)
+		}),
+		"Chain/All": Chain(
+			FailOpen(nil),
+			Timeout(time.Second),
+			Logging(quiet, nil),
+			Metrics(&ExpvarRecorder{}),
+			WithPlugins(&HitMissRatio{}, &Timing{}),
+		),
+	}
+}
+
+// TestMiddleware_Conformance runs the store conformance suite on memstore
+// wrapped in each built-in middleware.
+func TestMiddleware_Conformance(t *testing.T) {
+	for name, mw := range wrappers(t) {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return mw(newMem(t)) }, nil)
+		})
+	}
+}
+
+// lener is an optional capability that only lenStore offers.
+type lener interface{ Len() int }
+
+// lenStore is a memstore with one extra method, standing for a backend
+// layer with an optional capability.
+type lenStore struct{ *memstore.Store }
+
+func (lenStore) Len() int              { return 42 }
+func (s lenStore) Unwrap() store.Store { return s.Store }
+
+// TestMiddleware_OptionalInterfaces checks that store.As finds the
+// backend and its optional capabilities through every wrapper.
+func TestMiddleware_OptionalInterfaces(t *testing.T) {
+	for name, mw := range wrappers(t) {
+		t.Run(name, func(t *testing.T) {
+			mem := newMem(t)
+			defer mem.Close()
+			s := mw(mw(lenStore{mem}))
+			l, ok := store.As[lener](s)
+			if !ok || l.Len() != 42 {
+				t.Errorf("store.As[lener]: got %v, %v; want the lenStore", l, ok)
+			}
+			m, ok := store.As[*memstore.Store](s)
+			if !ok || m != mem {
+				t.Errorf("store.As[*memstore.Store]: got %p, %v; want %p, true", m, ok, mem)
+			}
+			if got := store.Unwrap(s); got != store.Store(mem) {
+				t.Errorf("store.Unwrap: got %T; want the memstore", got)
+			}
+		})
+	}
+}
+
+func TestChain_Order(t *testing.T) {
+	var order []string
+	tag := func(name string) Middleware {
+		return WithPlugins(AfterFunc(func(context.Context, Call) { order = append(order, name) }))
+	}
+	s := Chain(tag("outer"), nil, tag("inner"))(newMem(t))
+	defer s.Close()
+	if _, err := s.Exists(bg, "k"); err != nil {
+		t.Fatal(err)
+	}
+	// After hooks run as calls return: inner first.
+	if got, want := strings.Join(order, ","), "inner,outer"; got != want {
+		t.Errorf("After order: got %s; want %s", got, want)
+	}
+}
+
+// ctxStore records the context its Get was called with and, when block
+// is set, waits for that context to end.
+type ctxStore struct {
+	store.Store
+	block bool
+	mu    sync.Mutex
+	got   context.Context
+}
+
+func (s *ctxStore) Unwrap() store.Store { return s.Store }
+
+func (s *ctxStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	s.got = ctx
+	s.mu.Unlock()
+	if s.block {
+		<-ctx.Done()
+		return nil, store.Errorf("get", key, ctx.Err())
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *ctxStore) last() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got
+}
+
+func TestTimeout_Fires(t *testing.T) {
+	inner := &ctxStore{Store: newMem(t), block: true}
+	defer inner.Close()
+	s := Timeout(20 * time.Millisecond)(inner)
+	start := time.Now()
+	_, err := s.Get(bg, "k")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get on a store that blocks: got error %v; want DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Get took %v; want about 20ms", took)
+	}
+}
+
+func TestTimeout_Deadlines(t *testing.T) {
+	const d = time.Minute
+	inner := &ctxStore{Store: newMem(t)}
+	defer inner.Close()
+	s := Timeout(d)(inner)
+
+	// No deadline: one is added, d from now.
+	before := time.Now()
+	s.Get(bg, "k")
+	dl, ok := inner.last().Deadline()
+	if !ok || dl.Before(before.Add(d)) || dl.After(time.Now().Add(d)) {
+		t.Errorf("no caller deadline: store got deadline %v, %v; want about now+%v", dl, ok, d)
+	}
+
+	// An earlier caller deadline is kept, context and all.
+	early, cancel := context.WithTimeout(bg, time.Second)
+	defer cancel()
+	s.Get(early, "k")
+	if inner.last() != early {
+		t.Errorf("earlier caller deadline: the store did not get the caller's context")
+	}
+
+	// A later caller deadline is shortened to d.
+	late, cancel2 := context.WithTimeout(bg, time.Hour)
+	defer cancel2()
+	s.Get(late, "k")
+	if dl, ok := inner.last().Deadline(); !ok || dl.After(time.Now().Add(d)) {
+		t.Errorf("later caller deadline: store got deadline %v, %v; want at most now+%v", dl, ok, d)
+	}
+}
+
+func TestTimeout_NonPositiveIsIdentity(t *testing.T) {
+	mem := newMem(t)
+	defer mem.Close()
+	for _, d := range []time.Duration{0, -time.Second} {
+		if s := Timeout(d)(mem); s != store.Store(mem) {
+			t.Errorf("Timeout(%v): got %T; want the store unchanged", d, s)
+		}
+	}
+}
+
+// logLines decodes the JSON lines logged to buf.
+func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	dec := json.NewDecoder(buf)
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("decoding log: %v", err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+func TestLogging_RedactsKeys(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mem := newMem(t)
+	s := Logging(logger, nil)(mem)
+	const secret = "user:alice@example.com"
+
+	s.Set(bg, secret, []byte("v"), time.Minute)
+	s.Get(bg, secret)
+	s.Get(bg, "missing")
+	s.GetMany(bg, []string{secret, "missing"})
+	s.Clear(bg, "user:")
+	mem.Close() // beneath the middleware: the next read fails
+	s.Get(bg, secret)
+
+	out := buf.String()
+	if strings.Contains(out, "alice") || strings.Contains(out, "missing") || strings.Contains(out, `"user:"`) {
+		t.Errorf("log shows a key or prefix:\n%s", out)
+	}
+	lines := logLines(t, &buf)
+	if len(lines) != 6 {
+		t.Fatalf("got %d log lines; want 6:\n%s", len(lines), out)
+	}
+	want := []struct {
+		level, msg string
+		attrs      map[string]any
+	}{
+		{"DEBUG", "cachet set", map[string]any{"op": "set", "key": "[redacted]", "ttl": float64(time.Minute)}},
+		{"DEBUG", "cachet get", map[string]any{"op": "get", "key": "[redacted]", "hits": 1.0, "misses": 0.0}},
+		{"DEBUG", "cachet get", map[string]any{"op": "get", "key": "[redacted]", "hits": 0.0, "misses": 1.0}},
+		{"DEBUG", "cachet get_many", map[string]any{"op": "get_many", "keys": 2.0, "hits": 1.0, "misses": 1.0}},
+		{"DEBUG", "cachet clear", map[string]any{"op": "clear", "prefix": "[redacted]"}},
+		{"WARN", "cachet get", map[string]any{"op": "get", "key": "[redacted]", "hits": 0.0, "misses": 1.0}},
+	}
+	for i, w := range want {
+		l := lines[i]
+		if l["level"] != w.level || l["msg"] != w.msg {
+			t.Errorf("line %d: got level %v msg %v; want %s %s", i, l["level"], l["msg"], w.level, w.msg)
+		}
+		for k, v := range w.attrs {
+			if l[k] != v {
+				t.Errorf("line %d: got %s=%v; want %v", i, k, l[k], v)
+			}
+		}
+		if _, ok := l["duration"]; !ok {
+			t.Errorf("line %d: no duration", i)
+		}
+		_, hasErr := l["error"]
+		if hasErr != (i == 5) {
+			t.Errorf("line %d: error attribute present = %v; want %v (%v)", i, hasErr, i == 5, l["error"])
+		}
+	}
+	if e, _ := lines[5]["error"].(string); !strings.Contains(e, "closed") || !strings.Contains(e, "[redacted]") {
+		t.Errorf("error attribute %q: want the cause with the key redacted", e)
+	}
+}
+
+func TestLogging_Options(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mem := newMem(t)
+	defer mem.Close()
+	s := Logging(logger, &LoggingOptions{Level: slog.LevelInfo, ShowKeys: true, Ops: []Op{OpGet, OpSetMany}})(mem)
+
+	s.Set(bg, "k1", []byte("v"), 0) // not in Ops
+	s.SetMany(bg, []store.Entry{{Key: "k2", Value: []byte("v")}, {Key: "k3", Value: []byte("v")}}, 0)
+	s.Get(bg, "k1")
+	s.Delete(bg, "k1") // not in Ops
+
+	lines := logLines(t, &buf)
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines; want 2 (set_many, get): %v", len(lines), lines)
+	}
+	if lines[0]["op"] != "set_many" || lines[0]["level"] != "INFO" {
+		t.Errorf("line 0: got %v; want an INFO set_many", lines[0])
+	}
+	if keys, _ := lines[0]["keys"].([]any); len(keys) != 2 || keys[0] != "k2" || keys[1] != "k3" {
+		t.Errorf("set_many keys: got %v; want [k2 k3]", lines[0]["keys"])
+	}
+	if lines[1]["op"] != "get" || lines[1]["key"] != "k1" {
+		t.Errorf("line 1: got %v; want get of k1 shown", lines[1])
+	}
+
+	// Below the handler's level nothing is logged.
+	buf.Reset()
+	quiet := Logging(logger, nil)(mem) // default level: debug
+	quiet.Get(bg, "k1")
+	if buf.Len() != 0 {
+		t.Errorf("debug record logged by an info handler: %s", buf.String())
+	}
+}
+
+func TestMetrics_Expvar(t *testing.T) {
+	var rec ExpvarRecorder
+	expvar.Publish("cachet_test_metrics", &rec)
+	mem := newMem(t)
+	s := Metrics(&rec)(mem)
+	s.Set(bg, "a", []byte("1"), 0)
+	s.Set(bg, "b", []byte("2"), 0)
+	s.Get(bg, "a")
+	s.Get(bg, "zz")
+	s.GetMany(bg, []string{"a", "b", "c"})
+	s.Add(bg, "a", []byte("x"), 0) // ErrExists: not a failure
+	mem.Close()
+	s.Exists(bg, "a") // fails: closed
+
+	check := func(op Op, want ExpvarStats) {
+		t.Helper()
+		got := rec.Stats(op)
+		got.Total = 0
+		if got != want {
+			t.Errorf("Stats(%v): got %+v; want %+v", op, got, want)
+		}
+	}
+	check(OpSet, ExpvarStats{Calls: 2})
+	check(OpGet, ExpvarStats{Calls: 2, Hits: 1, Misses: 1})
+	check(OpGetMany, ExpvarStats{Calls: 1, Hits: 2, Misses: 1})
+	check(OpAdd, ExpvarStats{Calls: 1})
+	check(OpExists, ExpvarStats{Calls: 1, Errors: 1})
+	check(OpDelete, ExpvarStats{})
+
+	var vars map[string]map[string]int64
+	if err := json.Unmarshal([]byte(expvar.Get("cachet_test_metrics").String()), &vars); err != nil {
+		t.Fatalf("expvar String is not JSON: %v\n%s", err, rec.String())
+	}
+	if len(vars) != len(Ops()) {
+		t.Errorf("expvar has %d ops; want %d", len(vars), len(Ops()))
+	}
+	if g := vars["get_many"]; g["calls"] != 1 || g["hits"] != 2 || g["misses"] != 1 {
+		t.Errorf("expvar get_many: got %v; want calls 1, hits 2, misses 1", g)
+	}
+	if vars["get"]["total_ns"] <= 0 {
+		t.Errorf("expvar get total_ns: got %d; want > 0", vars["get"]["total_ns"])
+	}
+}
+
+func TestMetrics_NilRecorder(t *testing.T) {
+	mem := newMem(t)
+	defer mem.Close()
+	if s := Metrics(nil)(mem); s != store.Store(mem) {
+		t.Errorf("Metrics(nil): got %T; want the store unchanged", s)
+	}
+}
+
+type report struct {
+	op  Op
+	key string
+	err error
+}
+
+func TestFailOpen_ReadsBecomeMisses(t *testing.T) {
+	mem := newMem(t)
+	var reports []report
+	s := FailOpen(func(op Op, key string, err error) { reports = append(reports, report{op, key, err}) })(mem)
+	if err := s.Set(bg, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// A healthy store: reads answer as usual, nothing reported.
+	if v, err := s.Get(bg, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("Get: got %q, %v; want v, nil", v, err)
+	}
+	if _, err := s.Get(bg, "absent"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get(absent): got %v; want ErrNotFound", err)
+	}
+	if len(reports) != 0 {
+		t.Fatalf("reports from a healthy store: %v", reports)
+	}
+
+	// The backend fails (closed beneath the middleware, by someone else).
+	mem.Close()
+	if v, err := s.Get(bg, "k"); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) || v != nil {
+		t.Errorf("Get on a failed store: got %q, %v; want nil, ErrNotFound only", v, err)
+	}
+	vs, err := s.GetMany(bg, []string{"k", "j"})
+	if err != nil || len(vs) != 2 || vs[0] != nil || vs[1] != nil {
+		t.Errorf("GetMany on a failed store: got %q, %v; want two nil slots, nil", vs, err)
+	}
+	if ok, err := s.Exists(bg, "k"); ok || err != nil {
+		t.Errorf("Exists on a failed store: got %v, %v; want false, nil", ok, err)
+	}
+	if _, err := s.TTL(bg, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TTL on a failed store: got %v; want ErrNotFound", err)
+	}
+	want := []report{{OpGet, "k", nil}, {OpGetMany, "k", nil}, {OpExists, "k", nil}, {OpTTL, "k", nil}}
+	if len(reports) != len(want) {
+		t.Fatalf("got %d reports %v; want %d", len(reports), reports, len(want))
+	}
+	for i, w := range want {
+		if r := reports[i]; r.op != w.op || r.key != w.key || !errors.Is(r.err, store.ErrClosed) {
+			t.Errorf("report %d: got %v %q %v; want %v %q ErrClosed", i, r.op, r.key, r.err, w.op, w.key)
+		}
+	}
+
+	// Writes fail as usual and are not reported.
+	reports = nil
+	if err := s.Set(bg, "k", []byte("v"), 0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Set on a failed store: got %v; want ErrClosed", err)
+	}
+	if _, err := s.Delete(bg, "k"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Delete on a failed store: got %v; want ErrClosed", err)
+	}
+	if _, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Increment on a failed store: got %v; want ErrClosed", err)
+	}
+	if len(reports) != 0 {
+		t.Errorf("writes were reported: %v", reports)
+	}
+}
+
+func TestFailOpen_NotOutages(t *testing.T) {
+	mem := newMem(t)
+	reported := 0
+	s := FailOpen(func(Op, string, error) { reported++ })(mem)
+
+	// The caller gave up: its own error comes back.
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Get with a cancelled context: got %v; want context.Canceled", err)
+	}
+	// Bad input is the caller's bug.
+	if _, err := s.Get(bg, ""); !errors.Is(err, store.ErrInvalidKey) {
+		t.Errorf("Get(\"\"): got %v; want ErrInvalidKey", err)
+	}
+	// Closed through the middleware: the caller's own doing.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(bg, "k"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Get after Close: got %v; want ErrClosed", err)
+	}
+	if reported != 0 {
+		t.Errorf("got %d reports; want none", reported)
+	}
+}
+
+func TestFailOpen_TimeoutInside(t *testing.T) {
+	inner := &ctxStore{Store: newMem(t), block: true}
+	defer inner.Close()
+	var got []report
+	s := Chain(
+		FailOpen(func(op Op, key string, err error) { got = append(got, report{op, key, err}) }),
+		Timeout(10*time.Millisecond),
+	)(inner)
+	if _, err := s.Get(bg, "slow"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get from a store that hangs: got %v; want a miss", err)
+	}
+	if len(got) != 1 || got[0].op != OpGet || got[0].key != "slow" || !errors.Is(got[0].err, context.DeadlineExceeded) {
+		t.Errorf("reports: got %v; want one get of \"slow\" with DeadlineExceeded", got)
+	}
+}

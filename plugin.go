@@ -1,0 +1,531 @@
+package cachet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachet-go/cachet/store"
+)
+
+// Op names a store operation, as seen by plugins, recorders and [FailOpen].
+// Its String method gives the lowercase name used in store errors ("get",
+// "get_many", ...). Close is not an Op: it is never hooked.
+type Op uint8
+
+// The store operations. The zero Op is not a valid operation.
+const (
+	OpGet Op = iota + 1
+	OpGetMany
+	OpSet
+	OpSetMany
+	OpAdd
+	OpDelete
+	OpExists
+	OpIncrement
+	OpExpire
+	OpTTL
+	OpClear
+
+	numOps // one more than the largest Op, the length of per-Op arrays
+)
+
+var opNames = [numOps]string{
+	OpGet:       "get",
+	OpGetMany:   "get_many",
+	OpSet:       "set",
+	OpSetMany:   "set_many",
+	OpAdd:       "add",
+	OpDelete:    "delete",
+	OpExists:    "exists",
+	OpIncrement: "increment",
+	OpExpire:    "expire",
+	OpTTL:       "ttl",
+	OpClear:     "clear",
+}
+
+// String returns the operation's lowercase name, the one store errors use,
+// or "Op(n)" for an invalid Op.
+func (o Op) String() string {
+	if o > 0 && o < numOps {
+		return opNames[o]
+	}
+	return "Op(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Ops returns every operation, in declaration order.
+func Ops() []Op {
+	ops := make([]Op, 0, numOps-1)
+	for o := OpGet; o < numOps; o++ {
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// Call describes one store operation to plugins and recorders. Before sees
+// the arguments (Op, Key, Keys, Entries, TTL); After sees the same plus the
+// outcome (Hits, Misses, Err, Duration).
+//
+// A Call is passed by value. Keys and Entries alias the caller's slices:
+// plugins must not modify them, and must copy them to keep them after the
+// hook returns.
+type Call struct {
+	// Op is the operation.
+	Op Op
+	// Key is the key of a single-key operation, or the prefix of OpClear.
+	// It is empty for OpGetMany, OpSetMany and OpDelete.
+	Key string
+	// Keys are the keys of OpGetMany and OpDelete.
+	Keys []string
+	// Entries are the entries of OpSetMany, values included.
+	Entries []store.Entry
+	// TTL is the ttl given to OpSet, OpSetMany, OpAdd and OpExpire.
+	TTL time.Duration
+
+	// Hits is the number of keys OpGet or OpGetMany found.
+	Hits int
+	// Misses is the number of keys OpGet or OpGetMany did not find. A
+	// failed read counts every key it asked for as a miss, so that
+	// Hits+Misses is always the number of keys read.
+	Misses int
+	// Err is the error the operation returned, nil on success. A miss is
+	// reported both in Misses and as an Err wrapping store.ErrNotFound
+	// for OpGet (the store's answer), and with a nil Err for OpGetMany.
+	Err error
+	// Duration is how long the store took, measured around the call to
+	// the wrapped store (the plugins' own time excluded).
+	Duration time.Duration
+}
+
+// Plugin observes every store operation of a store wrapped by
+// [WithPlugins], in the style of aiocache's plugins.
+//
+// Before is called before the operation with its arguments and returns the
+// context the operation runs with: ctx itself, or a context derived from it
+// (a tracing plugin starts a span there). A nil return means ctx. After is
+// called once the operation returned, with the context its own Before
+// returned and the completed Call.
+//
+// Hooks run synchronously on the caller's goroutine, so they must be quick
+// and must not block; a Plugin used by several goroutines must be safe for
+// concurrent use. A panic in a hook is recovered: see [WithPlugins].
+type Plugin interface {
+	Before(ctx context.Context, c Call) context.Context
+	After(ctx context.Context, c Call)
+}
+
+// BasePlugin implements [Plugin] with hooks that do nothing. Embed it in a
+// plugin that needs only one of the two hooks. It is safe for concurrent
+// use.
+type BasePlugin struct{}
+
+// Before returns ctx.
+func (BasePlugin) Before(ctx context.Context, _ Call) context.Context { return ctx }
+
+// After does nothing.
+func (BasePlugin) After(context.Context, Call) {}
+
+// AfterFunc returns a Plugin whose After hook calls f and whose Before hook
+// does nothing. A nil f gives a nil Plugin, which WithPlugins ignores. The
+// Plugin is safe for concurrent use if f is.
+func AfterFunc(f func(ctx context.Context, c Call)) Plugin {
+	if f == nil {
+		return nil
+	}
+	return afterFunc(f)
+}
+
+type afterFunc func(ctx context.Context, c Call)
+
+func (afterFunc) Before(ctx context.Context, _ Call) context.Context { return ctx }
+func (f afterFunc) After(ctx context.Context, c Call)                { f(ctx, c) }
+
+// ErrPluginPanic is wrapped by the error of an operation during which a
+// plugin's hook panicked. Compare with errors.Is.
+var ErrPluginPanic = errors.New("cachet: plugin panicked")
+
+// WithPlugins returns a Middleware that calls the plugins' Before hooks, in
+// order, before every operation (Close excepted) and their After hooks, in
+// reverse order, after it, so that the first plugin's hooks enclose the
+// others'. Nil plugins are ignored; with no plugin left the middleware
+// returns the store unchanged.
+//
+// # Panics
+//
+// A plugin must not panic. If one does, the panic is recovered, the
+// remaining hooks and the operation itself still run (a write is still
+// written), and the operation then returns an error wrapping
+// [ErrPluginPanic] (joined with the store's own error, if any) that names
+// the plugin's type, the hook and the panic value; a panic value that is
+// an error is wrapped too. A faulty plugin thus never crashes the program
+// and never fails silently: the caller, and every middleware outside this
+// one (Logging, Metrics, FailOpen), sees the error.
+//
+// The store returned is safe for concurrent use if the plugins are.
+func WithPlugins(plugins ...Plugin) Middleware {
+	ps := make([]Plugin, 0, len(plugins))
+	for _, p := range plugins {
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return func(s store.Store) store.Store {
+		if len(ps) == 0 {
+			return s
+		}
+		return &pluginStore{Store: s, plugins: ps}
+	}
+}
+
+// pluginStore runs plugins around every operation of the store it wraps.
+type pluginStore struct {
+	store.Store
+	plugins []Plugin
+}
+
+// Unwrap returns the wrapped store.
+func (s *pluginStore) Unwrap() store.Store { return s.Store }
+
+// inlineCtxs is how many plugins' contexts a hooked call keeps on the
+// stack; calls through more plugins allocate a slice.
+const inlineCtxs = 4
+
+// hook is the state of one hooked call, kept on the caller's stack.
+// Plugin i's After gets the context its Before returned: inline[i] with
+// up to inlineCtxs plugins, else more[i]. (A slice of inline would make the
+// hook point into itself, which moves it to the heap.)
+type hook struct {
+	inline [inlineCtxs]context.Context
+	more   []context.Context
+	start  time.Time
+	panics error
+}
+
+func (h *hook) setCtx(i int, ctx context.Context) {
+	if h.more != nil {
+		h.more[i] = ctx
+	} else {
+		h.inline[i] = ctx
+	}
+}
+
+func (h *hook) ctx(i int) context.Context {
+	if h.more != nil {
+		return h.more[i]
+	}
+	return h.inline[i]
+}
+
+// before runs the Before hooks and returns the context to run the
+// operation with.
+func (s *pluginStore) before(ctx context.Context, c *Call, h *hook) context.Context {
+	if len(s.plugins) > inlineCtxs {
+		h.more = make([]context.Context, len(s.plugins))
+	}
+	for i, p := range s.plugins {
+		next, err := callBefore(p, ctx, *c)
+		if err != nil {
+			h.panics = errors.Join(h.panics, err)
+		}
+		h.setCtx(i, next)
+		ctx = next
+	}
+	h.start = time.Now()
+	return ctx
+}
+
+// after completes c with the operation's error and duration, runs the
+// After hooks in reverse order and returns the error the operation should
+// return: c.Err, plus any panic of a hook.
+func (s *pluginStore) after(c *Call, h *hook, err error) error {
+	c.Duration = time.Since(h.start)
+	c.Err = err
+	for i := len(s.plugins) - 1; i >= 0; i-- {
+		if perr := callAfter(s.plugins[i], h.ctx(i), *c); perr != nil {
+			h.panics = errors.Join(h.panics, perr)
+		}
+	}
+	if h.panics == nil {
+		return err
+	}
+	return store.Errorf(c.Op.String(), c.firstKey(), errors.Join(err, h.panics))
+}
+
+// firstKey returns the key to name in an error about c.
+func (c *Call) firstKey() string {
+	switch {
+	case c.Key != "":
+		return c.Key
+	case len(c.Keys) > 0:
+		return c.Keys[0]
+	case len(c.Entries) > 0:
+		return c.Entries[0].Key
+	}
+	return ""
+}
+
+func callBefore(p Plugin, ctx context.Context, c Call) (next context.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			next, err = ctx, pluginPanic(p, "Before", r)
+		}
+	}()
+	next = p.Before(ctx, c)
+	if next == nil {
+		next = ctx
+	}
+	return next, nil
+}
+
+func callAfter(p Plugin, ctx context.Context, c Call) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = pluginPanic(p, "After", r)
+		}
+	}()
+	p.After(ctx, c)
+	return nil
+}
+
+func pluginPanic(p Plugin, hook string, r any) error {
+	if e, ok := r.(error); ok {
+		return fmt.Errorf("%w: %T.%s: %w", ErrPluginPanic, p, hook, e)
+	}
+	return fmt.Errorf("%w: %T.%s: %v", ErrPluginPanic, p, hook, r)
+}
+
+func (s *pluginStore) Get(ctx context.Context, key string) ([]byte, error) {
+	var h hook
+	c := Call{Op: OpGet, Key: key}
+	v, err := s.Store.Get(s.before(ctx, &c, &h), key)
+	if err == nil {
+		c.Hits = 1
+	} else {
+		c.Misses = 1
+	}
+	return v, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	var h hook
+	c := Call{Op: OpGetMany, Keys: keys}
+	vs, err := s.Store.GetMany(s.before(ctx, &c, &h), keys)
+	if err == nil {
+		for _, v := range vs {
+			if v != nil {
+				c.Hits++
+			}
+		}
+	}
+	c.Misses = len(keys) - c.Hits
+	return vs, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	var h hook
+	c := Call{Op: OpSet, Key: key, TTL: ttl}
+	err := s.Store.Set(s.before(ctx, &c, &h), key, value, ttl)
+	return s.after(&c, &h, err)
+}
+
+func (s *pluginStore) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	var h hook
+	c := Call{Op: OpSetMany, Entries: entries, TTL: ttl}
+	err := s.Store.SetMany(s.before(ctx, &c, &h), entries, ttl)
+	return s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	var h hook
+	c := Call{Op: OpAdd, Key: key, TTL: ttl}
+	err := s.Store.Add(s.before(ctx, &c, &h), key, value, ttl)
+	return s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Delete(ctx context.Context, keys ...string) (int, error) {
+	var h hook
+	c := Call{Op: OpDelete, Keys: keys}
+	n, err := s.Store.Delete(s.before(ctx, &c, &h), keys...)
+	return n, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Exists(ctx context.Context, key string) (bool, error) {
+	var h hook
+	c := Call{Op: OpExists, Key: key}
+	ok, err := s.Store.Exists(s.before(ctx, &c, &h), key)
+	return ok, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	var h hook
+	c := Call{Op: OpIncrement, Key: key}
+	n, err := s.Store.Increment(s.before(ctx, &c, &h), key, delta)
+	return n, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	var h hook
+	c := Call{Op: OpExpire, Key: key, TTL: ttl}
+	ok, err := s.Store.Expire(s.before(ctx, &c, &h), key, ttl)
+	return ok, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) TTL(ctx context.Context, key string) (time.Duration, error) {
+	var h hook
+	c := Call{Op: OpTTL, Key: key}
+	d, err := s.Store.TTL(s.before(ctx, &c, &h), key)
+	return d, s.after(&c, &h, err)
+}
+
+func (s *pluginStore) Clear(ctx context.Context, prefix string) error {
+	var h hook
+	c := Call{Op: OpClear, Key: prefix}
+	err := s.Store.Clear(s.before(ctx, &c, &h), prefix)
+	return s.after(&c, &h, err)
+}
+
+// HitMissRatio is a Plugin that counts the keys read by Get and GetMany
+// that were found (hits) and not found (misses), like aiocache's
+// HitMissRatioPlugin. GetMany counts each of its keys; a read that fails
+// counts as misses; what the caller does with a miss (a default value, a
+// load) does not change it. Other operations are not counted.
+//
+// The zero value is ready to use; a HitMissRatio must not be copied after
+// first use. It is safe for concurrent use: hooks only add to atomic
+// counters.
+type HitMissRatio struct {
+	hits   atomic.Int64
+	_      [56]byte // keep hits and misses on separate cache lines
+	misses atomic.Int64
+}
+
+// Before returns ctx.
+func (p *HitMissRatio) Before(ctx context.Context, _ Call) context.Context { return ctx }
+
+// After counts the hits and misses of Get and GetMany.
+func (p *HitMissRatio) After(_ context.Context, c Call) {
+	if c.Op != OpGet && c.Op != OpGetMany {
+		return
+	}
+	if c.Hits > 0 {
+		p.hits.Add(int64(c.Hits))
+	}
+	if c.Misses > 0 {
+		p.misses.Add(int64(c.Misses))
+	}
+}
+
+// Hits returns the number of keys found so far.
+func (p *HitMissRatio) Hits() int64 { return p.hits.Load() }
+
+// Misses returns the number of keys not found so far.
+func (p *HitMissRatio) Misses() int64 { return p.misses.Load() }
+
+// Total returns the number of keys read so far, Hits() + Misses().
+func (p *HitMissRatio) Total() int64 { return p.hits.Load() + p.misses.Load() }
+
+// Ratio returns Hits()/Total(), or 0 before the first read.
+func (p *HitMissRatio) Ratio() float64 {
+	return p.Stats().Ratio
+}
+
+// Stats returns the counters read once each, so that its fields agree
+// with each other (Total is Hits+Misses) even while reads go on.
+func (p *HitMissRatio) Stats() HitMissStats {
+	h, m := p.hits.Load(), p.misses.Load()
+	st := HitMissStats{Hits: h, Misses: m, Total: h + m}
+	if st.Total > 0 {
+		st.Ratio = float64(h) / float64(st.Total)
+	}
+	return st
+}
+
+// HitMissStats is a snapshot of a [HitMissRatio].
+type HitMissStats struct {
+	Total  int64   // keys read
+	Hits   int64   // keys found
+	Misses int64   // keys not found
+	Ratio  float64 // Hits / Total, 0 when Total is 0
+}
+
+// Timing is a Plugin that records, per operation, how many calls were made
+// and their total, average, minimum and maximum duration, like aiocache's
+// TimingPlugin. Durations are [Call.Duration]: the wrapped store's time.
+//
+// The zero value is ready to use; a Timing must not be copied after first
+// use. It is safe for concurrent use: hooks update atomic counters without
+// locks (min and max with a compare-and-swap that retries only when
+// another call set a new extreme at the same moment).
+type Timing struct {
+	ops [numOps]timingCounters
+}
+
+// timingCounters fills one 64-byte cache line so that two operations never
+// share one.
+type timingCounters struct {
+	count atomic.Int64
+	total atomic.Int64 // nanoseconds
+	minP1 atomic.Int64 // minimum + 1ns, 0 before the first call
+	max   atomic.Int64
+	_     [32]byte
+}
+
+// Before returns ctx.
+func (p *Timing) Before(ctx context.Context, _ Call) context.Context { return ctx }
+
+// After records the duration of c.
+func (p *Timing) After(_ context.Context, c Call) {
+	if c.Op == 0 || c.Op >= numOps {
+		return
+	}
+	t := &p.ops[c.Op]
+	d := int64(c.Duration)
+	t.count.Add(1)
+	t.total.Add(d)
+	for {
+		cur := t.minP1.Load()
+		if cur != 0 && cur <= d+1 || t.minP1.CompareAndSwap(cur, d+1) {
+			break
+		}
+	}
+	for {
+		cur := t.max.Load()
+		if cur >= d || t.max.CompareAndSwap(cur, d) {
+			break
+		}
+	}
+}
+
+// Stats returns the statistics of op; all zero for an Op never called. The
+// fields are read one after the other, so while calls go on they may
+// disagree slightly (Total may include a call Count does not yet).
+func (p *Timing) Stats(op Op) TimingStats {
+	if op == 0 || op >= numOps {
+		return TimingStats{}
+	}
+	t := &p.ops[op]
+	st := TimingStats{
+		Count: t.count.Load(),
+		Total: time.Duration(t.total.Load()),
+		Max:   time.Duration(t.max.Load()),
+	}
+	if m := t.minP1.Load(); m > 0 {
+		st.Min = time.Duration(m - 1)
+	}
+	if st.Count > 0 {
+		st.Avg = st.Total / time.Duration(st.Count)
+	}
+	return st
+}
+
+// TimingStats is a snapshot of one operation's [Timing].
+type TimingStats struct {
+	Count int64         // calls
+	Total time.Duration // sum of their durations
+	Avg   time.Duration // Total / Count, 0 when Count is 0
+	Min   time.Duration // shortest call
+	Max   time.Duration // longest call
+}
