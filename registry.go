@@ -106,17 +106,22 @@ func codecFor[V any](name string) (codec.Codec[V], error) {
 
 var plugins = struct {
 	sync.RWMutex
-	m map[string]func() store.Middleware
-}{m: map[string]func() store.Middleware{}}
+	m map[string]func() Plugin
+}{m: map[string]func() Plugin{
+	"hit_miss_ratio": func() Plugin { return new(HitMissRatio) },
+	"timing":         func() Plugin { return new(Timing) },
+}}
 
-// RegisterPlugin makes a plugin (any store middleware) available under
-// name to the plugins list of an alias. newPlugin is called once for each
-// store a [Registry] builds, so that every alias has its own instance (its
-// own statistics, for instance).
+// RegisterPlugin makes a [Plugin] available under name to the plugins
+// list of an alias (see [AliasConfig]). newPlugin is called once for each
+// store a [Registry] opens, so that every alias has its own instance (its
+// own statistics, for instance); [Registry.Plugins] returns them. The
+// names hit_miss_ratio ([HitMissRatio]) and timing ([Timing]) are built
+// in.
 //
 // RegisterPlugin panics if name is empty or already registered or if
 // newPlugin is nil. It is safe for concurrent use.
-func RegisterPlugin(name string, newPlugin func() store.Middleware) {
+func RegisterPlugin(name string, newPlugin func() Plugin) {
 	if name == "" {
 		panic("cachet: RegisterPlugin: empty plugin name")
 	}
@@ -131,7 +136,7 @@ func RegisterPlugin(name string, newPlugin func() store.Middleware) {
 	plugins.m[name] = newPlugin
 }
 
-func lookupPlugin(name string) (func() store.Middleware, bool) {
+func lookupPlugin(name string) (func() Plugin, bool) {
 	plugins.RLock()
 	defer plugins.RUnlock()
 	f, ok := plugins.m[name]
@@ -289,21 +294,21 @@ func (c *AliasConfig) check() (*StoreURL, error) {
 }
 
 // openStore opens a new store for the alias, wrapped in fresh instances
-// of its plugins.
-func (c *AliasConfig) openStore(u *StoreURL) (store.Store, error) {
+// of its plugins, which it returns too.
+func (c *AliasConfig) openStore(u *StoreURL) (store.Store, []Plugin, error) {
 	s, err := u.Open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(c.Plugins) > 0 {
-		mws := make([]store.Middleware, len(c.Plugins))
-		for i, p := range c.Plugins {
-			f, _ := lookupPlugin(p) // checked by check
-			mws[i] = f()
-		}
-		s = store.Chain(mws...)(s)
+	if len(c.Plugins) == 0 {
+		return s, nil, nil
 	}
-	return s, nil
+	ps := make([]Plugin, len(c.Plugins))
+	for i, name := range c.Plugins {
+		newPlugin, _ := lookupPlugin(name) // checked by check
+		ps[i] = newPlugin()
+	}
+	return WithPlugins(ps...)(s), ps, nil
 }
 
 // options returns the cache options of the alias: code (o) over the
@@ -350,10 +355,11 @@ type aliasEntry struct {
 	cfg  AliasConfig
 	url  *StoreURL
 
-	mu     sync.Mutex // guards the fields below, and building
-	closed bool
-	s      store.Store
-	caches map[[2]reflect.Type]any // *Cache[K, V] by K and V
+	mu      sync.Mutex // guards the fields below, and building
+	closed  bool
+	s       store.Store
+	plugins []Plugin
+	caches  map[[2]reflect.Type]any // *Cache[K, V] by K and V
 }
 
 // NewRegistry returns a Registry configured with aliases, or an error as
@@ -478,12 +484,12 @@ func closeEntries(entries map[string]*aliasEntry) error {
 		e.mu.Lock()
 		e.closed = true
 		if e.s != nil {
-			if err := e.s.Close(); err != nil {
+			if err := e.s.Close(); err != nil && !errors.Is(err, ErrClosed) {
 				errs = append(errs, fmt.Errorf("cachet: close alias %q: %w", e.name, err))
 			}
 			e.s = nil
 		}
-		e.caches = nil
+		e.caches, e.plugins = nil, nil
 		e.mu.Unlock()
 	}
 	return errors.Join(errs...)
@@ -522,11 +528,11 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 // held.
 func (e *aliasEntry) sharedStore() (store.Store, error) {
 	if e.s == nil {
-		s, err := e.cfg.openStore(e.url)
+		s, ps, err := e.cfg.openStore(e.url)
 		if err != nil {
 			return nil, fmt.Errorf("cachet: alias %q: %w", e.name, err)
 		}
-		e.s = s
+		e.s, e.plugins = s, ps
 	}
 	return e.s, nil
 }
@@ -541,6 +547,25 @@ func (r *Registry) Store(alias string) (store.Store, error) {
 	}
 	defer e.mu.Unlock()
 	return e.sharedStore()
+}
+
+// Plugins returns the plugin instances wrapping the store of alias (the
+// one [Registry.Store] returns), in the order of its configuration,
+// opening the store on first use. Type-assert them to read their
+// statistics:
+//
+//	ps, _ := r.Plugins("users")
+//	hits := ps[0].(*cachet.HitMissRatio).Stats()
+func (r *Registry) Plugins(alias string) ([]Plugin, error) {
+	e, err := r.entry(alias)
+	if err != nil {
+		return nil, err
+	}
+	defer e.mu.Unlock()
+	if _, err := e.sharedStore(); err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.plugins), nil
 }
 
 // Alias returns the cache of K keys and V values for alias, building it
@@ -588,7 +613,9 @@ func Alias[K comparable, V any](r *Registry, alias string) (*Cache[K, V], error)
 
 // CreateAlias returns a new cache configured as alias, over a new store
 // (with new plugin instances) opened from the alias' URL, which the caller
-// owns and closes with the cache. Options in o win over the alias'
+// owns and closes with the cache. Its plugins are new instances too, out
+// of reach of [Registry.Plugins]: to read their statistics, give your own
+// plugins in o.Middleware instead. Options in o win over the alias'
 // configuration, which wins over its URL; o may be nil. (A memory://NAME
 // URL still gives a handle on the process' one store of that name.)
 func CreateAlias[K comparable, V any](r *Registry, alias string, o *Options[K]) (*Cache[K, V], error) {
@@ -602,7 +629,7 @@ func CreateAlias[K comparable, V any](r *Registry, alias string, o *Options[K]) 
 	if err != nil {
 		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
 	}
-	s, err := cfg.openStore(u)
+	s, _, err := cfg.openStore(u)
 	if err != nil {
 		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
 	}
