@@ -462,8 +462,12 @@ func TestRegisterScheme_CustomScheme(t *testing.T) {
 		t.Errorf("Schemes() = %v; want it to list cachet-test-custom", cachet.Schemes())
 	}
 	for _, bad := range []func(){
-		func() { cachet.RegisterScheme("cachet-test-custom", func(*url.URL) (func() (store.Store, error), error) { return nil, nil }) },
-		func() { cachet.RegisterScheme("Upper", func(*url.URL) (func() (store.Store, error), error) { return nil, nil }) },
+		func() {
+			cachet.RegisterScheme("cachet-test-custom", func(*url.URL) (func() (store.Store, error), error) { return nil, nil })
+		},
+		func() {
+			cachet.RegisterScheme("Upper", func(*url.URL) (func() (store.Store, error), error) { return nil, nil })
+		},
 		func() { cachet.RegisterScheme("nilscheme", nil) },
 	} {
 		func() {

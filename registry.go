@@ -211,6 +211,9 @@ func (c *AliasConfig) UnmarshalJSON(data []byte) error {
 	if out.TTL, err = jsonDuration("ttl", raw.TTL); err != nil {
 		return err
 	}
+	if out.TTL < 0 || out.TTL == 0 && len(raw.TTL) > 0 && string(raw.TTL) != "null" {
+		return optErr("ttl", string(raw.TTL), "must be positive (leave ttl out for no expiry)")
+	}
 	if out.Timeout, err = jsonDuration("timeout", raw.Timeout); err != nil {
 		return err
 	}
