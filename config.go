@@ -223,7 +223,7 @@ var cacheOptionNames = map[string]string{
 // malformed number or duration, a missing host, a ttl of zero or less, an
 // option given twice.
 func ParseURL(rawURL string) (*StoreURL, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseHostList(rawURL)
 	if err != nil {
 		// url.Error repeats the URL, password included: keep only the cause.
 		var ue *url.Error
@@ -282,6 +282,35 @@ func ParseURL(rawURL string) (*StoreURL, error) {
 		return nil, &OptionError{URL: display, Option: "scheme", Value: u.Scheme, Err: errors.New("the scheme returned no open function")}
 	}
 	return &StoreURL{scheme: u.Scheme, display: display, opts: opts, open: open}, nil
+}
+
+// hostsPlaceholder stands for a host list while net/url parses the rest.
+const hostsPlaceholder = "cachet-host-list.invalid"
+
+// parseHostList is url.Parse, except that the host part may be a
+// comma-separated list of hosts with optional ports (including IPv6
+// literals), which url.Parse does not always accept; u.Host is the list
+// as written.
+func parseHostList(rawURL string) (*url.URL, error) {
+	_, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return url.Parse(rawURL)
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	hosts := authority[strings.LastIndex(authority, "@")+1:]
+	if !strings.Contains(hosts, ",") {
+		return url.Parse(rawURL)
+	}
+	start := len(rawURL) - len(rest) + len(authority) - len(hosts)
+	u, err := url.Parse(rawURL[:start] + hostsPlaceholder + rawURL[start+len(hosts):])
+	if err != nil {
+		return nil, err
+	}
+	u.Host = hosts
+	return u, nil
 }
 
 // takeURLOptions removes the cache options from q and returns them.

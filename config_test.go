@@ -509,3 +509,37 @@ func TestURLHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestParseURL_HostLists(t *testing.T) {
+	var got string
+	cachet.RegisterScheme("cachet-test-hosts", func(u *url.URL) (func() (store.Store, error), error) {
+		hosts, err := cachet.URLHosts(u, 1)
+		if err != nil {
+			return nil, err
+		}
+		got = strings.Join(hosts, " ") + " user=" + u.User.String() + " path=" + u.Path + " query=" + u.RawQuery
+		return func() (store.Store, error) { return noopstore.New(), nil }, nil
+	})
+	tests := []struct{ url, want string }{
+		{"cachet-test-hosts://h1:5,h2", "h1:5 h2:1 user= path= query="},
+		{"cachet-test-hosts://u:p@h1,h2:6/x?a=1&ttl=5", "h1:1 h2:6 user=u:p path=/x query=a=1"},
+		{"cachet-test-hosts://[::1]:5,[::1]", "[::1]:5 [::1]:1 user= path= query="},
+		{"cachet-test-hosts://h1,h2?a=b@c", "h1:1 h2:1 user= path= query=a=b%40c"},
+	}
+	for _, tt := range tests {
+		got = ""
+		if _, err := cachet.ParseURL(tt.url); err != nil {
+			t.Errorf("ParseURL(%q): %v", tt.url, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseURL(%q): scheme saw %q; want %q", tt.url, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"cachet-test-hosts://h1,,h2", "cachet-test-hosts://h1,h2:x", "cachet-test-hosts://h1,:5"} {
+		var oe *cachet.OptionError
+		if _, err := cachet.ParseURL(bad); !errors.As(err, &oe) || oe.Option != "host" {
+			t.Errorf("ParseURL(%q) = %v; want an OptionError for host", bad, err)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func TestRegistry_ConcurrentAliasAndConfigure(t *testing.T) {
 			}
 		}()
 	}
-	for i := range 50 {
+	for i := range 20 {
 		if err := r.Configure(map[string]cachet.AliasConfig{"a": {Store: "memory://", Namespace: fmt.Sprint("n", i)}}); err != nil {
 			t.Error(err)
 		}
