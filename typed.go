@@ -58,7 +58,8 @@ type Options[K comparable] struct {
 	// Timeout bounds every store operation through its context: a call
 	// whose context has no earlier deadline gets one Timeout from now.
 	// Default: 0, meaning DefaultTimeout (5s). A negative value disables
-	// the timeout.
+	// the timeout. It is not applied over an in-process store (one that
+	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
 }
 
@@ -110,6 +111,9 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		timeout = DefaultTimeout
 	case timeout < 0:
 		timeout = 0
+	}
+	if _, ok := store.As[store.InProcess](s); ok {
+		timeout = 0 // nothing to interrupt: save the context per call
 	}
 	wrapped := s
 	if len(o.Middleware) > 0 {

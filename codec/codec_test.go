@@ -398,7 +398,9 @@ func TestCodecs_EncodeErrors(t *testing.T) {
 		{"JSON/complex", func() ([]byte, error) { return codec.JSON[complex128]().Marshal(1i) }},
 		{"JSON/func in any", func() ([]byte, error) { return codec.JSON[any]().Marshal(func() {}) }},
 		{"Msgpack/chan field", func() ([]byte, error) { return codec.Msgpack[withChan]().Marshal(withChan{}) }},
-		{"Msgpack/func field", func() ([]byte, error) { return codec.Msgpack[withFunc]().Marshal(withFunc{F: func() error { return nil }}) }},
+		{"Msgpack/func field", func() ([]byte, error) {
+			return codec.Msgpack[withFunc]().Marshal(withFunc{F: func() error { return nil }})
+		}},
 		{"Msgpack/complex", func() ([]byte, error) { return codec.Msgpack[complex64]().Marshal(1i) }},
 		{"Gob/chan", func() ([]byte, error) { return codec.Gob[chan int]().Marshal(make(chan int)) }},
 		{"Gob/func", func() ([]byte, error) { return codec.Gob[func()]().Marshal(func() {}) }},

@@ -30,7 +30,8 @@ import (
 //
 // Unmarshal decodes into a fresh V and stores it in *v only on success,
 // so *v is replaced rather than merged into, and left unchanged on
-// failure. Trailing data after the value is an error (ErrDecode).
+// failure. Trailing data after the value is an error (ErrDecode), and so
+// is a panic inside the gob decoder, should corrupt input trigger one.
 //
 // The codec is safe for concurrent use.
 func Gob[V any]() Codec[V] {
@@ -65,7 +66,8 @@ func (gobCodec[V]) Unmarshal(data []byte, v *V) error {
 	// buffering and its Len tells what was left unread.
 	r := bytes.NewReader(data)
 	var tmp V
-	if err := gob.NewDecoder(r).Decode(&tmp); err != nil {
+	dec := gob.NewDecoder(r)
+	if err := decodeNoPanic("gob", func() error { return dec.Decode(&tmp) }); err != nil {
 		return decodeError(err)
 	}
 	if r.Len() != 0 {

@@ -24,7 +24,11 @@ import (
 //
 // Unmarshal decodes into a fresh V and stores it in *v only on success,
 // so *v is replaced rather than merged into, and left unchanged on
-// failure. Trailing data after the value is an error (ErrDecode).
+// failure. Trailing data after the value is an error (ErrDecode). The
+// msgpack decoder can panic on some corrupt input (for example a nil where
+// a struct such as time.Time is expected, in v5.4.1); Unmarshal recovers
+// such a panic and returns it as ErrDecode, so corrupt stored bytes never
+// crash the program.
 //
 // Encoders, decoders and their buffers are pooled and reused across calls
 // (see the package's Performance section).
@@ -96,17 +100,30 @@ func (msgpackCodec[V]) Unmarshal(data []byte, v *V) error {
 	d := msgpackDecoders.Get().(*msgpackDecoder)
 	d.r.Reset(data)
 	var tmp V
-	err := d.dec.Decode(&tmp)
+	err := decodeNoPanic("msgpack", func() error { return d.dec.Decode(&tmp) })
 	if err == nil && d.r.Len() != 0 {
 		err = fmt.Errorf("%w (%d bytes)", errTrailingData, d.r.Len())
 	}
 	d.r.Reset(nil) // do not retain data
 	if err != nil {
-		// A failed decode may leave state behind in the decoder (such as
-		// a half-recorded RawMessage): drop it rather than reuse it.
+		// A failed (or panicked) decode may leave state behind in the
+		// decoder, such as a half-recorded RawMessage: drop it rather
+		// than reuse it.
 		return decodeError(err)
 	}
 	msgpackDecoders.Put(d)
 	*v = tmp
 	return nil
+}
+
+// decodeNoPanic runs decode, turning a panic inside it into an error: the
+// reflection-based decoders of msgpack and gob are not proven free of
+// panics on corrupt input, and a cache must survive corrupt stored bytes.
+func decodeNoPanic(format string, decode func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: decoder panicked on this input: %v", format, r)
+		}
+	}()
+	return decode()
 }

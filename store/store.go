@@ -133,3 +133,13 @@ func As[T any](s Store) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// InProcess is implemented by stores whose operations never wait on the
+// network or another process, such as memstore and noopstore. A deadline
+// can never interrupt them, so cachet.Cache skips its per-operation
+// timeout (and the context it would allocate) when the store it wraps, or
+// any store below it, implements InProcess. Stores that do I/O must not
+// implement it.
+type InProcess interface {
+	InProcess()
+}

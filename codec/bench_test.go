@@ -1,0 +1,213 @@
+package codec_test
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cachet-go/cachet/codec"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// benchUser is the small value: a typical cached row of six fields.
+type benchUser struct {
+	ID      int64     `json:"id" msgpack:"id"`
+	Name    string    `json:"name" msgpack:"name"`
+	Email   string    `json:"email" msgpack:"email"`
+	Tags    []string  `json:"tags" msgpack:"tags"`
+	Created time.Time `json:"created" msgpack:"created"`
+	Active  bool      `json:"active" msgpack:"active"`
+}
+
+type benchItem struct {
+	SKU   string   `json:"sku" msgpack:"sku"`
+	Title string   `json:"title" msgpack:"title"`
+	Price float64  `json:"price" msgpack:"price"`
+	Qty   int      `json:"qty" msgpack:"qty"`
+	Tags  []string `json:"tags" msgpack:"tags"`
+}
+
+// benchOrder is the large value: about 10 KB of JSON, mostly a slice of
+// items.
+type benchOrder struct {
+	ID       int64       `json:"id" msgpack:"id"`
+	Customer benchUser   `json:"customer" msgpack:"customer"`
+	Items    []benchItem `json:"items" msgpack:"items"`
+	Note     string      `json:"note" msgpack:"note"`
+	Placed   time.Time   `json:"placed" msgpack:"placed"`
+}
+
+var (
+	smallUser = benchUser{
+		ID:      1234567,
+		Name:    "Ada Lovelace",
+		Email:   "ada@example.com",
+		Tags:    []string{"admin", "beta", "newsletter"},
+		Created: time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.UTC),
+		Active:  true,
+	}
+	largeOrder = func() benchOrder {
+		o := benchOrder{ID: 98765, Customer: smallUser, Note: "leave at the door", Placed: smallUser.Created}
+		for i := range 75 {
+			o.Items = append(o.Items, benchItem{
+				SKU:   fmt.Sprintf("SKU-%06d", i*7919),
+				Title: fmt.Sprintf("Item number %d, a fine product", i),
+				Price: float64(i*100+99) / 100,
+				Qty:   1 + i%5,
+				Tags:  []string{"catalog", fmt.Sprintf("aisle-%d", i%12)},
+			})
+		}
+		return o
+	}()
+)
+
+// benchCodec runs Marshal and Unmarshal sub-benchmarks of c on v,
+// reporting the encoded size as the "bytes" metric.
+func benchCodec[V any](b *testing.B, name string, c codec.Codec[V], v V) {
+	data, err := c.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(name+"/Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Marshal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+	b.Run(name+"/Unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out V
+			if err := c.Unmarshal(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+}
+
+func BenchmarkCodec(b *testing.B) {
+	jsonUser, _ := codec.JSON[benchUser]().Marshal(smallUser)
+	jsonOrder, _ := codec.JSON[benchOrder]().Marshal(largeOrder)
+
+	benchCodec(b, "JSON/User", codec.JSON[benchUser](), smallUser)
+	benchCodec(b, "JSON/Order", codec.JSON[benchOrder](), largeOrder)
+	benchCodec(b, "Msgpack/User", codec.Msgpack[benchUser](), smallUser)
+	benchCodec(b, "Msgpack/Order", codec.Msgpack[benchOrder](), largeOrder)
+	benchCodec(b, "Gob/User", codec.Gob[benchUser](), smallUser)
+	benchCodec(b, "Gob/Order", codec.Gob[benchOrder](), largeOrder)
+	// The default threshold (1 KiB) leaves the small value raw.
+	benchCodec(b, "CompressJSON/User", codec.Compress(codec.JSON[benchUser](), nil), smallUser)
+	benchCodec(b, "CompressJSON/Order", codec.Compress(codec.JSON[benchOrder](), nil), largeOrder)
+	benchCodec(b, "CompressMsgpack/User", codec.Compress(codec.Msgpack[benchUser](), nil), smallUser)
+	benchCodec(b, "CompressMsgpack/Order", codec.Compress(codec.Msgpack[benchOrder](), nil), largeOrder)
+	// String and Bytes carry the JSON text of the same values: the cost of
+	// the codec layer alone.
+	benchCodec(b, "String/User", codec.String(), string(jsonUser))
+	benchCodec(b, "String/Order", codec.String(), string(jsonOrder))
+	benchCodec(b, "Bytes/User", codec.Bytes(), jsonUser)
+	benchCodec(b, "Bytes/Order", codec.Bytes(), jsonOrder)
+}
+
+// BenchmarkReference measures the alternatives the codecs were chosen
+// over, for the package's Performance section: msgpack's own Marshal and
+// Unmarshal (no pooled buffer, and Unmarshal's value preallocation), gob
+// with one long-lived encoder and decoder (a stream, not self-describing
+// values, so unusable for a cache but the floor of gob's cost), and
+// Compress at flate.DefaultCompression.
+func BenchmarkReference(b *testing.B) {
+	b.Run("MsgpackPlain/User", func(b *testing.B) { benchMsgpackPlain(b, smallUser) })
+	b.Run("MsgpackPlain/Order", func(b *testing.B) { benchMsgpackPlain(b, largeOrder) })
+	b.Run("GobStream/User", func(b *testing.B) { benchGobStream(b, smallUser) })
+	b.Run("GobStream/Order", func(b *testing.B) { benchGobStream(b, largeOrder) })
+	benchCodec(b, "CompressJSONLevel6/Order", codec.Compress(codec.JSON[benchOrder](), &codec.CompressOptions{Level: -1}), largeOrder)
+}
+
+func benchMsgpackPlain[V any](b *testing.B, v V) {
+	data, err := msgpack.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := msgpack.Marshal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+	b.Run("Unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out V
+			if err := msgpack.Unmarshal(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+}
+
+func benchGobStream[V any](b *testing.B, v V) {
+	b.Run("Marshal", func(b *testing.B) {
+		var buf bytes.Buffer
+		enc := gob.NewEncoder(&buf)
+		if err := enc.Encode(v); err != nil { // sends the type once
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			buf.Reset()
+			if err := enc.Encode(v); err != nil {
+				b.Fatal(err)
+			}
+			n = buf.Len()
+		}
+		b.ReportMetric(float64(n), "bytes")
+	})
+	b.Run("Unmarshal", func(b *testing.B) {
+		// An encoder that has sent the type once, then the same value many
+		// times: the decoder reads the type once and values thereafter.
+		var buf bytes.Buffer
+		enc := gob.NewEncoder(&buf)
+		if err := enc.Encode(v); err != nil {
+			b.Fatal(err)
+		}
+		first := buf.Len()
+		for range 1000 {
+			if err := enc.Encode(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		size := (buf.Len() - first) / 1000
+		stream := buf.Bytes()
+		r := bytes.NewReader(stream)
+		dec := gob.NewDecoder(r)
+		var out V
+		if err := dec.Decode(&out); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if r.Len() == 0 { // rewind past the type description
+				r.Reset(stream)
+				dec = gob.NewDecoder(r)
+				if err := dec.Decode(&out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			out = *new(V)
+			if err := dec.Decode(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size), "bytes")
+	})
+}
