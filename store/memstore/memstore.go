@@ -34,7 +34,8 @@ type Options struct {
 	// len(key) + len(value) + EntryOverhead. Zero, the default, means
 	// DefaultMaxBytes (64 MiB). A negative value removes the byte bound:
 	// with MaxEntries also zero the store is then unbounded. A single
-	// entry larger than MaxBytes is refused with store.ErrInvalidValue.
+	// entry larger than MaxBytes (or than 4 GiB) is refused with
+	// store.ErrInvalidValue.
 	MaxBytes int64
 }
 
@@ -48,9 +49,9 @@ type Options struct {
 // A Store is safe for concurrent use by multiple goroutines.
 type Store struct {
 	cache     *otter.Cache[string, item]
-	start     time.Time // origin of the monotonic times in item.exp
-	maxWeight uint64    // heaviest entry accepted (0: any)
-	minWeight uint32    // lightest weight of an entry, so that MaxEntries also holds
+	clock     *clock
+	maxWeight uint64 // heaviest entry accepted (0: any)
+	minWeight uint32 // lightest weight of an entry, so that MaxEntries also holds
 	weighted  bool
 	closed    atomic.Bool
 }
@@ -61,7 +62,35 @@ var _ store.Store = (*Store)(nil)
 // place: a write replaces the item.
 type item struct {
 	value []byte
-	exp   int64 // expiry in nanoseconds since Store.start; 0 means none
+	exp   int64 // expiry on the store's clock; 0 means none
+}
+
+// clock is the time source of the store and of its engine, so that the
+// engine's deadline for an entry is exactly the entry's exp and a read can
+// check exp against the time the engine read, without reading the clock
+// again. It counts monotonic nanoseconds from the store's creation.
+type clock struct {
+	start  time.Time
+	ticker atomic.Pointer[time.Ticker]
+}
+
+// NowNano returns the nanoseconds since the clock started, plus one so
+// that it is never 0.
+func (c *clock) NowNano() int64 { return int64(time.Since(c.start)) + 1 }
+
+// Tick drives the engine's periodic clean-up; stop stops it.
+func (c *clock) Tick(d time.Duration) <-chan time.Time {
+	t := time.NewTicker(d)
+	if old := c.ticker.Swap(t); old != nil {
+		old.Stop()
+	}
+	return t.C
+}
+
+func (c *clock) stop() {
+	if t := c.ticker.Swap(nil); t != nil {
+		t.Stop()
+	}
 }
 
 // New returns an empty Store with the bounds of o (defaults when o is nil).
@@ -76,9 +105,10 @@ func New(o *Options) (*Store, error) {
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
-	s := &Store{start: time.Now()}
+	s := &Store{clock: &clock{start: time.Now()}}
 	oo := &otter.Options[string, item]{
-		ExpiryCalculator: otter.ExpiryWritingFunc(s.expiresAfter),
+		ExpiryCalculator: otter.ExpiryWritingFunc(expiresAfter),
+		Clock:            s.clock,
 		Logger:           &otter.NoopLogger{},
 	}
 	switch {
@@ -116,36 +146,37 @@ func Must(o *Options) *Store {
 	return s
 }
 
-// now returns the monotonic time since s.start, never 0.
-func (s *Store) now() int64 {
-	return int64(time.Since(s.start)) + 1
-}
-
 // expiry returns the item expiry for a ttl given now (0: no expiry).
 func (s *Store) expiry(ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
-	exp := s.now() + int64(ttl)
+	exp := s.clock.NowNano() + int64(ttl)
 	if exp < 0 { // overflow: as good as never
 		return 0
 	}
 	return exp
 }
 
-// live reports whether it has not expired at now (now <= 0: read the clock).
+// live reports whether it has not expired now.
 func (s *Store) live(it item) bool {
-	return it.exp == 0 || s.now() < it.exp
+	return it.exp == 0 || s.clock.NowNano() < it.exp
 }
 
-// expiresAfter tells the engine how long an entry written now lives. It is
-// computed after the engine read its clock, so the engine's deadline is
-// never later than it.exp: our own check on read is a second guard.
-func (s *Store) expiresAfter(e otter.Entry[string, item]) time.Duration {
+// liveAt reports whether the entry e, read from the engine, had not
+// expired when the engine read it. The engine makes the same check; doing
+// it here too keeps the store's promise independent of the engine's.
+func liveAt(e otter.Entry[string, item]) bool {
+	return e.Value.exp == 0 || e.SnapshotAtNano < e.Value.exp
+}
+
+// expiresAfter tells the engine how long an entry written at
+// e.SnapshotAtNano lives, so that its deadline is exactly e.Value.exp.
+func expiresAfter(e otter.Entry[string, item]) time.Duration {
 	if e.Value.exp == 0 {
 		return math.MaxInt64
 	}
-	return max(time.Duration(e.Value.exp-s.now()), 1)
+	return max(time.Duration(e.Value.exp-e.SnapshotAtNano), 1)
 }
 
 func (s *Store) weigh(key string, it item) uint32 {
@@ -200,11 +231,11 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := store.CheckKey("get", key); err != nil {
 		return nil, err
 	}
-	it, ok := s.cache.GetIfPresent(key)
-	if !ok || !s.live(it) {
+	e, ok := s.cache.GetEntry(key)
+	if !ok || !liveAt(e) {
 		return nil, notFound("get", key)
 	}
-	return clone(it.value), nil
+	return clone(e.Value.value), nil
 }
 
 // GetMany returns a copy of the value of each key, nil for a missing one.
@@ -219,8 +250,8 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		if it, ok := s.cache.GetIfPresent(k); ok && s.live(it) {
-			out[i] = clone(it.value)
+		if e, ok := s.cache.GetEntry(k); ok && liveAt(e) {
+			out[i] = clone(e.Value.value)
 		}
 	}
 	return out, nil
@@ -317,8 +348,8 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 	if err := store.CheckKey("exists", key); err != nil {
 		return false, err
 	}
-	it, ok := s.cache.GetIfPresent(key)
-	return ok && s.live(it), nil
+	e, ok := s.cache.GetEntry(key)
+	return ok && liveAt(e), nil
 }
 
 // Increment atomically adds delta to the decimal integer stored under key
@@ -395,22 +426,20 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := store.CheckKey("ttl", key); err != nil {
 		return 0, err
 	}
-	it, ok := s.cache.GetIfPresent(key)
-	if !ok {
+	e, ok := s.cache.GetEntry(key)
+	if !ok || !liveAt(e) {
 		return 0, notFound("ttl", key)
 	}
-	if it.exp == 0 {
+	if e.Value.exp == 0 {
 		return 0, nil
 	}
-	left := it.exp - s.now()
-	if left <= 0 {
-		return 0, notFound("ttl", key)
-	}
-	return time.Duration(left), nil
+	return time.Duration(e.Value.exp - e.SnapshotAtNano), nil
 }
 
-// Clear removes every key that starts with prefix; "" removes all. It
-// visits every key, so its cost grows with the size of the store.
+// Clear removes every key that starts with prefix; "" removes all. A
+// non-empty prefix visits every key, so its cost grows with the size of
+// the store; it stops early, with the context's error, when ctx is done.
+// Keys written while Clear runs may survive it.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
 	if err := s.begin(ctx, "clear", prefix); err != nil {
 		return err
@@ -419,7 +448,13 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 		s.cache.InvalidateAll()
 		return nil
 	}
+	n := 0
 	for k := range s.cache.Keys() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return &store.Error{Op: "clear", Key: prefix, Err: err}
+			}
+		}
 		if strings.HasPrefix(k, prefix) {
 			s.cache.Invalidate(k)
 		}
@@ -435,5 +470,6 @@ func (s *Store) Close() error {
 	}
 	s.cache.InvalidateAll()
 	s.cache.StopAllGoroutines()
+	s.clock.stop()
 	return nil
 }

@@ -207,7 +207,7 @@ func ops() []op {
 			return err
 		}},
 		{"Clear", false, func(ctx context.Context, s store.Store, k string) error {
-			return s.Clear(ctx, k)
+			return s.Clear(ctx, k+":") // a namespace prefix, which every store can clear
 		}},
 	}
 }
