@@ -35,3 +35,8 @@ func TestStore_RedisCluster(t *testing.T) {
 	c := testserver.RedisCluster(t)
 	redisSuite(t, &redisstore.Options{Addrs: c.Addrs()})
 }
+
+func TestStore_RedisSentinel(t *testing.T) {
+	st := testserver.RedisSentinel(t)
+	redisSuite(t, &redisstore.Options{Addrs: st.Addrs(), MasterName: testserver.SentinelMasterName})
+}

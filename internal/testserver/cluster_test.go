@@ -26,3 +26,17 @@ func TestRedisCluster_Start(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisSentinel_Start(t *testing.T) {
+	st := RedisSentinel(t)
+	addr, err := st.MasterAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != st.Master.Addr {
+		t.Errorf("MasterAddr() = %s; want the master %s", addr, st.Master.Addr)
+	}
+	if got := st.Addrs(); len(got) != 1 || got[0] != st.Sentinel.Addr {
+		t.Errorf("Addrs() = %v; want [%s]", got, st.Sentinel.Addr)
+	}
+}

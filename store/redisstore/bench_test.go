@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -237,3 +238,67 @@ func benchSetMany(b *testing.B, cluster bool) {
 
 func BenchmarkSetMany100(b *testing.B)        { benchSetMany(b, false) }
 func BenchmarkClusterSetMany100(b *testing.B) { benchSetMany(b, true) }
+
+// BenchmarkOverhead measures store calls and the same raw go-redis calls
+// paired in one loop (store call, raw call, store call, ...), so that load
+// from other processes on the machine falls on both alike. It reports the
+// median latency of each side and the median of the per-pair ratios
+// (store / raw), the store's overhead; medians ignore the scheduling
+// spikes of a busy machine.
+func BenchmarkOverhead(b *testing.B) {
+	s := benchStore(b, false)
+	ctx := context.Background()
+	client := s.Client()
+	if err := s.Set(ctx, "bench:k", benchValue, 0); err != nil {
+		b.Fatal(err)
+	}
+	paired := func(b *testing.B, storeOp, rawOp func() error) {
+		b.ReportAllocs()
+		var storeNs, rawNs, ratios []float64
+		for i := 0; b.Loop(); i++ {
+			// Alternate which side goes first so that neither always
+			// runs on a warmer connection.
+			first, second := storeOp, rawOp
+			if i%2 == 1 {
+				first, second = rawOp, storeOp
+			}
+			t0 := time.Now()
+			if err := first(); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := second(); err != nil {
+				b.Fatal(err)
+			}
+			t2 := time.Now()
+			sd, rd := t1.Sub(t0), t2.Sub(t1)
+			if i%2 == 1 {
+				sd, rd = rd, sd
+			}
+			storeNs = append(storeNs, float64(sd))
+			rawNs = append(rawNs, float64(rd))
+			ratios = append(ratios, float64(sd)/float64(rd))
+		}
+		b.ReportMetric(median(storeNs), "store-ns/op")
+		b.ReportMetric(median(rawNs), "raw-ns/op")
+		b.ReportMetric(median(ratios), "store/raw")
+	}
+	b.Run("Get", func(b *testing.B) {
+		paired(b,
+			func() error { _, err := s.Get(ctx, "bench:k"); return err },
+			func() error { return client.Get(ctx, "bench:k").Err() })
+	})
+	b.Run("Set", func(b *testing.B) {
+		paired(b,
+			func() error { return s.Set(ctx, "bench:k", benchValue, time.Minute) },
+			func() error { return client.Set(ctx, "bench:k", benchValue, time.Minute).Err() })
+	})
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}

@@ -33,6 +33,9 @@
 //	TTL        PTTL
 //	Clear      SCAN MATCH + UNLINK on every master; FLUSHDB ASYNC for ""
 //
+// The store needs Redis 4.0 or later (UNLINK, FLUSHDB ASYNC) with Lua
+// scripting enabled (Expire with ttl <= 0); tests run against Redis 7.
+//
 // Ttls have millisecond resolution: a sub-millisecond remainder is rounded
 // up. Values are binary-safe: any byte sequence round-trips, an empty
 // value included. Redis replies are mapped onto the store sentinels: a
@@ -60,8 +63,11 @@
 // network error, within the context's deadline when the client honours
 // deadlines (Open turns ContextTimeoutEnabled on; set it on clients given
 // to New). The store keeps no state about the connection: when the server
-// is back, the same Store works again without being rebuilt. go-redis
-// retries a failed command a few times (MaxRetries) before reporting it.
+// is back, the same Store works again without being rebuilt: go-redis
+// redials on demand, and after repeated dial failures it probes the
+// server once a second, so calls succeed again within about a second of
+// the server's return. go-redis retries a failed command a few times
+// (MaxRetries) before reporting it.
 //
 // # Performance
 //

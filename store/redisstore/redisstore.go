@@ -319,11 +319,15 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 			return nil, s.fail(ctx, op, keys[0], err)
 		}
 		for i, c := range cmds {
-			if c.Err() == nil {
+			switch err := c.Err(); err {
+			case nil:
 				out[i] = []byte(c.Val())
 				if out[i] == nil {
 					out[i] = []byte{}
 				}
+			case redis.Nil:
+			default: // Pipelined reports only the first error
+				return nil, s.fail(ctx, op, keys[i], err)
 			}
 		}
 	default:

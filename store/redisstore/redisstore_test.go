@@ -630,6 +630,48 @@ func TestStore_ServerDownAndBack(t *testing.T) {
 	}
 }
 
+// TestStore_HungServerDeadline makes a real server stop answering (CLIENT
+// PAUSE for 3s) and checks that operations return at their context
+// deadline, not at the client's 3s read timeout, and that the store works
+// again once the server answers.
+func TestStore_HungServerDeadline(t *testing.T) {
+	srv := testserver.Redis(t)
+	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}})
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testserver.RedisCommand(srv.Addr, "CLIENT", "PAUSE", "3000", "ALL"); err != nil {
+		t.Fatalf("CLIENT PAUSE: %v", err)
+	}
+	const deadline = 200 * time.Millisecond
+	for op, f := range map[string]func(ctx context.Context) error{
+		"get": func(ctx context.Context) error { _, err := s.Get(ctx, "k"); return err },
+		"set_many": func(ctx context.Context) error {
+			return s.SetMany(ctx, []store.Entry{{Key: "a", Value: []byte("1")}}, time.Minute)
+		},
+		"clear": func(ctx context.Context) error { return s.Clear(ctx, "p:") },
+	} {
+		opCtx, cancel := context.WithTimeout(ctx, deadline)
+		start := time.Now()
+		err := f(opCtx)
+		took := time.Since(start)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a hung server: error = %v; want context.DeadlineExceeded", op, err)
+		}
+		if took > deadline+time.Second {
+			t.Errorf("%s on a hung server returned after %v; want about its %v deadline", op, took, deadline)
+		}
+	}
+	// The pause (which also blocks CLIENT UNPAUSE) ends by itself.
+	ctx10, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if got, err := s.Get(ctx10, "k"); err != nil || string(got) != "v" {
+		t.Errorf("Get after the server answers again = %q, %v; want \"v\", nil", got, err)
+	}
+}
+
 // TestStore_KilledUnderLoad kills the server while goroutines use the
 // store, then restarts it: no call hangs past its deadline, every
 // goroutine sees the failure, and every goroutine succeeds again with the
