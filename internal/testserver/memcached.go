@@ -1,7 +1,9 @@
 package testserver
 
 import (
+	"errors"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -35,4 +37,21 @@ func Memcached(tb testing.TB, extra ...string) *Server {
 	}
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// Pause stops the server process with SIGSTOP: its port still accepts
+// connections (the kernel queues them) but nothing answers, as with a hung
+// server, until [Server.Resume]. Stop and Close work on a paused server.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by [Server.Pause].
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("testserver: server is not running")
+	}
+	return s.cmd.Process.Signal(sig)
 }

@@ -158,17 +158,33 @@ func (s *Store) begin(ctx context.Context, op, key string) error {
 // call stops waiting at ctx's end and returns ctx.Err() (the round trip
 // finishes in the background and may still take effect).
 func (s *Store) call(ctx context.Context, fn func() error) error {
-	if s.async(ctx) {
-		ch := make(chan error, 1)
-		go func() { ch <- s.retry(fn) }()
-		select {
-		case err := <-ch:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	_, err := do(s, ctx, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// do is call for a round trip with a result. On the background path the
+// result travels over a channel, so that nothing the abandoned round trip
+// writes is shared with the caller.
+func do[T any](s *Store, ctx context.Context, fn func() (T, error)) (T, error) {
+	if !s.async(ctx) {
+		return retry(s, fn)
 	}
-	return s.retry(fn)
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := retry(s, fn)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // async reports whether call runs round trips under ctx in a goroutine of
@@ -182,12 +198,12 @@ func (s *Store) async(ctx context.Context) bool {
 // retry runs fn again while it fails on a connection the server closed
 // (after a restart the pool holds such connections; the request never
 // reached a live server, so repeating it is safe).
-func (s *Store) retry(fn func() error) error {
-	err := fn()
+func retry[T any](s *Store, fn func() (T, error)) (T, error) {
+	v, err := fn()
 	for i := 1; i < s.attempts && brokenConn(err); i++ {
-		err = fn()
+		v, err = fn()
 	}
-	return err
+	return v, err
 }
 
 func brokenConn(err error) bool {
@@ -197,21 +213,18 @@ func brokenConn(err error) bool {
 
 // get1 gets one physical key (with its CAS id).
 func (s *Store) get1(ctx context.Context, pk string) (*memcache.Item, error) {
-	var it *memcache.Item
-	err := s.call(ctx, func() (err error) {
-		it, err = s.client.Get(pk)
-		return err
-	})
-	return it, err
+	if !s.async(ctx) { // the common path, without a closure
+		it, err := s.client.Get(pk)
+		for i := 1; i < s.attempts && brokenConn(err); i++ {
+			it, err = s.client.Get(pk)
+		}
+		return it, err
+	}
+	return do(s, ctx, func() (*memcache.Item, error) { return s.client.Get(pk) })
 }
 
 func (s *Store) getMulti(ctx context.Context, pks []string) (map[string]*memcache.Item, error) {
-	var m map[string]*memcache.Item
-	err := s.call(ctx, func() (err error) {
-		m, err = s.client.GetMulti(pks)
-		return err
-	})
-	return m, err
+	return do(s, ctx, func() (map[string]*memcache.Item, error) { return s.client.GetMulti(pks) })
 }
 
 // fail turns a gomemcache error into a store error for op and key.
@@ -937,11 +950,7 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 	}
 	_, _, _, epoch := s.hints.get(prefix)
 	ck := counterKey(prefix)
-	var gen uint64
-	err := s.call(ctx, func() (err error) {
-		gen, err = s.client.Increment(ck, 1)
-		return err
-	})
+	gen, err := do(s, ctx, func() (uint64, error) { return s.client.Increment(ck, 1) })
 	switch {
 	case err == nil:
 		s.hints.put(prefix, gen, epoch)

@@ -1,0 +1,237 @@
+package memcachestore_test
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/cachet-go/cachet/internal/testserver"
+	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memcachestore"
+)
+
+// The benchmarks compare the Store with raw gomemcache on the same
+// server in the same run:
+//
+//	raw        gomemcache Client.Get / Set
+//	nogen      Store with DisableGenerations, key "bench:key"
+//	plain      Store with generations, key without namespace ("benchkey")
+//	gen        Store with generations, namespaced key, GenerationCacheTTL 0
+//	gen-cached Store with generations, namespaced key, GenerationCacheTTL 1m
+
+var benchValue = bytes.Repeat([]byte("v"), 128)
+
+type benchCase struct {
+	name string
+	key  string
+	opts *memcachestore.Options
+}
+
+var benchCases = []benchCase{
+	{"nogen", "bench:key", &memcachestore.Options{DisableGenerations: true}},
+	{"plain", "benchkey", nil},
+	{"gen", "bench:key", nil},
+	{"gen-cached", "bench:key", &memcachestore.Options{GenerationCacheTTL: time.Minute}},
+}
+
+func rawClient(srv *testserver.Server) *memcache.Client {
+	c := memcache.New(srv.Addr)
+	c.MaxIdleConns = memcachestore.DefaultMaxIdleConns
+	return c
+}
+
+func BenchmarkGet(b *testing.B) {
+	srv := testserver.Memcached(b)
+	raw := rawClient(srv)
+	if err := raw.Set(&memcache.Item{Key: "bench:key", Value: benchValue}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := raw.Get("bench:key"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range benchCases {
+		s := open(b, srv, c.opts)
+		mustSet(b, s, c.key, string(benchValue), 0)
+		if _, err := s.Get(bg, c.key); err != nil { // learn the generation
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Get(bg, c.key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	srv := testserver.Memcached(b)
+	raw := rawClient(srv)
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := raw.Set(&memcache.Item{Key: "bench:key", Value: benchValue, Expiration: 60}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range benchCases {
+		s := open(b, srv, c.opts)
+		mustSet(b, s, c.key, string(benchValue), 0)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Set(bg, c.key, benchValue, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkIncrement(b *testing.B) {
+	srv := testserver.Memcached(b)
+	raw := rawClient(srv)
+	if err := raw.Set(&memcache.Item{Key: "bench:n", Value: []byte("0")}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw-incr", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := raw.Increment("bench:n", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	s := open(b, srv, &memcachestore.Options{DisableGenerations: true})
+	b.Run("nogen", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Increment(bg, "bench:n2", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkGetMany reads 100 keys with one GetMany and with 100 Gets.
+func BenchmarkGetMany(b *testing.B) {
+	srv := testserver.Memcached(b)
+	keys := make([]string, 100)
+	for _, c := range []benchCase{benchCases[0], benchCases[2]} {
+		s := open(b, srv, c.opts)
+		entries := make([]store.Entry, len(keys))
+		for i := range keys {
+			keys[i] = "bench:k" + strconv.Itoa(i)
+			entries[i] = store.Entry{Key: keys[i], Value: benchValue}
+		}
+		if err := s.SetMany(bg, entries, 0); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/GetMany100", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := s.GetMany(bg, keys)
+				if err != nil || got[99] == nil {
+					b.Fatal(got[99], err)
+				}
+			}
+		})
+		b.Run(c.name+"/Get100", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, k := range keys {
+					if _, err := s.Get(bg, k); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPaired times raw gomemcache and the Store alternately in every
+// iteration, so that load on the machine hits both alike, and reports the
+// median latency of each (raw-p50-ns, store-p50-ns) and their ratio
+// (store/raw). Medians, because on a shared machine a few preempted
+// round trips would otherwise decide the means.
+func BenchmarkPaired(b *testing.B) {
+	srv := testserver.Memcached(b)
+	raw := rawClient(srv)
+	for _, c := range benchCases {
+		s := open(b, srv, c.opts)
+		mustSet(b, s, c.key, string(benchValue), 0)
+		if _, err := s.Get(bg, c.key); err != nil {
+			b.Fatal(err)
+		}
+		rawKey := "raw:" + c.name
+		if err := raw.Set(&memcache.Item{Key: rawKey, Value: benchValue}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Get/"+c.name, func(b *testing.B) {
+			paired(b, func() error {
+				_, err := raw.Get(rawKey)
+				return err
+			}, func() error {
+				_, err := s.Get(bg, c.key)
+				return err
+			})
+		})
+		b.Run("Set/"+c.name, func(b *testing.B) {
+			paired(b, func() error {
+				return raw.Set(&memcache.Item{Key: rawKey, Value: benchValue, Expiration: 60})
+			}, func() error {
+				return s.Set(bg, c.key, benchValue, time.Minute)
+			})
+		})
+	}
+}
+
+func paired(b *testing.B, raw, wrapped func() error) {
+	b.ReportAllocs()
+	var tRaw, tStore []time.Duration
+	i := 0
+	for b.Loop() {
+		// Alternate which goes first, so neither always gets a warm
+		// connection or a cold cache line.
+		first, second := raw, wrapped
+		if i%2 == 1 {
+			first, second = wrapped, raw
+		}
+		t0 := time.Now()
+		if err := first(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := second(); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if i%2 == 0 {
+			tRaw, tStore = append(tRaw, t1.Sub(t0)), append(tStore, t2.Sub(t1))
+		} else {
+			tStore, tRaw = append(tStore, t1.Sub(t0)), append(tRaw, t2.Sub(t1))
+		}
+		i++
+	}
+	r, s := median(tRaw), median(tStore)
+	b.ReportMetric(float64(r), "raw-p50-ns")
+	b.ReportMetric(float64(s), "store-p50-ns")
+	b.ReportMetric(float64(s)/float64(r), "store/raw")
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
