@@ -6,6 +6,9 @@
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# MODULES are the adapter modules under contrib/, each with its own go.mod
+# so that their dependencies stay out of the root module.
+MODULES     := contrib/otelcachet contrib/promcachet
 
 .PHONY: test servers fmt vet staticcheck unit bench-smoke bench
 
@@ -30,13 +33,16 @@ fmt:
 vet:
 	$(GO) vet ./...
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) vet ./...; fi
+	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) run $(STATICCHECK) ./...; fi
+	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 unit:
 	$(GO) test -race -count=1 ./...
+	@for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 # bench-smoke runs every benchmark once so that they keep compiling and
 # working; use make bench for real numbers.

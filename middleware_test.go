@@ -132,8 +132,12 @@ func (s *ctxStore) Get(ctx context.Context, key string) ([]byte, error) {
 	s.got = ctx
 	s.mu.Unlock()
 	if s.block {
-		<-ctx.Done()
-		return nil, store.Errorf("get", key, ctx.Err())
+		select {
+		case <-ctx.Done():
+			return nil, store.Errorf("get", key, ctx.Err())
+		case <-time.After(10 * time.Second):
+			return nil, store.Errorf("get", key, errors.New("ctxStore: context never ended"))
+		}
 	}
 	return s.Store.Get(ctx, key)
 }

@@ -200,9 +200,16 @@ const inlineCtxs = 4
 type hook struct {
 	inline [inlineCtxs]context.Context
 	more   []context.Context
-	start  time.Time
+	start  time.Duration // monoNow() before the store call
 	panics error
 }
+
+// clockBase is the origin of monoNow.
+var clockBase = time.Now()
+
+// monoNow reads the monotonic clock only (time.Now also reads the wall
+// clock), as the time since clockBase.
+func monoNow() time.Duration { return time.Since(clockBase) }
 
 func (h *hook) setCtx(i int, ctx context.Context) {
 	if h.more != nil {
@@ -233,7 +240,7 @@ func (s *pluginStore) before(ctx context.Context, c *Call, h *hook) context.Cont
 		h.setCtx(i, next)
 		ctx = next
 	}
-	h.start = time.Now()
+	h.start = monoNow()
 	return ctx
 }
 
@@ -241,7 +248,7 @@ func (s *pluginStore) before(ctx context.Context, c *Call, h *hook) context.Cont
 // After hooks in reverse order and returns the error the operation should
 // return: c.Err, plus any panic of a hook.
 func (s *pluginStore) after(c *Call, h *hook, err error) error {
-	c.Duration = time.Since(h.start)
+	c.Duration = monoNow() - h.start
 	c.Err = err
 	for i := len(s.plugins) - 1; i >= 0; i-- {
 		if perr := callAfter(s.plugins[i], h.ctx(i), *c); perr != nil {

@@ -1,0 +1,297 @@
+package otelcachet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/store"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the tracer and meter.
+const ScopeName = "github.com/cachet-go/cachet/contrib/otelcachet"
+
+// Attribute keys, following the OpenTelemetry semantic conventions for
+// database clients where one applies.
+const (
+	// SystemKey is db.system.name: the backend ("redis", "memcached", ...).
+	SystemKey = attribute.Key("db.system.name")
+	// OperationKey is db.operation.name: the cachet operation ("get", ...).
+	OperationKey = attribute.Key("db.operation.name")
+	// BatchSizeKey is db.operation.batch.size: the number of keys of a
+	// get_many, set_many or delete of two keys or more.
+	BatchSizeKey = attribute.Key("db.operation.batch.size")
+	// ErrorTypeKey is error.type: the class of a failed operation's error
+	// (see [ErrorType]).
+	ErrorTypeKey = attribute.Key("error.type")
+	// HitsKey and MissesKey count the keys a read found and did not find.
+	HitsKey   = attribute.Key("cachet.hits")
+	MissesKey = attribute.Key("cachet.misses")
+)
+
+// Metric names.
+const (
+	// DurationMetric is the histogram of operation durations, in seconds
+	// (semantic conventions: db.client.operation.duration).
+	DurationMetric = "db.client.operation.duration"
+	// HitsMetric counts the keys reads found.
+	HitsMetric = "cachet.hits"
+	// MissesMetric counts the keys reads did not find.
+	MissesMetric = "cachet.misses"
+)
+
+// DefaultSystem is the db.system.name of a nil or empty Options.System.
+const DefaultSystem = "cachet"
+
+// Options configures [Tracing] and [NewRecorder]. A nil *Options means all
+// defaults; the zero value of each field is its default.
+type Options struct {
+	// System is the value of db.system.name, naming the backend: "redis",
+	// "memcached", "memory"... Default: DefaultSystem ("cachet").
+	System string
+
+	// TracerProvider makes the tracer of Tracing. Default: the global
+	// provider, otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+
+	// MeterProvider makes the meter of NewRecorder. Default: the global
+	// provider, otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+
+	// Attributes are added to every span and measurement, for example
+	// db.namespace or server.address. Default: none.
+	Attributes []attribute.KeyValue
+}
+
+func (o *Options) system() string {
+	if o == nil || o.System == "" {
+		return DefaultSystem
+	}
+	return o.System
+}
+
+// Tracing returns a middleware that wraps every store operation (Close
+// excepted) in a client span named after the operation ("get",
+// "get_many", ...), with the attributes db.system.name, db.operation.name,
+// db.operation.batch.size for batches, cachet.hits and cachet.misses for
+// reads, and the options' Attributes. A failed operation (see
+// cachet.Call.Failed; a miss is not a failure) records its error, sets
+// error.type and the span status to Error. Keys are never recorded: they
+// may hold personal data.
+//
+// The span is started in the context of the call, so it is a child of the
+// caller's span, and the store runs in the span's context, so spans of an
+// instrumented backend client nest below it. The store returned is safe
+// for concurrent use if the wrapped store is.
+func Tracing(opts *Options) cachet.Middleware {
+	tp := otel.GetTracerProvider()
+	var extra []attribute.KeyValue
+	if opts != nil {
+		if opts.TracerProvider != nil {
+			tp = opts.TracerProvider
+		}
+		extra = opts.Attributes
+	}
+	p := &tracePlugin{tracer: tp.Tracer(ScopeName)}
+	sys := SystemKey.String(opts.system())
+	for _, op := range cachet.Ops() {
+		attrs := append([]attribute.KeyValue{sys, OperationKey.String(op.String())}, extra...)
+		p.start = append(p.start, []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attrs...),
+		})
+	}
+	return cachet.WithPlugins(p)
+}
+
+type tracePlugin struct {
+	tracer trace.Tracer
+	start  [][]trace.SpanStartOption // by Op-1
+}
+
+func (p *tracePlugin) Before(ctx context.Context, c cachet.Call) context.Context {
+	i := int(c.Op) - 1
+	if i < 0 || i >= len(p.start) {
+		return ctx
+	}
+	ctx, span := p.tracer.Start(ctx, c.Op.String(), p.start[i]...)
+	if n := max(len(c.Keys), len(c.Entries)); n > 1 {
+		span.SetAttributes(BatchSizeKey.Int(n))
+	}
+	return ctx
+}
+
+func (p *tracePlugin) After(ctx context.Context, c cachet.Call) {
+	i := int(c.Op) - 1
+	if i < 0 || i >= len(p.start) {
+		return
+	}
+	span := trace.SpanFromContext(ctx)
+	if c.Op == cachet.OpGet || c.Op == cachet.OpGetMany {
+		span.SetAttributes(HitsKey.Int(c.Hits), MissesKey.Int(c.Misses))
+	}
+	if c.Failed() {
+		span.SetAttributes(ErrorTypeKey.String(ErrorType(c.Err)))
+		span.RecordError(c.Err)
+		span.SetStatus(codes.Error, c.Err.Error())
+	}
+	span.End()
+}
+
+// errorTypes are the error.type values, in the order ErrorType checks
+// them; "_OTHER" (the semantic conventions' fallback) is last.
+var errorTypes = []struct {
+	err  error
+	name string
+}{
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
+	{store.ErrClosed, "closed"},
+	{store.ErrInvalidKey, "invalid_key"},
+	{store.ErrInvalidValue, "invalid_value"},
+	{store.ErrNotInteger, "not_integer"},
+	{store.ErrOverflow, "overflow"},
+	{store.ErrNotSupported, "not_supported"},
+	{cachet.ErrPluginPanic, "plugin_panic"},
+	{store.ErrNotFound, "not_found"},
+	{store.ErrExists, "exists"},
+}
+
+const otherError = "_OTHER"
+
+// ErrorType returns the error.type of err: "timeout", "canceled",
+// "closed", "invalid_key", "invalid_value", "not_integer", "overflow",
+// "not_supported", "plugin_panic", "not_found", "exists" for the errors
+// of those kinds, "_OTHER" for any other error, and "" for nil. The set
+// is small and fixed, so it is safe as a metric attribute.
+func ErrorType(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, e := range errorTypes {
+		if errors.Is(err, e.err) {
+			return e.name
+		}
+	}
+	return otherError
+}
+
+// Recorder is a cachet.Recorder that records the operations of a store
+// wrapped in cachet.Metrics as OpenTelemetry metrics:
+//
+//   - db.client.operation.duration, a histogram in seconds, with the
+//     attributes db.system.name, db.operation.name, error.type for failed
+//     operations, and the options' Attributes;
+//   - cachet.hits and cachet.misses, counters of the keys that reads
+//     found and did not find, with db.system.name and db.operation.name.
+//
+// Recording only updates the SDK's in-memory aggregation (exporters run on
+// their own goroutines), so it never blocks the caller. The attribute sets
+// are built once, so recording allocates nothing. A Recorder is safe for
+// concurrent use.
+type Recorder struct {
+	duration     metric.Float64Histogram
+	hits, misses metric.Int64Counter
+	ok           []metric.MeasurementOption   // by Op-1
+	failed       [][]metric.MeasurementOption // by Op-1, then errorTypes index (last: _OTHER)
+}
+
+var _ cachet.Recorder = (*Recorder)(nil)
+
+// durationBounds are the histogram's bucket boundaries, in seconds, from
+// one microsecond (an in-process store) to ten seconds.
+var durationBounds = []float64{
+	0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+// NewRecorder returns a Recorder whose instruments come from the options'
+// meter provider. It returns an error if an instrument cannot be created.
+func NewRecorder(opts *Options) (*Recorder, error) {
+	mp := otel.GetMeterProvider()
+	var extra []attribute.KeyValue
+	if opts != nil {
+		if opts.MeterProvider != nil {
+			mp = opts.MeterProvider
+		}
+		extra = opts.Attributes
+	}
+	meter := mp.Meter(ScopeName)
+	r := &Recorder{}
+	var err error
+	if r.duration, err = meter.Float64Histogram(DurationMetric,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of cachet store operations."),
+		metric.WithExplicitBucketBoundaries(durationBounds...),
+	); err != nil {
+		return nil, fmt.Errorf("otelcachet: %s: %w", DurationMetric, err)
+	}
+	if r.hits, err = meter.Int64Counter(HitsMetric,
+		metric.WithUnit("{key}"),
+		metric.WithDescription("Keys found by cachet reads."),
+	); err != nil {
+		return nil, fmt.Errorf("otelcachet: %s: %w", HitsMetric, err)
+	}
+	if r.misses, err = meter.Int64Counter(MissesMetric,
+		metric.WithUnit("{key}"),
+		metric.WithDescription("Keys not found by cachet reads."),
+	); err != nil {
+		return nil, fmt.Errorf("otelcachet: %s: %w", MissesMetric, err)
+	}
+	sys := SystemKey.String(opts.system())
+	for _, op := range cachet.Ops() {
+		base := append([]attribute.KeyValue{sys, OperationKey.String(op.String())}, extra...)
+		r.ok = append(r.ok, metric.WithAttributeSet(attribute.NewSet(base...)))
+		var failed []metric.MeasurementOption
+		for _, e := range errorTypes {
+			failed = append(failed, failedSet(base, e.name))
+		}
+		r.failed = append(r.failed, append(failed, failedSet(base, otherError)))
+	}
+	return r, nil
+}
+
+func failedSet(base []attribute.KeyValue, errType string) metric.MeasurementOption {
+	attrs := append(append([]attribute.KeyValue(nil), base...), ErrorTypeKey.String(errType))
+	return metric.WithAttributeSet(attribute.NewSet(attrs...))
+}
+
+// Record records c.
+func (r *Recorder) Record(ctx context.Context, c cachet.Call) {
+	i := int(c.Op) - 1
+	if i < 0 || i >= len(r.ok) {
+		return
+	}
+	attrs := r.ok[i]
+	if c.Failed() {
+		attrs = r.failed[i][len(errorTypes)]
+		for j, e := range errorTypes {
+			if errors.Is(c.Err, e.err) {
+				attrs = r.failed[i][j]
+				break
+			}
+		}
+	}
+	r.duration.Record(ctx, c.Duration.Seconds(), attrs)
+	if c.Hits > 0 {
+		r.hits.Add(ctx, int64(c.Hits), r.ok[i])
+	}
+	if c.Misses > 0 {
+		r.misses.Add(ctx, int64(c.Misses), r.ok[i])
+	}
+}
+
+// Metrics returns cachet.Metrics(r) for a new Recorder made with opts.
+func Metrics(opts *Options) (cachet.Middleware, error) {
+	r, err := NewRecorder(opts)
+	if err != nil {
+		return nil, err
+	}
+	return cachet.Metrics(r), nil
+}
