@@ -189,7 +189,7 @@ func (u *StoreURL) Open() (store.Store, error) {
 			}
 			return nil, err
 		}
-		return nil, fmt.Errorf("cachet: open %s: %w", u.display, err)
+		return nil, withContext("open "+u.display, err)
 	}
 	return s, nil
 }

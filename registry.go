@@ -189,18 +189,21 @@ type AliasConfig struct {
 	Plugins []string `json:"plugins,omitempty"`
 }
 
+// aliasJSON is the JSON form of an alias (it names the type in errors).
+type aliasJSON struct {
+	Store     string          `json:"store"`
+	Codec     string          `json:"codec"`
+	TTL       json.RawMessage `json:"ttl"`
+	Namespace string          `json:"namespace"`
+	Version   json.RawMessage `json:"version"`
+	Timeout   json.RawMessage `json:"timeout"`
+	Plugins   []string        `json:"plugins"`
+}
+
 // UnmarshalJSON reads an alias from JSON (see [Registry.ConfigureJSON]),
 // refusing unknown fields.
 func (c *AliasConfig) UnmarshalJSON(data []byte) error {
-	var raw struct {
-		Store     string          `json:"store"`
-		Codec     string          `json:"codec"`
-		TTL       json.RawMessage `json:"ttl"`
-		Namespace string          `json:"namespace"`
-		Version   json.RawMessage `json:"version"`
-		Timeout   json.RawMessage `json:"timeout"`
-		Plugins   []string        `json:"plugins"`
-	}
+	var raw aliasJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
@@ -393,13 +396,13 @@ func (r *Registry) Configure(aliases map[string]AliasConfig) error {
 	slices.Sort(names)
 	for _, name := range names {
 		if name == "" {
-			return fmt.Errorf("cachet: configure: %w", optErr("alias", "", "empty alias name"))
+			return withContext("configure", optErr("alias", "", "empty alias name"))
 		}
 		cfg := aliases[name]
 		cfg.Plugins = slices.Clone(cfg.Plugins)
 		u, err := cfg.check()
 		if err != nil {
-			return fmt.Errorf("cachet: configure alias %q: %w", name, err)
+			return withContext(fmt.Sprintf("configure alias %q", name), err)
 		}
 		entries[name] = &aliasEntry{name: name, cfg: cfg, url: u}
 	}
@@ -423,21 +426,33 @@ func (r *Registry) Configure(aliases map[string]AliasConfig) error {
 // version, timeout, plugins); ttl and timeout are numbers of seconds or
 // Go duration strings. Unknown fields are an error.
 func (r *Registry) ConfigureJSON(data []byte) error {
-	var aliases map[string]AliasConfig
+	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&aliases); err != nil {
-		var oe *OptionError
-		if errors.As(err, &oe) {
-			return fmt.Errorf("cachet: configure: %w", err)
-		}
-		return fmt.Errorf("cachet: configure: %w: %w", ErrInvalidOption, err)
+	if err := dec.Decode(&raw); err != nil {
+		return withContext("configure", fmt.Errorf("%w: %w", ErrInvalidOption, err))
 	}
 	if dec.More() {
-		return fmt.Errorf("cachet: configure: %w: data after the JSON object", ErrInvalidOption)
+		return withContext("configure", fmt.Errorf("%w: data after the JSON object", ErrInvalidOption))
 	}
-	if aliases == nil {
-		return fmt.Errorf("cachet: configure: %w: want a JSON object of aliases", ErrInvalidOption)
+	if raw == nil {
+		return withContext("configure", fmt.Errorf("%w: want a JSON object of aliases", ErrInvalidOption))
+	}
+	aliases := make(map[string]AliasConfig, len(raw))
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		var cfg AliasConfig
+		if err := json.Unmarshal(raw[name], &cfg); err != nil {
+			var oe *OptionError
+			if !errors.As(err, &oe) {
+				err = fmt.Errorf("%w: %w", ErrInvalidOption, err)
+			}
+			return withContext(fmt.Sprintf("configure alias %q", name), err)
+		}
+		aliases[name] = cfg
 	}
 	return r.Configure(aliases)
 }
@@ -488,7 +503,7 @@ func closeEntries(entries map[string]*aliasEntry) error {
 		e.closed = true
 		if e.s != nil {
 			if err := e.s.Close(); err != nil && !errors.Is(err, ErrClosed) {
-				errs = append(errs, fmt.Errorf("cachet: close alias %q: %w", e.name, err))
+				errs = append(errs, withContext(fmt.Sprintf("close alias %q", e.name), err))
 			}
 			e.s = nil
 		}
@@ -516,7 +531,7 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 			if list == "" {
 				list = "none"
 			}
-			return nil, fmt.Errorf("cachet: %w: unknown cache alias %q (configured: %s)", ErrInvalidOption, alias, list)
+			return nil, fmt.Errorf("%w: unknown cache alias %q (configured: %s)", ErrInvalidOption, alias, list)
 		}
 		e.mu.Lock()
 		if !e.closed {
@@ -533,7 +548,7 @@ func (e *aliasEntry) sharedStore() (store.Store, error) {
 	if e.s == nil {
 		s, ps, err := e.cfg.openStore(e.url)
 		if err != nil {
-			return nil, fmt.Errorf("cachet: alias %q: %w", e.name, err)
+			return nil, withContext(fmt.Sprintf("alias %q", e.name), err)
 		}
 		e.s, e.plugins = s, ps
 	}
@@ -597,7 +612,7 @@ func Alias[K comparable, V any](r *Registry, alias string) (*Cache[K, V], error)
 	}
 	cd, err := codecFor[V](e.cfg.Codec)
 	if err != nil {
-		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
+		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
 	s, err := e.sharedStore()
 	if err != nil {
@@ -605,7 +620,7 @@ func Alias[K comparable, V any](r *Registry, alias string) (*Cache[K, V], error)
 	}
 	c, err := New(s, cd, aliasOptions[K](nil, &e.cfg, e.url.Options()))
 	if err != nil {
-		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
+		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
 	if e.caches == nil {
 		e.caches = map[[2]reflect.Type]any{}
@@ -630,16 +645,31 @@ func CreateAlias[K comparable, V any](r *Registry, alias string, o *Options[K]) 
 	e.mu.Unlock()
 	cd, err := codecFor[V](cfg.Codec)
 	if err != nil {
-		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
+		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
 	s, _, err := cfg.openStore(u)
 	if err != nil {
-		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
+		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
 	c, err := New(s, cd, aliasOptions(o, &cfg, u.Options()))
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("cachet: alias %q: %w", alias, err)
+		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
 	return c, nil
 }
+
+// contextError adds context to an error of the package without repeating
+// its "cachet: " prefix.
+type contextError struct {
+	context string
+	err     error
+}
+
+func withContext(context string, err error) error { return &contextError{context, err} }
+
+func (e *contextError) Error() string {
+	return "cachet: " + e.context + ": " + strings.TrimPrefix(e.err.Error(), "cachet: ")
+}
+
+func (e *contextError) Unwrap() error { return e.err }

@@ -243,10 +243,10 @@ func clusterScheme(u *url.URL) (func() (store.Store, error), error) {
 		return nil, err
 	}
 	if u.Path != "" && u.Path != "/" {
-		return nil, &cachet.OptionError{Option: "path", Value: u.Path, Err: errors.New("Redis Cluster has only database 0: leave the path out")}
+		return nil, &cachet.OptionError{Option: "path", Value: u.Path, Err: errors.New("a Redis Cluster has only database 0: leave the path out")}
 	}
 	if _, ok := g.query["db"]; ok {
-		return nil, &cachet.OptionError{Option: "db", Value: g.query.Get("db"), Err: errors.New("Redis Cluster has only database 0")}
+		return nil, &cachet.OptionError{Option: "db", Value: g.query.Get("db"), Err: errors.New("a Redis Cluster has only database 0")}
 	}
 	g.path = ""
 	g.user = withPassword(u.User, pw, hasPW)
