@@ -365,7 +365,15 @@ type aliasEntry struct {
 	closed  bool
 	s       store.Store
 	plugins []Plugin
-	caches  map[[2]reflect.Type]any // *Cache[K, V] by K and V
+	caches  []builtCache
+}
+
+// builtCache is a *Cache[K, V] that Alias built, with its K and V. An
+// alias rarely has more than one, so a slice scanned with cheap interface
+// comparisons beats a map hashing two reflect.Types.
+type builtCache struct {
+	k, v  reflect.Type
+	cache any
 }
 
 // NewRegistry returns a Registry configured with aliases, or an error as
@@ -606,9 +614,11 @@ func Alias[K comparable, V any](r *Registry, alias string) (*Cache[K, V], error)
 		return nil, err
 	}
 	defer e.mu.Unlock()
-	key := [2]reflect.Type{reflect.TypeFor[K](), reflect.TypeFor[V]()}
-	if c, ok := e.caches[key]; ok {
-		return c.(*Cache[K, V]), nil
+	kt, vt := reflect.TypeFor[K](), reflect.TypeFor[V]()
+	for _, b := range e.caches {
+		if b.k == kt && b.v == vt {
+			return b.cache.(*Cache[K, V]), nil
+		}
 	}
 	cd, err := codecFor[V](e.cfg.Codec)
 	if err != nil {
@@ -622,10 +632,7 @@ func Alias[K comparable, V any](r *Registry, alias string) (*Cache[K, V], error)
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
-	if e.caches == nil {
-		e.caches = map[[2]reflect.Type]any{}
-	}
-	e.caches[key] = c
+	e.caches = append(e.caches, builtCache{kt, vt, c})
 	return c, nil
 }
 

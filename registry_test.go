@@ -646,3 +646,46 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 		t.Errorf("pages:/index through another store = %q, %v", got, err)
 	}
 }
+
+func BenchmarkAlias(b *testing.B) {
+	r, err := cachet.NewRegistry(map[string]cachet.AliasConfig{"users": {Store: "memory://", Namespace: "users"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := cachet.Alias[string, user](r, "users"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cachet.Alias[string, user](r, "users"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkParseURL(b *testing.B) {
+	for _, raw := range []string{
+		"memory://users?max_entries=10000&ttl=600&namespace=users",
+		"redis://user:pass@localhost:6379/1?ttl=600&prefix=app&version=2&minsize=2&maxsize=10",
+	} {
+		b.Run(strings.SplitN(raw, ":", 2)[0], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cachet.ParseURL(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
