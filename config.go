@@ -122,7 +122,7 @@ func (e *OptionError) Error() string {
 	b.WriteString(e.Option)
 	b.WriteString("=")
 	b.WriteString(strconv.Quote(e.Value))
-	if e.URL != "" {
+	if e.URL != "" && e.URL != e.Value {
 		b.WriteString(" in ")
 		b.WriteString(e.URL)
 	}
@@ -252,7 +252,11 @@ func ParseURL(rawURL string) (*StoreURL, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return fail(optErr("query", u.RawQuery, "%v", err))
+		v := u.RawQuery
+		if strings.Contains(v, "password") {
+			v = "(hidden: it holds a password)"
+		}
+		return fail(optErr("query", v, "%v", err))
 	}
 	opts, err := takeURLOptions(q)
 	if err != nil {

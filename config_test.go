@@ -142,6 +142,7 @@ func TestOpen_ErrorHidesPassword(t *testing.T) {
 		"ftp://user:s3cret@host",
 		"memory://user:s3cret@x?ttl=%zz",
 		"memory://user:s3cret@[::1",
+		"memory://?password=s3cret&ttl=%zz",
 	} {
 		_, _, err := cachet.Open(raw)
 		if err == nil {
