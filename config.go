@@ -385,15 +385,15 @@ func OptionDuration(name, v string) (time.Duration, error) {
 }
 
 // OptionInt parses the value v of the URL option named name as a decimal
-// integer of at least min. A malformed or too small value gives an
+// integer of at least atLeast. A malformed or too small value gives an
 // [*OptionError]. It is meant for [Scheme] implementations.
-func OptionInt(name, v string, min int64) (int64, error) {
+func OptionInt(name, v string, atLeast int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return 0, optErr(name, v, "want a decimal integer")
 	}
-	if n < min {
-		return 0, optErr(name, v, "must be at least %d", min)
+	if n < atLeast {
+		return 0, optErr(name, v, "must be at least %d", atLeast)
 	}
 	return n, nil
 }
