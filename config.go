@@ -212,8 +212,29 @@ var cacheOptionNames = map[string]string{
 //	redis+sentinel://master[:password]@host:port,host:port[/db]?options
 //	memcached://host:port,host:port?timeout=D&max_idle=N
 //
-// The redis and memcached schemes are registered by their packages (see
-// [RegisterScheme]); each documents its options. Any URL may carry the
+// memory://NAME opens the process' in-memory store called NAME, so that
+// memory://users and memory://carts never share keys while two opens of
+// memory://users share one store, as in async-caches. Each open returns
+// its own handle: closing a handle makes it unusable but leaves the other
+// handles working, and the last Close frees the store and its data (a
+// later open of the name starts empty). An open that gives max_entries or
+// max_bytes must give the values the store was created with; one that
+// gives neither accepts them. memory:// without a name opens a private
+// store. max_entries and max_bytes are those of [memstore.Options]
+// (max_bytes=-1: no byte bound).
+//
+// The redis and memcached schemes are registered by their packages,
+// which a program imports for the side effect (see [RegisterScheme]).
+// The redis schemes take go-redis' own URL options (pool_size,
+// min_idle_conns, dial_timeout, read_timeout, write_timeout, max_retries,
+// client_name, skip_verify, ...), the async-caches aliases minsize
+// (min_idle_conns), maxsize (pool_size) and timeout (the three timeouts),
+// and ?password=, which a password in the user part overrides; the
+// sentinel form names the master in the user part and takes
+// ?sentinel_username= and ?sentinel_password=. The default port is 6379,
+// and a host is required. memcached takes timeout, max_idle (aliases
+// max_idle_conns and maxsize), generations (true or false) and
+// generation_cache_ttl, with 11211 as the default port. Any URL may carry the
 // cache options ttl (a whole number of seconds, or a Go duration such as
 // "90s"; it must be positive), namespace (aliases key_prefix and prefix)
 // and version, returned by [StoreURL.Options].
