@@ -244,6 +244,28 @@ func (c *AliasConfig) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the alias in the form UnmarshalJSON reads, with ttl
+// and timeout as Go duration strings.
+func (c AliasConfig) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Store     string   `json:"store"`
+		Codec     string   `json:"codec,omitempty"`
+		TTL       string   `json:"ttl,omitempty"`
+		Namespace string   `json:"namespace,omitempty"`
+		Version   any      `json:"version,omitempty"`
+		Timeout   string   `json:"timeout,omitempty"`
+		Plugins   []string `json:"plugins,omitempty"`
+	}
+	o := out{Store: c.Store, Codec: c.Codec, Namespace: c.Namespace, Version: c.Version, Plugins: c.Plugins}
+	if c.TTL != 0 {
+		o.TTL = c.TTL.String()
+	}
+	if c.Timeout != 0 {
+		o.Timeout = c.Timeout.String()
+	}
+	return json.Marshal(o)
+}
+
 // jsonDuration reads a JSON number of seconds or a duration string.
 func jsonDuration(name string, raw json.RawMessage) (time.Duration, error) {
 	if len(raw) == 0 || string(raw) == "null" {
@@ -317,8 +339,8 @@ func (c *AliasConfig) openStore(u *StoreURL) (store.Store, []Plugin, error) {
 	return WithPlugins(ps...)(s), ps, nil
 }
 
-// options returns the cache options of the alias: code (o) over the
-// alias config over the URL.
+// aliasOptions returns the cache options of an alias: code (o) over the
+// alias config (c) over the URL (u).
 func aliasOptions[K comparable](o *Options[K], c *AliasConfig, u URLOptions) *Options[K] {
 	cfg := Options[K]{TTL: c.TTL, Namespace: c.Namespace, Version: c.Version, Timeout: c.Timeout}
 	merged := MergeOptions(o, URLOptions{}) // a copy of o

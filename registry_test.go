@@ -2,6 +2,7 @@ package cachet_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -687,5 +688,26 @@ func BenchmarkParseURL(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestAliasConfig_JSONRoundTrip(t *testing.T) {
+	in := map[string]cachet.AliasConfig{
+		"a": {Store: "memory://a?ttl=5", Codec: "gob", TTL: 90 * time.Second, Namespace: "n", Version: int64(3),
+			Timeout: 250 * time.Millisecond, Plugins: []string{"timing"}},
+		"b": {Store: "noop://", Version: "v1"},
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r cachet.Registry
+	if err := r.ConfigureJSON(data); err != nil {
+		t.Fatalf("ConfigureJSON(%s): %v", data, err)
+	}
+	for name, want := range in {
+		if got, _ := r.Config(name); !reflect.DeepEqual(got, want) {
+			t.Errorf("round trip of %s through %s = %#v; want %#v", name, data, got, want)
+		}
 	}
 }
