@@ -7,6 +7,11 @@ import (
 
 // Codec encodes values of type V to bytes and decodes them back.
 // Implementations must be safe for concurrent use.
+//
+// The codecs of this package also guarantee that a successful Unmarshal
+// replaces *v (it never merges into what *v held) and a failed one leaves
+// *v as it was; code that accepts any Codec should rely only on the
+// error.
 type Codec[V any] interface {
 	// Marshal returns the encoding of v. The returned slice is owned by
 	// the caller; the one documented exception in this package is Bytes,

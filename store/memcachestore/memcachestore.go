@@ -48,9 +48,10 @@ type Options struct {
 
 	// GenerationCacheTTL is how long the generation of a namespace, once
 	// read, is reused without asking memcached again. Zero (the default)
-	// checks it on every operation: reads still take one round trip (the
-	// generation and the value are fetched together), writes to a
-	// namespaced key take two. A positive value saves that round trip on
+	// checks it on every operation: a read still takes one round trip
+	// once the Store has seen the namespace (the generation and the value
+	// are fetched together, with GetMulti), a write to a namespaced key
+	// takes two. A positive value saves that round trip on
 	// writes, but after another process clears a namespace this process
 	// may keep reading and writing the old generation, that is serve
 	// cleared values, for up to GenerationCacheTTL. Clears made through

@@ -167,3 +167,25 @@ func BenchmarkSet(b *testing.B) { benchStores(b, 100) }
 
 // BenchmarkMixed is 90% reads and 10% writes.
 func BenchmarkMixed(b *testing.B) { benchStores(b, 10) }
+
+// BenchmarkIncrement increments Zipf-skewed counters from every goroutine,
+// the contended read-modify-write path (Add takes the same path).
+func BenchmarkIncrement(b *testing.B) {
+	s, err := memstore.New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(benchSeed.Add(7919)) % benchTraceLen
+		for pb.Next() {
+			if _, err := s.Increment(ctx, benchKeyNames[benchTrace[i]], 1); err != nil {
+				panic(err)
+			}
+			i = (i + 1) % benchTraceLen
+		}
+	})
+}

@@ -369,8 +369,8 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		var cur int64
 		exp := int64(0)
 		if found && s.live(old) {
-			v, perr := strconv.ParseInt(string(old.value), 10, 64)
-			if perr != nil {
+			v, ok := parseInt(old.value)
+			if !ok {
 				err = fmt.Errorf("%w: %q", store.ErrNotInteger, truncate(old.value))
 				return old, otter.CancelOp
 			}
@@ -387,6 +387,39 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		return 0, &store.Error{Op: "increment", Key: key, Err: err}
 	}
 	return n, nil
+}
+
+// parseInt parses a decimal int64 with an optional sign, as
+// strconv.ParseInt(string(b), 10, 64) does, without allocating.
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
+	if len(b) > 19 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0') // 19 digits cannot overflow a uint64
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), true
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
 }
 
 // truncate shortens a value quoted in an error message.

@@ -344,3 +344,30 @@ func TestStore_ClearStopsWhenContextDone(t *testing.T) {
 		t.Errorf("keys after Clear(\"key:\"): got %d; want 0", got)
 	}
 }
+
+func TestParseInt(t *testing.T) {
+	for _, in := range []string{
+		"0", "-0", "+0", "7", "-7", "+7", "007", "9223372036854775807", "-9223372036854775808",
+		"9223372036854775808", "-9223372036854775809", "99999999999999999999", "1234567890123456789", "00000000000000000000", "-000000000000000000001",
+		"", "-", "+", "--1", "1-", " 1", "1 ", "1.5", "1e3", "0x10", "1_000", "abc", "١",
+	} {
+		want, werr := strconv.ParseInt(in, 10, 64)
+		got, ok := parseInt([]byte(in))
+		if ok != (werr == nil) || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		}
+	}
+}
+
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-9223372036854775808", "9223372036854775807", "+1", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		want, werr := strconv.ParseInt(in, 10, 64)
+		got, ok := parseInt([]byte(in))
+		if ok != (werr == nil) || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		}
+	})
+}

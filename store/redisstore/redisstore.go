@@ -277,8 +277,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // missing key, the value (non-nil, possibly empty) otherwise.
 //
 // On a single server it is one MGET. On a Redis Cluster the keys are
-// grouped by hash slot and fetched with one MGET per slot, all in one
-// pipeline that go-redis sends to the masters in parallel. On a Ring it is
+// grouped by hash slot and fetched with one MGET per slot (a GET for a
+// slot with one key), all in one pipeline that go-redis sends to the
+// masters in parallel. On a Ring it is
 // a pipeline of GETs.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	const op = "get_many"
@@ -291,20 +292,40 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	switch {
 	case s.cluster != nil:
+		// One MGET per slot; a slot with a single key gets a GET, whose
+		// reply is cheaper to decode.
 		groups := groupBySlot(keys)
-		cmds := make([]*redis.SliceCmd, len(groups))
+		cmds := make([]redis.Cmder, len(groups))
 		_, err := s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, g := range groups {
-				cmds[i] = p.MGet(ctx, g.keys...)
+				if len(g.keys) == 1 {
+					cmds[i] = p.Get(ctx, g.keys[0])
+				} else {
+					cmds[i] = p.MGet(ctx, g.keys...)
+				}
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && err != redis.Nil {
 			return nil, s.fail(ctx, op, keys[0], err)
 		}
 		for i, g := range groups {
-			if err := fillValues(out, g.idx, cmds[i].Val()); err != nil {
-				return nil, s.fail(ctx, op, keys[0], err)
+			switch c := cmds[i].(type) {
+			case *redis.StringCmd:
+				switch err := c.Err(); err {
+				case nil:
+					out[g.idx[0]] = nonNil([]byte(c.Val()))
+				case redis.Nil:
+				default: // Pipelined reports only the first error
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
+			case *redis.SliceCmd:
+				if err := c.Err(); err != nil {
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
+				if err := fillValues(out, g.idx, c.Val()); err != nil {
+					return nil, s.fail(ctx, op, g.keys[0], err)
+				}
 			}
 		}
 	case s.ring != nil:
@@ -321,10 +342,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		for i, c := range cmds {
 			switch err := c.Err(); err {
 			case nil:
-				out[i] = []byte(c.Val())
-				if out[i] == nil {
-					out[i] = []byte{}
-				}
+				out[i] = nonNil([]byte(c.Val()))
 			case redis.Nil:
 			default: // Pipelined reports only the first error
 				return nil, s.fail(ctx, op, keys[i], err)
@@ -353,16 +371,21 @@ func fillValues(out [][]byte, idx []int, vals []any) error {
 		switch v := v.(type) {
 		case nil:
 		case string:
-			b := []byte(v)
-			if b == nil {
-				b = []byte{}
-			}
-			out[j] = b
+			out[j] = nonNil([]byte(v))
 		default:
 			return fmt.Errorf("redisstore: unexpected MGET reply of type %T", v)
 		}
 	}
 	return nil
+}
+
+// nonNil returns b, or an empty non-nil slice when b is nil, so that a
+// stored empty value is told apart from a missing one.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // slotGroup is the keys of one hash slot and their indexes in the
@@ -411,10 +434,10 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 // On a single server (or a failover client) it is one MSET when ttl <= 0,
 // otherwise one MULTI/EXEC transaction of SET PX commands; either way the
 // entries are stored all together or not at all. On a Redis Cluster the
-// entries are grouped by hash slot into one pipeline (an MSET or SET PX
-// commands per slot) sent to the masters in parallel; each slot's
-// entries are stored together, but a failure can leave other slots
-// written. On a Ring it is a pipeline of SETs.
+// entries are grouped by hash slot into one pipeline (an MSET per slot
+// when ttl <= 0, SET PX commands otherwise) sent to the masters in
+// parallel, and on a Ring it is a pipeline of SETs: there the batch is not
+// atomic, and an error can leave some of the entries written.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
 	const op = "set_many"
 	first := ""

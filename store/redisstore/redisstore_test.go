@@ -926,3 +926,56 @@ func TestOpen_Kinds(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestStore_CloseWhileInUse closes an Open store while goroutines use it:
+// each call either succeeds or fails with ErrClosed, and every call that
+// starts after Close returned fails with ErrClosed.
+func TestStore_CloseWhileInUse(t *testing.T) {
+	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{sharedRedis(t).Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const workers = 8
+	var (
+		wg      sync.WaitGroup
+		running sync.WaitGroup
+		closed  = make(chan struct{})
+	)
+	running.Add(workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			key := "c" + strconv.Itoa(w)
+			for i := 0; ; i++ {
+				afterClose := false
+				select {
+				case <-closed:
+					afterClose = true
+				default:
+				}
+				err := s.Set(ctx, key, []byte("v"), 0)
+				if i == 0 {
+					running.Done()
+				}
+				switch {
+				case err == nil && afterClose:
+					t.Errorf("worker %d: Set after Close succeeded; want ErrClosed", w)
+					return
+				case err != nil && !errors.Is(err, store.ErrClosed):
+					t.Errorf("worker %d: Set during Close: %v; want nil or ErrClosed", w, err)
+					return
+				case afterClose:
+					return
+				}
+			}
+		}(w)
+	}
+	running.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	close(closed)
+	wg.Wait()
+}

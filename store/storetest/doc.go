@@ -15,7 +15,7 @@
 //
 // Run checks every row of the contract documented on [store.Store], each as
 // a subtest with a descriptive name (for example
-// "Increment/Overflow" or "Clear/PrefixLeavesOthers"), so that a failure
+// "Increment/Overflow" or "Clear/NamespacePrefix"), so that a failure
 // reads as the rule that was broken, and a single rule can be run with
 // go test -run.
 //
@@ -24,7 +24,8 @@
 //   - Get, Set and overwrite; empty, binary (all 256 byte values, NUL bytes,
 //     invalid UTF-8, protocol-looking bytes) and large values (1 MiB by
 //     default, see [Options.MaxValueSize]); keys with spaces, unicode and
-//     300 bytes.
+//     300 bytes; keys with control characters round trip or give
+//     ErrInvalidKey, and never disturb other keys.
 //   - GetMany order, a nil slot for a missing key and a non-nil empty slot
 //     for a stored empty value; SetMany, all or nothing on bad input.
 //   - ttls: sub-second expiry, overwrite resets the ttl, ttl <= 0 means no
@@ -54,6 +55,16 @@
 // backend with whole-second ttls takes a few seconds per ttl check.
 // A check that a key is still present is only made while less time than its
 // ttl has passed, so a slow, loaded machine does not cause false failures.
+//
+// # Backends with limits
+//
+// [Options] declares what a backend cannot do, and Run then checks what it
+// promises instead: with TTLResolution (memcached: time.Second) ttls are
+// checked with that granularity; with NoTTL, TTL must give
+// store.ErrNotSupported; with NamespaceClearOnly, Clear is checked only with
+// prefixes of the form "<segment>:" and ""; MaxValueSize lowers the size of
+// the largest value. Each of these is a documented limit of the backend,
+// never a licence to return a wrong answer.
 //
 // # Stores that keep nothing
 //

@@ -1,0 +1,130 @@
+package cachet_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/testserver"
+	"github.com/cachet-go/cachet/store/memcachestore"
+	"github.com/cachet-go/cachet/store/redisstore"
+)
+
+// pairedOverhead times op and raw in alternating pairs (neither always
+// first) and reports the median of each and of their ratio. On a loaded
+// machine single ns/op figures swing widely; the paired ratio does not.
+func pairedOverhead(b *testing.B, op, raw func() error) {
+	b.Helper()
+	b.ReportAllocs()
+	var opNs, rawNs, ratios []float64
+	for i := 0; b.Loop(); i++ {
+		first, second := op, raw
+		if i%2 == 1 {
+			first, second = raw, op
+		}
+		t0 := time.Now()
+		if err := first(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := second(); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		od, rd := t1.Sub(t0), t2.Sub(t1)
+		if i%2 == 1 {
+			od, rd = rd, od
+		}
+		opNs = append(opNs, float64(od))
+		rawNs = append(rawNs, float64(rd))
+		ratios = append(ratios, float64(od)/float64(rd))
+	}
+	med := func(xs []float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	b.ReportMetric(med(opNs), "cache-ns/op")
+	b.ReportMetric(med(rawNs), "raw-ns/op")
+	b.ReportMetric(med(ratios), "cache/raw")
+}
+
+var benchBlob = []byte(`{"id":42,"name":"Ada Lovelace","email":"ada@example.com","tags":["admin","math"]}`)
+
+// BenchmarkCache_RedisOverhead compares a typed Cache Get/Set (bytes
+// codec, namespace, default 5s timeout) over redisstore with the raw
+// go-redis client doing the same GET/SET on the same server.
+func BenchmarkCache_RedisOverhead(b *testing.B) {
+	srv := testserver.Redis(b)
+	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, err := cachet.New[string](s, codec.Bytes(), &cachet.Options[string]{Namespace: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	raw := s.Client()
+	if err := c.Set(ctx, "k", benchBlob); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Get", func(b *testing.B) {
+		pairedOverhead(b,
+			func() error { _, err := c.Get(ctx, "k"); return err },
+			func() error { return raw.Get(ctx, "bench:k").Err() })
+	})
+	b.Run("Set", func(b *testing.B) {
+		pairedOverhead(b,
+			func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
+			func() error { return raw.Set(ctx, "bench:k", benchBlob, time.Minute).Err() })
+	})
+}
+
+// BenchmarkCache_MemcachedOverhead compares a typed Cache Get/Set over
+// memcachestore with raw gomemcache on the same server, for a cache
+// without a namespace (no generation lookups) and one with.
+func BenchmarkCache_MemcachedOverhead(b *testing.B) {
+	srv := testserver.Memcached(b)
+	s, err := memcachestore.NewFromServers([]string{srv.Addr}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	raw := memcache.New(srv.Addr)
+	raw.MaxIdleConns = 16
+	if err := raw.Set(&memcache.Item{Key: "k", Value: benchBlob}); err != nil {
+		b.Fatal(err)
+	}
+	for _, ns := range []string{"", "bench"} {
+		name := "plain"
+		if ns != "" {
+			name = "namespace"
+		}
+		c, err := cachet.New[string](s, codec.Bytes(), &cachet.Options[string]{Namespace: ns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Set(ctx, "k", benchBlob); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/Get", func(b *testing.B) {
+			pairedOverhead(b,
+				func() error { _, err := c.Get(ctx, "k"); return err },
+				func() error { _, err := raw.Get("k"); return err })
+		})
+		b.Run(name+"/Set", func(b *testing.B) {
+			pairedOverhead(b,
+				func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
+				func() error { return raw.Set(&memcache.Item{Key: "k", Value: benchBlob, Expiration: 60}) })
+		})
+	}
+}
