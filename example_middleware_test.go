@@ -3,29 +3,36 @@ package cachet_test
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memstore"
 )
 
-// Adding hit/miss and timing statistics to a store. A Cache takes the same
-// middleware in Options.Middleware.
+// Adding hit/miss and timing statistics to a cache.
 func Example_stats() {
 	var hits cachet.HitMissRatio
 	var timing cachet.Timing
-	s := cachet.WithPlugins(&hits, &timing)(memstore.Must(nil))
-	defer s.Close()
+	users, err := cachet.New[string](memstore.Must(nil), codec.String(), &cachet.Options[string]{
+		Namespace:  "users",
+		Middleware: []cachet.Middleware{cachet.WithPlugins(&hits, &timing)},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
 
 	ctx := context.Background()
-	s.Set(ctx, "a", []byte("1"), time.Minute)
-	s.Get(ctx, "a")                         // hit
-	s.Get(ctx, "b")                         // miss
-	s.GetMany(ctx, []string{"a", "b", "c"}) // one hit, two misses
+	users.Set(ctx, "42", "Ada")
+	users.Get(ctx, "42")                         // hit
+	users.Get(ctx, "7")                          // miss
+	users.GetMany(ctx, []string{"42", "1", "2"}) // one hit, two misses
 
 	st := hits.Stats()
 	fmt.Printf("reads %d, hits %d, misses %d, ratio %.2f\n", st.Total, st.Hits, st.Misses, st.Ratio)
@@ -132,4 +139,20 @@ func ExampleFailOpen() {
 	// reported: get "k": true
 	// get is a miss: true
 	// set fails: true
+}
+
+// Publishing operation counters on /debug/vars with expvar.
+func ExampleExpvarRecorder() {
+	var rec cachet.ExpvarRecorder
+	expvar.Publish("cache", &rec) // served by the expvar handler on /debug/vars
+	s := cachet.Metrics(&rec)(memstore.Must(nil))
+	defer s.Close()
+
+	ctx := context.Background()
+	s.Set(ctx, "a", []byte("1"), 0)
+	s.GetMany(ctx, []string{"a", "b"})
+	st := rec.Stats(cachet.OpGetMany)
+	fmt.Printf("get_many: calls %d, hits %d, misses %d, errors %d\n", st.Calls, st.Hits, st.Misses, st.Errors)
+	// Output:
+	// get_many: calls 1, hits 1, misses 1, errors 0
 }

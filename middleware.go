@@ -129,13 +129,6 @@ func (s *timeoutStore) Clear(ctx context.Context, prefix string) error {
 	return s.Store.Clear(ctx, prefix)
 }
 
-// Failed reports whether the operation failed: Err is not nil and is
-// neither a miss (store.ErrNotFound) nor an Add that found its key taken
-// (store.ErrExists), which are ordinary answers.
-func (c Call) Failed() bool {
-	return c.Err != nil && !errors.Is(c.Err, store.ErrNotFound) && !errors.Is(c.Err, store.ErrExists)
-}
-
 // LoggingOptions configures [Logging]. A nil *LoggingOptions means all
 // defaults; the zero value of each field is its default.
 type LoggingOptions struct {
@@ -147,7 +140,8 @@ type LoggingOptions struct {
 	// Default: slog.LevelWarn.
 	ErrorLevel slog.Leveler
 
-	// Ops lists the operations to log. Default: all of them.
+	// Ops lists the operations to log; an empty non-nil list logs none.
+	// Default (nil): all of them.
 	Ops []Op
 
 	// ShowKeys logs keys and prefixes as they are. Keys often hold

@@ -93,6 +93,9 @@ func TestMiddleware_OptionalInterfaces(t *testing.T) {
 			if !ok || m != mem {
 				t.Errorf("store.As[*memstore.Store]: got %p, %v; want %p, true", m, ok, mem)
 			}
+			if _, ok := store.As[store.InProcess](s); !ok {
+				t.Errorf("store.As[store.InProcess]: not found through the wrappers")
+			}
 			if got := store.Unwrap(s); got != store.Store(mem) {
 				t.Errorf("store.Unwrap: got %T; want the memstore", got)
 			}
@@ -190,6 +193,50 @@ func TestTimeout_Deadlines(t *testing.T) {
 	s.Get(late, "k")
 	if dl, ok := inner.last().Deadline(); !ok || dl.After(time.Now().Add(d)) {
 		t.Errorf("later caller deadline: store got deadline %v, %v; want at most now+%v", dl, ok, d)
+	}
+}
+
+// TestTimeout_EveryOp checks that every operation runs with the deadline,
+// seen by a plugin inside the Timeout.
+func TestTimeout_EveryOp(t *testing.T) {
+	seen := map[Op]bool{}
+	var mu sync.Mutex
+	spy := AfterFunc(func(ctx context.Context, c Call) {
+		dl, ok := ctx.Deadline()
+		mu.Lock()
+		defer mu.Unlock()
+		seen[c.Op] = ok && time.Until(dl) <= time.Minute
+	})
+	s := Chain(Timeout(time.Minute), WithPlugins(spy))(newMem(t))
+	defer s.Close()
+	s.Get(bg, "k")
+	s.GetMany(bg, []string{"k"})
+	s.Set(bg, "k", []byte("1"), 0)
+	s.SetMany(bg, []store.Entry{{Key: "k", Value: []byte("1")}}, 0)
+	s.Add(bg, "k", []byte("1"), 0)
+	s.Delete(bg, "k")
+	s.Exists(bg, "k")
+	s.Increment(bg, "k", 1)
+	s.Expire(bg, "k", time.Hour)
+	s.TTL(bg, "k")
+	s.Clear(bg, "")
+	for _, op := range Ops() {
+		if !seen[op] {
+			t.Errorf("%v ran without the Timeout's deadline", op)
+		}
+	}
+}
+
+type panickyRecorder struct{}
+
+func (panickyRecorder) Record(context.Context, Call) { panic("recorder bug") }
+
+func TestMetrics_RecorderPanic(t *testing.T) {
+	s := Metrics(panickyRecorder{})(newMem(t))
+	defer s.Close()
+	err := s.Set(bg, "k", []byte("v"), 0)
+	if !errors.Is(err, ErrPluginPanic) || !strings.Contains(err.Error(), "cachet.panickyRecorder.Record: recorder bug") {
+		t.Errorf("Set through a panicking recorder: got %v; want ErrPluginPanic naming cachet.panickyRecorder.Record", err)
 	}
 }
 

@@ -100,6 +100,13 @@ type Call struct {
 	Duration time.Duration
 }
 
+// Failed reports whether the operation failed: Err is not nil and is
+// neither a miss (store.ErrNotFound) nor an Add that found its key taken
+// (store.ErrExists), which are ordinary answers.
+func (c Call) Failed() bool {
+	return c.Err != nil && !errors.Is(c.Err, store.ErrNotFound) && !errors.Is(c.Err, store.ErrExists)
+}
+
 // Plugin observes every store operation of a store wrapped by
 // [WithPlugins], in the style of aiocache's plugins.
 //
@@ -298,10 +305,14 @@ func callAfter(p Plugin, ctx context.Context, c Call) (err error) {
 }
 
 func pluginPanic(p Plugin, hook string, r any) error {
-	if e, ok := r.(error); ok {
-		return fmt.Errorf("%w: %T.%s: %w", ErrPluginPanic, p, hook, e)
+	name := fmt.Sprintf("%T.%s", p, hook)
+	if rp, ok := p.(recorderPlugin); ok {
+		name = fmt.Sprintf("%T.Record", rp.rec) // the user's type, not the adapter
 	}
-	return fmt.Errorf("%w: %T.%s: %v", ErrPluginPanic, p, hook, r)
+	if e, ok := r.(error); ok {
+		return fmt.Errorf("%w: %s: %w", ErrPluginPanic, name, e)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrPluginPanic, name, r)
 }
 
 func (s *pluginStore) Get(ctx context.Context, key string) ([]byte, error) {

@@ -432,3 +432,48 @@ func BenchmarkPlugins_ParallelGet(b *testing.B) {
 		benchParallelGet(b, s)
 	})
 }
+
+// BenchmarkChain_Overhead measures what a chain adds to a memstore Get by
+// alternating blocks of Gets on the bare store and through the chain, so
+// that both see the same machine load; it reports the difference as
+// added-ns/op.
+func BenchmarkChain_Overhead(b *testing.B) {
+	cases := []struct {
+		name string
+		mw   Middleware
+	}{
+		{"passthrough3", Chain(passthroughMW, passthroughMW, passthroughMW)},
+		{"BasePlugin", WithPlugins(BasePlugin{})},
+		{"HitMissRatio+Timing", WithPlugins(&HitMissRatio{}, &Timing{})},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			bare := newMem(b)
+			defer bare.Close()
+			chained := c.mw(bare)
+			if err := bare.Set(bg, "key", []byte("value"), 0); err != nil {
+				b.Fatal(err)
+			}
+			const block = 100
+			var tBare, tChain time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += block {
+				n := min(block, b.N-i)
+				start := time.Now()
+				for range n {
+					bare.Get(bg, "key")
+				}
+				mid := time.Now()
+				for range n {
+					chained.Get(bg, "key")
+				}
+				tBare += mid.Sub(start)
+				tChain += time.Since(mid)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(tBare)/float64(b.N), "bare-ns/op")
+			b.ReportMetric(float64(tChain-tBare)/float64(b.N), "added-ns/op")
+		})
+	}
+}

@@ -198,8 +198,11 @@ func ErrorType(err error) string {
 type Recorder struct {
 	duration     metric.Float64Histogram
 	hits, misses metric.Int64Counter
-	ok           []metric.MeasurementOption   // by Op-1
-	failed       [][]metric.MeasurementOption // by Op-1, then errorTypes index (last: _OTHER)
+	// The options are kept as ready-made slices, so that passing them on
+	// (opts...) allocates nothing.
+	ok     [][]metric.RecordOption   // by Op-1
+	failed [][][]metric.RecordOption // by Op-1, then errorTypes index (last: _OTHER)
+	add    [][]metric.AddOption      // by Op-1
 }
 
 var _ cachet.Recorder = (*Recorder)(nil)
@@ -247,8 +250,10 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 	sys := SystemKey.String(opts.system())
 	for _, op := range cachet.Ops() {
 		base := append([]attribute.KeyValue{sys, OperationKey.String(op.String())}, extra...)
-		r.ok = append(r.ok, metric.WithAttributeSet(attribute.NewSet(base...)))
-		var failed []metric.MeasurementOption
+		set := metric.WithAttributeSet(attribute.NewSet(base...))
+		r.ok = append(r.ok, []metric.RecordOption{set})
+		r.add = append(r.add, []metric.AddOption{set})
+		var failed [][]metric.RecordOption
 		for _, e := range errorTypes {
 			failed = append(failed, failedSet(base, e.name))
 		}
@@ -257,9 +262,9 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 	return r, nil
 }
 
-func failedSet(base []attribute.KeyValue, errType string) metric.MeasurementOption {
+func failedSet(base []attribute.KeyValue, errType string) []metric.RecordOption {
 	attrs := append(append([]attribute.KeyValue(nil), base...), ErrorTypeKey.String(errType))
-	return metric.WithAttributeSet(attribute.NewSet(attrs...))
+	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 }
 
 // Record records c.
@@ -278,12 +283,12 @@ func (r *Recorder) Record(ctx context.Context, c cachet.Call) {
 			}
 		}
 	}
-	r.duration.Record(ctx, c.Duration.Seconds(), attrs)
+	r.duration.Record(ctx, c.Duration.Seconds(), attrs...)
 	if c.Hits > 0 {
-		r.hits.Add(ctx, int64(c.Hits), r.ok[i])
+		r.hits.Add(ctx, int64(c.Hits), r.add[i]...)
 	}
 	if c.Misses > 0 {
-		r.misses.Add(ctx, int64(c.Misses), r.ok[i])
+		r.misses.Add(ctx, int64(c.Misses), r.add[i]...)
 	}
 }
 
