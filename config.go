@@ -42,23 +42,22 @@ var schemes = struct {
 // knownSchemes names the packages that register the schemes this module
 // ships outside the root package, for the error of an unregistered one.
 var knownSchemes = map[string]string{
-	"redis":           "github.com/cachet-go/cachet/store/redisstore",
-	"rediss":          "github.com/cachet-go/cachet/store/redisstore",
-	"redis+cluster":   "github.com/cachet-go/cachet/store/redisstore",
-	"rediss+cluster":  "github.com/cachet-go/cachet/store/redisstore",
-	"redis+sentinel":  "github.com/cachet-go/cachet/store/redisstore",
-	"rediss+sentinel": "github.com/cachet-go/cachet/store/redisstore",
-	"memcached":       "github.com/cachet-go/cachet/store/memcachestore",
+	"redis":           "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"rediss":          "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"redis+cluster":   "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"rediss+cluster":  "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"redis+sentinel":  "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"rediss+sentinel": "github.com/cachet-go/cachet/store/redisstore/redisurl",
+	"memcached":       "github.com/cachet-go/cachet/store/memcachestore/memcacheurl",
 }
 
 // RegisterScheme makes the URL scheme name (lower case, such as "redis")
-// available to [Open], [ParseURL] and the [Registry]. Backend packages
-// call it from an init function, as database/sql drivers do, so that a
-// program gets a scheme by importing its package, if only for its side
-// effect:
+// available to [Open], [ParseURL] and the [Registry]. Packages call it
+// from an init function, as database/sql drivers do, so that a program
+// gets a scheme by importing a package for its side effect:
 //
-//	import _ "github.com/cachet-go/cachet/store/redisstore" // redis://, rediss://, redis+cluster://, redis+sentinel://
-//	import _ "github.com/cachet-go/cachet/store/memcachestore" // memcached://
+//	import _ "github.com/cachet-go/cachet/store/redisstore/redisurl"     // redis://, rediss://, redis+cluster://, redis+sentinel://
+//	import _ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl" // memcached://
 //
 // The schemes memory, locmem, noop and dummy are registered by package
 // cachet itself. RegisterScheme panics if name is empty, not lower case,
@@ -223,8 +222,9 @@ var cacheOptionNames = map[string]string{
 // store. max_entries and max_bytes are those of [memstore.Options]
 // (max_bytes=-1: no byte bound).
 //
-// The redis and memcached schemes are registered by their packages,
-// which a program imports for the side effect (see [RegisterScheme]).
+// The redis and memcached schemes are registered by the packages
+// store/redisstore/redisurl and store/memcachestore/memcacheurl, which a
+// program imports for the side effect (see [RegisterScheme]).
 // The redis schemes take go-redis' own URL options (pool_size,
 // min_idle_conns, dial_timeout, read_timeout, write_timeout, max_retries,
 // client_name, skip_verify, ...), the async-caches aliases minsize

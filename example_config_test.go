@@ -10,8 +10,8 @@ import (
 	"github.com/cachet-go/cachet/codec"
 	// Importing the backends registers their URL schemes: redis://,
 	// rediss://, redis+cluster://, redis+sentinel:// and memcached://.
-	_ "github.com/cachet-go/cachet/store/memcachestore"
-	_ "github.com/cachet-go/cachet/store/redisstore"
+	_ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
+	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
 )
 
 // Open a store from a URL, as found in an environment variable. The URL's

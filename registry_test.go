@@ -21,8 +21,10 @@ import (
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
+	_ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
 	"github.com/cachet-go/cachet/store/memstore"
 	"github.com/cachet-go/cachet/store/redisstore"
+	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
 )
 
 type user struct {

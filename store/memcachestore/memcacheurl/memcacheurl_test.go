@@ -1,4 +1,4 @@
-package memcachestore
+package memcacheurl_test
 
 import (
 	"context"
@@ -12,29 +12,30 @@ import (
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/testserver"
+	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memcachestore"
+	_ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
 )
 
 // The URLs name loopback servers that are never contacted: the client
 // connects on first use.
 func TestOpenURL_Options(t *testing.T) {
 	tests := []struct {
-		url         string
-		servers     string
-		timeout     time.Duration
-		maxIdle     int
-		gens        bool
-		genCacheTTL time.Duration
-		opts        cachet.URLOptions
+		url     string
+		timeout time.Duration
+		maxIdle int
+		gens    bool
+		opts    cachet.URLOptions
 	}{
-		{"memcached://127.0.0.1", "127.0.0.1:11211", memcache.DefaultTimeout, DefaultMaxIdleConns, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1:1,127.0.0.1:2", "127.0.0.1:1 127.0.0.1:2", memcache.DefaultTimeout, DefaultMaxIdleConns, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?timeout=2", "127.0.0.1:11211", 2 * time.Second, DefaultMaxIdleConns, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?timeout=200ms&max_idle=32", "127.0.0.1:11211", 200 * time.Millisecond, 32, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?max_idle_conns=3", "127.0.0.1:11211", memcache.DefaultTimeout, 3, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?maxsize=4", "127.0.0.1:11211", memcache.DefaultTimeout, 4, true, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?generations=false", "127.0.0.1:11211", memcache.DefaultTimeout, DefaultMaxIdleConns, false, 0, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?generation_cache_ttl=5s", "127.0.0.1:11211", memcache.DefaultTimeout, DefaultMaxIdleConns, true, 5 * time.Second, cachet.URLOptions{}},
-		{"memcached://127.0.0.1?ttl=30&namespace=pages&version=3", "127.0.0.1:11211", memcache.DefaultTimeout, DefaultMaxIdleConns, true, 0,
+		{"memcached://127.0.0.1", memcache.DefaultTimeout, memcachestore.DefaultMaxIdleConns, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1:1,127.0.0.1:2", memcache.DefaultTimeout, memcachestore.DefaultMaxIdleConns, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?timeout=2", 2 * time.Second, memcachestore.DefaultMaxIdleConns, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?timeout=200ms&max_idle=32", 200 * time.Millisecond, 32, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?max_idle_conns=3", memcache.DefaultTimeout, 3, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?maxsize=4", memcache.DefaultTimeout, 4, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?generations=false", memcache.DefaultTimeout, memcachestore.DefaultMaxIdleConns, false, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?generation_cache_ttl=5s", memcache.DefaultTimeout, memcachestore.DefaultMaxIdleConns, true, cachet.URLOptions{}},
+		{"memcached://127.0.0.1?ttl=30&namespace=pages&version=3", memcache.DefaultTimeout, memcachestore.DefaultMaxIdleConns, true,
 			cachet.URLOptions{TTL: 30 * time.Second, Namespace: "pages", Version: "3"}},
 	}
 	for _, tt := range tests {
@@ -44,20 +45,21 @@ func TestOpenURL_Options(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			s, ok := st.(*Store)
+			s, ok := store.As[*memcachestore.Store](st)
 			if !ok {
-				t.Fatalf("Open returned %T; want *memcachestore.Store", st)
+				t.Fatalf("Open returned %T; want a *memcachestore.Store", st)
 			}
 			// (The client does not expose its servers: TestOpenURL_Servers
 			// checks a list of two by where the keys go.)
-			if s.client.Timeout != tt.timeout {
-				t.Errorf("Timeout = %v; want %v", s.client.Timeout, tt.timeout)
+			if c := s.Client(); c.Timeout != tt.timeout || c.MaxIdleConns != tt.maxIdle {
+				t.Errorf("client Timeout %v, MaxIdleConns %d; want %v, %d", c.Timeout, c.MaxIdleConns, tt.timeout, tt.maxIdle)
 			}
-			if s.client.MaxIdleConns != tt.maxIdle {
-				t.Errorf("MaxIdleConns = %d; want %d", s.client.MaxIdleConns, tt.maxIdle)
-			}
-			if s.gens != tt.gens || s.hints.ttl != tt.genCacheTTL {
-				t.Errorf("generations %v, cache ttl %v; want %v, %v", s.gens, s.hints.ttl, tt.gens, tt.genCacheTTL)
+			// Without generations, Clear takes no namespace prefix (and
+			// answers without contacting the server).
+			if !tt.gens {
+				if err := s.Clear(context.Background(), "ns:"); !errors.Is(err, store.ErrNotSupported) {
+					t.Errorf("generations=false: Clear(ns:) = %v; want ErrNotSupported", err)
+				}
 			}
 			if opts != tt.opts {
 				t.Errorf("URL options = %+v; want %+v", opts, tt.opts)

@@ -1,4 +1,50 @@
-package redisstore
+// Package redisurl registers the store URL schemes of Redis with package
+// cachet, so that [cachet.Open], [cachet.OpenCache] and the
+// [cachet.Registry] can open [redisstore] stores. Import it for its side
+// effect:
+//
+//	import _ "github.com/cachet-go/cachet/store/redisstore/redisurl"
+//
+//	s, opts, err := cachet.Open("redis://:secret@localhost:6379/1?maxsize=20&ttl=600")
+//
+// It registers redis, rediss (TLS), redis+cluster, rediss+cluster,
+// redis+sentinel and rediss+sentinel:
+//
+//	redis://[user:password@]host[:port][/db]?options             one server
+//	redis+cluster://[user:password@]host:port,host:port?options   seed nodes of a Redis Cluster
+//	redis+sentinel://master[:password]@host:port,host:port[/db]?options
+//
+// The default port is 6379 and a host is required. The sentinel form names
+// the master in the user part and lists the sentinels; its password is the
+// data nodes', ?username= gives their ACL user, and ?sentinel_username=
+// and ?sentinel_password= authenticate to the sentinels. A password in the
+// user part wins over ?password=.
+//
+// # Options
+//
+// The options are go-redis' own: its ParseURL, ParseClusterURL and
+// ParseFailoverURL read them (pool_size, min_idle_conns, max_idle_conns,
+// max_active_conns, dial_timeout, read_timeout, write_timeout,
+// pool_timeout, max_retries, client_name, protocol, skip_verify,
+// read_only, route_by_latency, ...; durations in seconds or as Go
+// durations). The async-caches names are accepted too: minsize
+// (min_idle_conns), maxsize (pool_size) and timeout (dial_timeout,
+// read_timeout and write_timeout at once, each unless given itself).
+// Unknown options are an error naming the option and its value, as are
+// the ones go-redis rejects. cachet's cache options (ttl, namespace,
+// version) are read by cachet itself.
+//
+// # Stores
+//
+// The go-redis client is built with ContextTimeoutEnabled, as
+// [redisstore.Open] does, and without connecting: connections are made on
+// first use. The store returned wraps a [*redisstore.Store] (reach it with
+// store.As) and closes the client when it is closed.
+//
+// This is a separate package so that package redisstore does not depend
+// on package cachet, and so that programs that open no URL do not link
+// the URL code.
+package redisurl
 
 import (
 	"errors"
@@ -11,37 +57,9 @@ import (
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
-// Importing this package registers the URL schemes redis, rediss,
-// redis+cluster, rediss+cluster, redis+sentinel and rediss+sentinel with
-// cachet.Open and the cachet.Registry:
-//
-//	import _ "github.com/cachet-go/cachet/store/redisstore"
-//
-//	s, opts, err := cachet.Open("redis://:secret@localhost:6379/1?maxsize=20&ttl=600")
-//
-// The URL forms are
-//
-//	redis://[user:password@]host[:port][/db]?options            one server (rediss: TLS)
-//	redis+cluster://[user:password@]host:port,host:port?options  seed nodes of a Redis Cluster
-//	redis+sentinel://master[:password]@host:port,host:port[/db]?options
-//
-// where the default port is 6379 and a host is required. The sentinel
-// form names the master in the user part and lists the sentinels; its
-// password is the data nodes'; ?username= gives their ACL user and
-// ?sentinel_username= and ?sentinel_password= authenticate to the
-// sentinels. A password in the user part wins over ?password=.
-//
-// The options are go-redis' own (its ParseURL, ParseClusterURL and
-// ParseFailoverURL read them: pool_size, min_idle_conns, max_idle_conns,
-// dial_timeout, read_timeout, write_timeout, pool_timeout, max_retries,
-// client_name, protocol, skip_verify, ...; durations in seconds or as Go
-// durations) plus the aliases of async-caches: minsize (min_idle_conns),
-// maxsize (pool_size) and timeout (dial_timeout, read_timeout and
-// write_timeout at once). Unknown options are an error. The stores are
-// built as [Open] builds them, ContextTimeoutEnabled included; Close
-// closes their client.
 func init() {
 	for _, scheme := range []string{"redis", "rediss"} {
 		cachet.RegisterScheme(scheme, singleScheme)
@@ -201,15 +219,32 @@ func withPassword(user *url.Userinfo, pw string, hasPW bool) *url.Userinfo {
 	return url.UserPassword("", pw)
 }
 
-// ownedStore returns a Store that owns client: Close closes it.
+// ownedStore returns a store on client that closes client when it is
+// closed.
 func ownedStore(client redis.UniversalClient) (store.Store, error) {
-	s, err := New(client, nil)
+	s, err := redisstore.New(client, nil)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	s.owned = true
-	return s, nil
+	return &owned{Store: s, client: client}, nil
+}
+
+// owned is a redisstore.Store that owns its client.
+type owned struct {
+	*redisstore.Store
+	client redis.UniversalClient
+}
+
+// Unwrap returns the redisstore.Store, for store.As.
+func (s *owned) Unwrap() store.Store { return s.Store }
+
+// Close closes the store, then its client.
+func (s *owned) Close() error {
+	if err := s.Store.Close(); err != nil {
+		return err
+	}
+	return s.client.Close()
 }
 
 // singleScheme reads redis:// and rediss:// URLs.

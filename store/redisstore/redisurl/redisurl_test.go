@@ -1,4 +1,4 @@
-package redisstore_test
+package redisurl_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
+	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
 )
 
 // openURL opens rawURL and closes the store when the test ends.
@@ -25,9 +26,9 @@ func openURL(t *testing.T, rawURL string) (*redisstore.Store, cachet.URLOptions)
 		t.Fatalf("Open(%q): %v", rawURL, err)
 	}
 	t.Cleanup(func() { s.Close() })
-	rs, ok := s.(*redisstore.Store)
+	rs, ok := store.As[*redisstore.Store](s)
 	if !ok {
-		t.Fatalf("Open(%q) returned %T; want *redisstore.Store", rawURL, s)
+		t.Fatalf("Open(%q) returned %T; want a *redisstore.Store", rawURL, s)
 	}
 	return rs, opts
 }
@@ -267,7 +268,8 @@ func TestOpenURL_SingleServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := s.(*redisstore.Store).Client()
+	rs, _ := store.As[*redisstore.Store](s)
+	client := rs.Client()
 	if err := client.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,11 +282,14 @@ func TestOpenURL_SingleServer(t *testing.T) {
 	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Get after Close = %v; want ErrClosed", err)
 	}
+	if err := s.Close(); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("second Close = %v; want ErrClosed", err)
+	}
 }
 
 func TestOpenURL_ClusterServer(t *testing.T) {
 	ctx := context.Background()
-	addrs := sharedCluster(t).Addrs()
+	addrs := testserver.RedisCluster(t).Addrs()
 	c, err := cachet.OpenCache[string]("redis+cluster://"+strings.Join(addrs, ",")+"?maxsize=4&timeout=2s&namespace=urltest",
 		codec.String(), nil)
 	if err != nil {

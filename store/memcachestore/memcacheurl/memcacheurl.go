@@ -1,4 +1,29 @@
-package memcachestore
+// Package memcacheurl registers the store URL scheme memcached with
+// package cachet, so that [cachet.Open], [cachet.OpenCache] and the
+// [cachet.Registry] can open [memcachestore] stores. Import it for its
+// side effect:
+//
+//	import _ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
+//
+//	s, opts, err := cachet.Open("memcached://10.0.0.1:11211,10.0.0.2:11211?timeout=200ms&max_idle=32")
+//
+// The URL lists one or more servers (the default port is 11211; a host is
+// required) and takes the options
+//
+//	timeout               memcachestore.Options.Timeout: seconds or a Go duration, > 0
+//	max_idle              Options.MaxIdleConns, >= 0 (aliases max_idle_conns, maxsize)
+//	generations           true (the default) or false: false sets Options.DisableGenerations
+//	generation_cache_ttl  Options.GenerationCacheTTL: seconds or a Go duration, >= 0
+//
+// besides cachet's cache options (ttl, namespace, version). Unknown
+// options, a user or password (memcached has no authentication here) and
+// a path are errors naming the option and its value. The store is made by
+// [memcachestore.NewFromServers], which connects on first use.
+//
+// This is a separate package so that package memcachestore does not
+// depend on package cachet, and so that programs that open no URL do not
+// link the URL code.
+package memcacheurl
 
 import (
 	"errors"
@@ -9,26 +34,9 @@ import (
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/memcachestore"
 )
 
-// Importing this package registers the URL scheme memcached with
-// cachet.Open and the cachet.Registry:
-//
-//	import _ "github.com/cachet-go/cachet/store/memcachestore"
-//
-//	s, opts, err := cachet.Open("memcached://10.0.0.1:11211,10.0.0.2:11211?timeout=200ms&max_idle=32")
-//
-// The URL lists one or more servers (the default port is 11211; a host is
-// required) and takes the options
-//
-//	timeout               Options.Timeout: seconds or a Go duration, > 0
-//	max_idle              Options.MaxIdleConns, >= 0 (aliases max_idle_conns, maxsize)
-//	generations           true (default) or false: false sets Options.DisableGenerations
-//	generation_cache_ttl  Options.GenerationCacheTTL: seconds or a Go duration, >= 0
-//
-// besides cachet's cache options (ttl, namespace, version). Unknown
-// options, a user or password (memcached has no authentication here) and
-// a path are errors. The store is made by [NewFromServers].
 func init() {
 	cachet.RegisterScheme("memcached", memcachedScheme)
 }
@@ -59,7 +67,7 @@ func memcachedScheme(u *url.URL) (func() (store.Store, error), error) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	var o Options
+	var o memcachestore.Options
 	seen := map[string]string{}
 	for _, name := range names {
 		vals := q[name]
@@ -112,5 +120,5 @@ func memcachedScheme(u *url.URL) (func() (store.Store, error), error) {
 			o.GenerationCacheTTL = d
 		}
 	}
-	return func() (store.Store, error) { return NewFromServers(servers, &o) }, nil
+	return func() (store.Store, error) { return memcachestore.NewFromServers(servers, &o) }, nil
 }
