@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 
 	"golang.org/x/sync/singleflight"
 )
@@ -39,9 +40,25 @@ func (p *PanicError) Unwrap() error {
 	return err
 }
 
-// testHookJoined, when set by tests, is called once a caller has joined
-// (or started) the call for key.
-var testHookJoined func(key string)
+// joinHook, when set by tests, is called once a caller has joined (or
+// started) the call for key.
+var joinHook atomic.Pointer[func(key string)]
+
+// SetJoinHook makes every Do (of any Group or Batch) call f once its caller
+// has joined, or started, the call for key, and returns a function that
+// removes the hook. It exists for tests that must know that all their
+// callers share one call before letting that call finish; f must be safe
+// for concurrent use. Production code never sets it.
+func SetJoinHook(f func(key string)) (reset func()) {
+	joinHook.Store(&f)
+	return func() { joinHook.Store(nil) }
+}
+
+func joined(key string) {
+	if f := joinHook.Load(); f != nil {
+		(*f)(key)
+	}
+}
 
 type outcome[V any] struct {
 	v V
@@ -66,9 +83,7 @@ func (g *Group[V]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 		val, err := fn(detached)
 		return outcome[V]{v: val}, err
 	})
-	if testHookJoined != nil {
-		testHookJoined(key)
-	}
+	joined(key)
 	select {
 	case <-ctx.Done():
 		var zero V

@@ -58,12 +58,11 @@ func TestGroup_CallerCancelDoesNotCancelOthers(t *testing.T) {
 	// call is the follower's.
 	followerJoined := make(chan struct{})
 	var joins atomic.Int32
-	testHookJoined = func(string) {
+	defer SetJoinHook(func(string) {
 		if joins.Add(1) == 2 {
 			close(followerJoined)
 		}
-	}
-	defer func() { testHookJoined = nil }()
+	})()
 
 	leaderDone := make(chan error, 1)
 	go func() {

@@ -42,9 +42,10 @@ type Options struct {
 // Run checks that the stores made by newStore satisfy the [store.Store]
 // contract, each rule in a subtest of t. The subtests run one after the
 // other. newStore is called once per subtest and must return a store whose
-// keyspace is empty; Run closes it when the subtest ends (a store closed by
-// the subtest itself must then return store.ErrClosed). A nil opts means
-// the zero Options.
+// keyspace is empty (stores sharing a server can clear it first); it may
+// call t.Skip or t.Fatal. Run closes the store when the subtest ends (a
+// store closed by the subtest itself must then return store.ErrClosed).
+// A nil opts means the zero Options.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts *Options) {
 	t.Helper()
 	if newStore == nil {

@@ -1,0 +1,40 @@
+package redisstore
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachet-go/cachet/store"
+)
+
+var _ store.CompareAndDeleter = (*Store)(nil)
+
+// compareAndDelete deletes KEYS[1] only if it holds ARGV[1]. A Lua script
+// runs atomically on the server, and EVAL/EVALSHA work on every Redis
+// version cachet supports (a native compare-and-delete, DELEX, appeared
+// only in Redis 8.4). Its one key makes it valid on a Redis Cluster.
+var compareAndDelete = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0
+`)
+
+// CompareAndDelete deletes key only if it holds value, atomically (one Lua
+// script on the server), and reports whether it did. It implements
+// store.CompareAndDeleter.
+func (s *Store) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
+	const op = "compare_and_delete"
+	if err := s.begin(ctx, op, key); err != nil {
+		return false, err
+	}
+	if err := store.CheckValue(op, key, value); err != nil {
+		return false, err
+	}
+	n, err := compareAndDelete.Run(ctx, s.client, []string{key}, value).Int()
+	if err != nil {
+		return false, s.fail(ctx, op, key, err)
+	}
+	return n == 1, nil
+}
