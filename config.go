@@ -690,21 +690,26 @@ func openNamedMemory(name string, o memstore.Options, given bool) (store.Store, 
 			name, nm.opts.MaxEntries, nm.opts.MaxBytes)
 	}
 	nm.refs++
-	return &memoryHandle{Store: nm.s, name: name, nm: nm}, nil
+	return &memoryHandle{s: nm.s, name: name, nm: nm}, nil
 }
 
 // memoryHandle is one open handle on a named memory store. Closing it
 // makes the handle unusable; the store itself is closed, and its name
 // freed, when its last handle closes.
 type memoryHandle struct {
-	*memstore.Store
+	s      *memstore.Store
 	name   string
 	nm     *namedMemory
 	closed atomic.Bool
 }
 
+var (
+	_ store.Store             = (*memoryHandle)(nil)
+	_ store.CompareAndDeleter = (*memoryHandle)(nil)
+)
+
 // Unwrap returns the shared memstore, for store.As.
-func (h *memoryHandle) Unwrap() store.Store { return h.Store }
+func (h *memoryHandle) Unwrap() store.Store { return h.s }
 
 func (h *memoryHandle) check(op, key string) error {
 	if h.closed.Load() {
@@ -717,77 +722,84 @@ func (h *memoryHandle) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := h.check("get", key); err != nil {
 		return nil, err
 	}
-	return h.Store.Get(ctx, key)
+	return h.s.Get(ctx, key)
 }
 
 func (h *memoryHandle) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if err := h.check("get_many", firstOf(keys)); err != nil {
 		return nil, err
 	}
-	return h.Store.GetMany(ctx, keys)
+	return h.s.GetMany(ctx, keys)
 }
 
 func (h *memoryHandle) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := h.check("set", key); err != nil {
 		return err
 	}
-	return h.Store.Set(ctx, key, value, ttl)
+	return h.s.Set(ctx, key, value, ttl)
 }
 
 func (h *memoryHandle) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
 	if err := h.check("set_many", ""); err != nil {
 		return err
 	}
-	return h.Store.SetMany(ctx, entries, ttl)
+	return h.s.SetMany(ctx, entries, ttl)
 }
 
 func (h *memoryHandle) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := h.check("add", key); err != nil {
 		return err
 	}
-	return h.Store.Add(ctx, key, value, ttl)
+	return h.s.Add(ctx, key, value, ttl)
 }
 
 func (h *memoryHandle) Delete(ctx context.Context, keys ...string) (int, error) {
 	if err := h.check("delete", firstOf(keys)); err != nil {
 		return 0, err
 	}
-	return h.Store.Delete(ctx, keys...)
+	return h.s.Delete(ctx, keys...)
 }
 
 func (h *memoryHandle) Exists(ctx context.Context, key string) (bool, error) {
 	if err := h.check("exists", key); err != nil {
 		return false, err
 	}
-	return h.Store.Exists(ctx, key)
+	return h.s.Exists(ctx, key)
 }
 
 func (h *memoryHandle) Increment(ctx context.Context, key string, delta int64) (int64, error) {
 	if err := h.check("increment", key); err != nil {
 		return 0, err
 	}
-	return h.Store.Increment(ctx, key, delta)
+	return h.s.Increment(ctx, key, delta)
 }
 
 func (h *memoryHandle) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if err := h.check("expire", key); err != nil {
 		return false, err
 	}
-	return h.Store.Expire(ctx, key, ttl)
+	return h.s.Expire(ctx, key, ttl)
 }
 
 func (h *memoryHandle) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := h.check("ttl", key); err != nil {
 		return 0, err
 	}
-	return h.Store.TTL(ctx, key)
+	return h.s.TTL(ctx, key)
 }
 
 func (h *memoryHandle) Clear(ctx context.Context, prefix string) error {
 	if err := h.check("clear", prefix); err != nil {
 		return err
 	}
-	return h.Store.Clear(ctx, prefix)
+	return h.s.Clear(ctx, prefix)
+}
+
+func (h *memoryHandle) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
+	if err := h.check("compare_and_delete", key); err != nil {
+		return false, err
+	}
+	return h.s.CompareAndDelete(ctx, key, value)
 }
 
 // Close closes the handle, and the named store with its last handle.

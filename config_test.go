@@ -252,6 +252,14 @@ func TestOpen_MemorySameNameShares(t *testing.T) {
 	if _, err := first.Get(ctx, "k"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Get on a closed handle = %v; want ErrClosed", err)
 	}
+	// Optional capabilities are the handle's too, and closed with it.
+	cad, ok := store.As[store.CompareAndDeleter](first)
+	if !ok {
+		t.Fatal("a memory handle does not offer CompareAndDelete")
+	}
+	if _, err := cad.CompareAndDelete(ctx, "k", []byte("v")); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("CompareAndDelete on a closed handle = %v; want ErrClosed", err)
+	}
 	if got, err := second.Get(ctx, "k"); err != nil || string(got) != "v" {
 		t.Errorf("after closing another handle, Get = %q, %v; want \"v\"", got, err)
 	}
