@@ -1,10 +1,14 @@
 package testserver
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // MemcachedPing checks that a memcached server at addr answers "version".
@@ -42,7 +46,46 @@ func Memcached(tb testing.TB, extra ...string) *Server {
 // Pause stops the server process with SIGSTOP: its port still accepts
 // connections (the kernel queues them) but nothing answers, as with a hung
 // server, until [Server.Resume]. Stop and Close work on a paused server.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// A signal is delivered asynchronously: wait until every thread of
+	// the process is stopped, so that no request sent after Pause returns
+	// can still be answered.
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testserver: process %d not stopped 5s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond) // polling the kernel's process state
+	}
+	return nil
+}
+
+// allThreadsStopped reports whether every thread of pid is in state T
+// (stopped), as /proc shows it.
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a server stopped by [Server.Pause].
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
