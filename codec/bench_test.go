@@ -118,14 +118,18 @@ func BenchmarkCodec(b *testing.B) {
 // over, for the package's Performance section: msgpack's own Marshal and
 // Unmarshal (no pooled buffer, and Unmarshal's value preallocation), gob
 // with one long-lived encoder and decoder (a stream, not self-describing
-// values, so unusable for a cache but the floor of gob's cost), and
-// Compress at flate.DefaultCompression.
+// values, so unusable for a cache but the floor of gob's cost),
+// Compress at flate.DefaultCompression, and Compress over Bytes (the cost
+// of flate alone).
 func BenchmarkReference(b *testing.B) {
 	b.Run("MsgpackPlain/User", func(b *testing.B) { benchMsgpackPlain(b, smallUser) })
 	b.Run("MsgpackPlain/Order", func(b *testing.B) { benchMsgpackPlain(b, largeOrder) })
 	b.Run("GobStream/User", func(b *testing.B) { benchGobStream(b, smallUser) })
 	b.Run("GobStream/Order", func(b *testing.B) { benchGobStream(b, largeOrder) })
 	benchCodec(b, "CompressJSONLevel6/Order", codec.Compress(codec.JSON[benchOrder](), &codec.CompressOptions{Level: -1}), largeOrder)
+	// The flate cost alone: Compress over Bytes on the Order's JSON text.
+	jsonOrder, _ := codec.JSON[benchOrder]().Marshal(largeOrder)
+	benchCodec(b, "CompressBytes/Order", codec.Compress(codec.Bytes(), nil), jsonOrder)
 }
 
 func benchMsgpackPlain[V any](b *testing.B, v V) {

@@ -22,9 +22,9 @@ const (
 	// the field is zero: encodings shorter than 1 KiB are stored raw.
 	DefaultCompressThreshold = 1024
 	// DefaultCompressLevel is the CompressOptions.Level used when the
-	// field is zero: flate.BestSpeed, which for cache-sized values
-	// compresses several times faster than flate.DefaultCompression for
-	// a few percent of size.
+	// field is zero: flate.BestSpeed, which on 9 KB of JSON compresses
+	// 1.5 to 2 times as fast as flate.DefaultCompression for 2% more
+	// bytes.
 	DefaultCompressLevel = flate.BestSpeed
 )
 
@@ -100,6 +100,12 @@ func Compress[V any](c Codec[V], opts *CompressOptions) Codec[V] {
 	return cc
 }
 
+// flateReader is a pooled decompressor with the reader it reads from.
+type flateReader struct {
+	src bytes.Reader
+	r   io.ReadCloser // from flate.NewReader: implements flate.Resetter
+}
+
 type compressCodec[V any] struct {
 	inner     Codec[V]
 	threshold int
@@ -107,9 +113,12 @@ type compressCodec[V any] struct {
 }
 
 var (
-	// flateReaders holds readers from flate.NewReader; they implement
-	// flate.Resetter.
-	flateReaders sync.Pool
+	// flateReaders holds *flateReader.
+	flateReaders = sync.Pool{New: func() any {
+		fr := new(flateReader)
+		fr.r = flate.NewReader(&fr.src)
+		return fr
+	}}
 	// flateBuffers holds *bytes.Buffer for compressing and decompressing.
 	flateBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
@@ -177,24 +186,19 @@ func (c *compressCodec[V]) Unmarshal(data []byte, v *V) error {
 		return decodeError(fmt.Errorf("compress: unknown header byte %#02x", data[0]))
 	}
 
-	src := bytes.NewReader(data[1:])
-	var fr io.ReadCloser
-	if x, ok := flateReaders.Get().(io.ReadCloser); ok {
-		fr = x
-		// Reset on a reader from flate.NewReader cannot fail (no dict).
-		_ = fr.(flate.Resetter).Reset(src, nil)
-	} else {
-		fr = flate.NewReader(src)
-	}
+	fr := flateReaders.Get().(*flateReader)
+	fr.src.Reset(data[1:])
+	// Reset on a reader from flate.NewReader cannot fail (no dictionary).
+	_ = fr.r.(flate.Resetter).Reset(&fr.src, nil)
 	buf := flateBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err := buf.ReadFrom(fr)
-	if err == nil && src.Len() != 0 {
+	_, err := buf.ReadFrom(fr.r)
+	if err == nil && fr.src.Len() != 0 {
 		// bytes.Reader is an io.ByteReader, so flate reads no further
 		// than the end of its stream and what is left is really extra.
 		err = errTrailingFlate
 	}
-	_ = fr.(flate.Resetter).Reset(bytes.NewReader(nil), nil) // drop data
+	fr.src.Reset(nil) // do not retain data
 	flateReaders.Put(fr)
 	if err != nil {
 		putBuffer(buf)
