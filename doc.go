@@ -75,6 +75,17 @@
 // misses), and [WithPlugins], aiocache-style Before/After hooks on every
 // operation with the [HitMissRatio] and [Timing] statistics.
 //
+// # Configuration
+//
+// [Open] and [OpenCache] build a store from a URL such as
+// "redis://localhost:6379/1?ttl=600&namespace=users" (schemes register
+// themselves, like database/sql drivers: memory and noop are built in,
+// redis and memcached come with a blank import of
+// store/redisstore/redisurl and store/memcachestore/memcacheurl). A
+// [Registry] holds named caches configured from a Go map or a JSON
+// document, as aiocache's caches; [Alias] returns the same cache every
+// time and [CreateAlias] a new one.
+//
 // # Timeouts
 //
 // Every store operation is bounded by Options.Timeout (default
