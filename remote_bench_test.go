@@ -2,58 +2,17 @@ package cachet_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store/memcachestore"
 	"github.com/cachet-go/cachet/store/redisstore"
 )
-
-// pairedOverhead times op and raw in alternating pairs (neither always
-// first) and reports the median of each and of their ratio. On a loaded
-// machine single ns/op figures swing widely; the paired ratio does not.
-func pairedOverhead(b *testing.B, op, raw func() error) {
-	b.Helper()
-	b.ReportAllocs()
-	var opNs, rawNs, ratios []float64
-	for i := 0; b.Loop(); i++ {
-		first, second := op, raw
-		if i%2 == 1 {
-			first, second = raw, op
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		od, rd := t1.Sub(t0), t2.Sub(t1)
-		if i%2 == 1 {
-			od, rd = rd, od
-		}
-		opNs = append(opNs, float64(od))
-		rawNs = append(rawNs, float64(rd))
-		ratios = append(ratios, float64(od)/float64(rd))
-	}
-	med := func(xs []float64) float64 {
-		if len(xs) == 0 {
-			return 0
-		}
-		slices.Sort(xs)
-		return xs[len(xs)/2]
-	}
-	b.ReportMetric(med(opNs), "cache-ns/op")
-	b.ReportMetric(med(rawNs), "raw-ns/op")
-	b.ReportMetric(med(ratios), "cache/raw")
-}
 
 var benchBlob = []byte(`{"id":42,"name":"Ada Lovelace","email":"ada@example.com","tags":["admin","math"]}`)
 
@@ -77,12 +36,12 @@ func BenchmarkCache_RedisOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		pairedOverhead(b,
+		benchutil.Paired(b, "cache",
 			func() error { _, err := c.Get(ctx, "k"); return err },
 			func() error { return raw.Get(ctx, "bench:k").Err() })
 	})
 	b.Run("Set", func(b *testing.B) {
-		pairedOverhead(b,
+		benchutil.Paired(b, "cache",
 			func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
 			func() error { return raw.Set(ctx, "bench:k", benchBlob, time.Minute).Err() })
 	})
@@ -117,12 +76,12 @@ func BenchmarkCache_MemcachedOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(name+"/Get", func(b *testing.B) {
-			pairedOverhead(b,
+			benchutil.Paired(b, "cache",
 				func() error { _, err := c.Get(ctx, "k"); return err },
 				func() error { _, err := raw.Get("k"); return err })
 		})
 		b.Run(name+"/Set", func(b *testing.B) {
-			pairedOverhead(b,
+			benchutil.Paired(b, "cache",
 				func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
 				func() error { return raw.Set(&memcache.Item{Key: "k", Value: benchBlob, Expiration: 60}) })
 		})

@@ -2,13 +2,13 @@ package memcachestore_test
 
 import (
 	"bytes"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
@@ -178,9 +178,10 @@ func BenchmarkGetMany(b *testing.B) {
 
 // BenchmarkPaired times raw gomemcache and the Store alternately in every
 // iteration, so that load on the machine hits both alike, and reports the
-// median latency of each (raw-p50-ns, store-p50-ns) and their ratio
-// (store/raw). Medians, because on a shared machine a few preempted
-// round trips would otherwise decide the means.
+// median latency of each (store-ns/op, raw-ns/op) and the median of the
+// per-pair ratios (store/raw), with benchutil.Paired. Medians, because on
+// a shared machine a few preempted round trips would otherwise decide the
+// means.
 func BenchmarkPaired(b *testing.B) {
 	srv := testserver.Memcached(b)
 	raw := rawClient(srv)
@@ -195,58 +196,20 @@ func BenchmarkPaired(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("Get/"+c.name, func(b *testing.B) {
-			paired(b, func() error {
-				_, err := raw.Get(rawKey)
+			benchutil.Paired(b, "store", func() error {
+				_, err := s.Get(bg, c.key)
 				return err
 			}, func() error {
-				_, err := s.Get(bg, c.key)
+				_, err := raw.Get(rawKey)
 				return err
 			})
 		})
 		b.Run("Set/"+c.name, func(b *testing.B) {
-			paired(b, func() error {
-				return raw.Set(&memcache.Item{Key: rawKey, Value: benchValue, Expiration: 60})
-			}, func() error {
+			benchutil.Paired(b, "store", func() error {
 				return s.Set(bg, c.key, benchValue, time.Minute)
+			}, func() error {
+				return raw.Set(&memcache.Item{Key: rawKey, Value: benchValue, Expiration: 60})
 			})
 		})
 	}
-}
-
-func paired(b *testing.B, raw, wrapped func() error) {
-	b.ReportAllocs()
-	var tRaw, tStore []time.Duration
-	i := 0
-	for b.Loop() {
-		// Alternate which goes first, so neither always gets a warm
-		// connection or a cold cache line.
-		first, second := raw, wrapped
-		if i%2 == 1 {
-			first, second = wrapped, raw
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		if i%2 == 0 {
-			tRaw, tStore = append(tRaw, t1.Sub(t0)), append(tStore, t2.Sub(t1))
-		} else {
-			tStore, tRaw = append(tStore, t1.Sub(t0)), append(tRaw, t2.Sub(t1))
-		}
-		i++
-	}
-	r, s := median(tRaw), median(tStore)
-	b.ReportMetric(float64(r), "raw-p50-ns")
-	b.ReportMetric(float64(s), "store-p50-ns")
-	b.ReportMetric(float64(s)/float64(r), "store/raw")
-}
-
-func median(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)/2]
 }

@@ -3,13 +3,13 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
 )
@@ -252,53 +252,14 @@ func BenchmarkOverhead(b *testing.B) {
 	if err := s.Set(ctx, "bench:k", benchValue, 0); err != nil {
 		b.Fatal(err)
 	}
-	paired := func(b *testing.B, storeOp, rawOp func() error) {
-		b.ReportAllocs()
-		var storeNs, rawNs, ratios []float64
-		for i := 0; b.Loop(); i++ {
-			// Alternate which side goes first so that neither always
-			// runs on a warmer connection.
-			first, second := storeOp, rawOp
-			if i%2 == 1 {
-				first, second = rawOp, storeOp
-			}
-			t0 := time.Now()
-			if err := first(); err != nil {
-				b.Fatal(err)
-			}
-			t1 := time.Now()
-			if err := second(); err != nil {
-				b.Fatal(err)
-			}
-			t2 := time.Now()
-			sd, rd := t1.Sub(t0), t2.Sub(t1)
-			if i%2 == 1 {
-				sd, rd = rd, sd
-			}
-			storeNs = append(storeNs, float64(sd))
-			rawNs = append(rawNs, float64(rd))
-			ratios = append(ratios, float64(sd)/float64(rd))
-		}
-		b.ReportMetric(median(storeNs), "store-ns/op")
-		b.ReportMetric(median(rawNs), "raw-ns/op")
-		b.ReportMetric(median(ratios), "store/raw")
-	}
 	b.Run("Get", func(b *testing.B) {
-		paired(b,
+		benchutil.Paired(b, "store",
 			func() error { _, err := s.Get(ctx, "bench:k"); return err },
 			func() error { return client.Get(ctx, "bench:k").Err() })
 	})
 	b.Run("Set", func(b *testing.B) {
-		paired(b,
+		benchutil.Paired(b, "store",
 			func() error { return s.Set(ctx, "bench:k", benchValue, time.Minute) },
 			func() error { return client.Set(ctx, "bench:k", benchValue, time.Minute).Err() })
 	})
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
 }
