@@ -36,12 +36,12 @@ func BenchmarkCache_RedisOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		benchutil.Paired(b, "cache",
+		benchutil.Paired(b, "cache", "raw",
 			func() error { _, err := c.Get(ctx, "k"); return err },
 			func() error { return raw.Get(ctx, "bench:k").Err() })
 	})
 	b.Run("Set", func(b *testing.B) {
-		benchutil.Paired(b, "cache",
+		benchutil.Paired(b, "cache", "raw",
 			func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
 			func() error { return raw.Set(ctx, "bench:k", benchBlob, time.Minute).Err() })
 	})
@@ -76,12 +76,12 @@ func BenchmarkCache_MemcachedOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(name+"/Get", func(b *testing.B) {
-			benchutil.Paired(b, "cache",
+			benchutil.Paired(b, "cache", "raw",
 				func() error { _, err := c.Get(ctx, "k"); return err },
 				func() error { _, err := raw.Get("k"); return err })
 		})
 		b.Run(name+"/Set", func(b *testing.B) {
-			benchutil.Paired(b, "cache",
+			benchutil.Paired(b, "cache", "raw",
 				func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
 				func() error { return raw.Set(&memcache.Item{Key: "k", Value: benchBlob, Expiration: 60}) })
 		})

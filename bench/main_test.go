@@ -2,14 +2,11 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cachet-go/cachet/internal/testserver"
 )
@@ -69,47 +66,4 @@ var seed atomic.Uint64
 func newZipf() (*rand.Rand, *rand.Zipf) {
 	r := rand.New(rand.NewPCG(seed.Add(1), 0x9e3779b97f4a7c15))
 	return r, rand.NewZipf(r, 1.01, 1, numKeys-1)
-}
-
-// paired times a and b in alternating pairs (neither always first) and
-// reports the median time of each and the median of their ratio a/b, the
-// technique of cachet's remote_bench_test.go: on a loaded machine single
-// ns/op figures swing widely, the paired ratio much less.
-func paired(b *testing.B, nameA, nameB string, fa, fb func() error) {
-	b.Helper()
-	b.ReportAllocs()
-	var as, bs, ratios []float64
-	for i := 0; b.Loop(); i++ {
-		first, second := fa, fb
-		if i%2 == 1 {
-			first, second = fb, fa
-		}
-		t0 := time.Now()
-		if err := first(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := second(); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		da, db := t1.Sub(t0), t2.Sub(t1)
-		if i%2 == 1 {
-			da, db = db, da
-		}
-		as = append(as, float64(da))
-		bs = append(bs, float64(db))
-		ratios = append(ratios, float64(da)/float64(db))
-	}
-	b.ReportMetric(median(as), nameA+"-ns/op")
-	b.ReportMetric(median(bs), nameB+"-ns/op")
-	b.ReportMetric(median(ratios), fmt.Sprintf("%s/%s", nameA, nameB))
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
 }

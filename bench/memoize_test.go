@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachet-go/cachet/internal/benchutil"
+
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store/memstore"
@@ -49,7 +51,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 			}
 		})
 	}
-	b.Run("Paired", func(b *testing.B) { paired(b, "cachet", "sturdyc", cachetHit, sturdyHit) })
+	b.Run("Paired", func(b *testing.B) { benchutil.Paired(b, "cachet", "sturdyc", cachetHit, sturdyHit) })
 }
 
 // BenchmarkMemoizeHitRedis is BenchmarkMemoizeHit over Redis: cachet's
@@ -92,7 +94,7 @@ func BenchmarkMemoizeHitRedis(b *testing.B) {
 			}
 		})
 	}
-	b.Run("Paired", func(b *testing.B) { paired(b, "cachet", "go-redis-cache", cachetHit, once) })
+	b.Run("Paired", func(b *testing.B) { benchutil.Paired(b, "cachet", "go-redis-cache", cachetHit, once) })
 }
 
 // burstCallers is the number of concurrent callers of one cold key.

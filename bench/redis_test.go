@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachet-go/cachet/internal/benchutil"
+
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store/redisstore"
@@ -118,12 +120,12 @@ func BenchmarkRedisPaired(b *testing.B) {
 	ct := cs[0]
 	for _, peer := range cs[1:] {
 		b.Run(fmt.Sprintf("%s/Get", peer.name), func(b *testing.B) {
-			paired(b, "cachet", "peer",
+			benchutil.Paired(b, "cachet", "peer",
 				func() error { return ct.get(ctx, "paired") },
 				func() error { return peer.get(ctx, "paired") })
 		})
 		b.Run(fmt.Sprintf("%s/Set", peer.name), func(b *testing.B) {
-			paired(b, "cachet", "peer",
+			benchutil.Paired(b, "cachet", "peer",
 				func() error { return ct.set(ctx, "paired", ada) },
 				func() error { return peer.set(ctx, "paired", ada) })
 		})

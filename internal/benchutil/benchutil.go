@@ -10,11 +10,11 @@ import (
 // Paired times op and raw in alternating pairs within one benchmark loop
 // (op first on even iterations, raw first on odd ones, so that neither
 // always runs on a warmer connection or cache line) and reports the
-// median latency of each side as "<name>-ns/op" and "raw-ns/op", and the
-// median of the per-pair ratios as "<name>/raw". On a loaded machine,
+// median latency of each side as "<name>-ns/op" and "<rawName>-ns/op", and
+// the median of the per-pair ratios as "<name>/<rawName>". On a loaded machine,
 // where single ns/op figures swing several-fold, the paired ratio stays
 // readable. The benchmark's own ns/op covers both calls.
-func Paired(b *testing.B, name string, op, raw func() error) {
+func Paired(b *testing.B, name, rawName string, op, raw func() error) {
 	b.Helper()
 	b.ReportAllocs()
 	var opNs, rawNs, ratios []float64
@@ -41,8 +41,8 @@ func Paired(b *testing.B, name string, op, raw func() error) {
 		ratios = append(ratios, float64(od)/float64(max(rd, 1)))
 	}
 	b.ReportMetric(Median(opNs), name+"-ns/op")
-	b.ReportMetric(Median(rawNs), "raw-ns/op")
-	b.ReportMetric(Median(ratios), name+"/raw")
+	b.ReportMetric(Median(rawNs), rawName+"-ns/op")
+	b.ReportMetric(Median(ratios), name+"/"+rawName)
 }
 
 // Median returns the median of xs (sorting xs), or 0 for none.

@@ -196,7 +196,7 @@ func BenchmarkPaired(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("Get/"+c.name, func(b *testing.B) {
-			benchutil.Paired(b, "store", func() error {
+			benchutil.Paired(b, "store", "raw", func() error {
 				_, err := s.Get(bg, c.key)
 				return err
 			}, func() error {
@@ -205,7 +205,7 @@ func BenchmarkPaired(b *testing.B) {
 			})
 		})
 		b.Run("Set/"+c.name, func(b *testing.B) {
-			benchutil.Paired(b, "store", func() error {
+			benchutil.Paired(b, "store", "raw", func() error {
 				return s.Set(bg, c.key, benchValue, time.Minute)
 			}, func() error {
 				return raw.Set(&memcache.Item{Key: rawKey, Value: benchValue, Expiration: 60})

@@ -253,12 +253,12 @@ func BenchmarkOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("Get", func(b *testing.B) {
-		benchutil.Paired(b, "store",
+		benchutil.Paired(b, "store", "raw",
 			func() error { _, err := s.Get(ctx, "bench:k"); return err },
 			func() error { return client.Get(ctx, "bench:k").Err() })
 	})
 	b.Run("Set", func(b *testing.B) {
-		benchutil.Paired(b, "store",
+		benchutil.Paired(b, "store", "raw",
 			func() error { return s.Set(ctx, "bench:k", benchValue, time.Minute) },
 			func() error { return client.Set(ctx, "bench:k", benchValue, time.Minute).Err() })
 	})
