@@ -329,3 +329,32 @@ func TestOpenURL_ClusterServer(t *testing.T) {
 		t.Errorf("Clear: %v", err)
 	}
 }
+
+// A redis+sentinel URL finds the master through a real sentinel: the
+// value written through the URL's store is on the master's server.
+func TestOpenURL_SentinelServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the sentinel takes seconds to discover its replica; skipped with -short")
+	}
+	ctx := context.Background()
+	st := testserver.RedisSentinel(t)
+	rawURL := "redis+sentinel://" + testserver.SentinelMasterName + "@" + strings.Join(st.Addrs(), ",") + "/0?timeout=2s&namespace=sent"
+	c, err := cachet.OpenCache[string](rawURL, codec.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set(ctx, "k", "through the sentinel"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if v, err := c.Get(ctx, "k"); err != nil || v != "through the sentinel" {
+		t.Fatalf("Get = %q, %v; want the value just set", v, err)
+	}
+	master, err := st.MasterAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := testserver.RedisCommand(master, "GET", "sent:k"); err != nil || v != "through the sentinel" {
+		t.Fatalf("GET sent:k on the master %s = %q, %v; want the value written through the URL", master, v, err)
+	}
+}
