@@ -134,7 +134,7 @@ func defaultKeyFunc[K comparable]() (func(K) (string, error), error) {
 	case uintptr:
 		return func(k K) (string, error) { return strconv.FormatUint(uint64(any(k).(uintptr)), 10), nil }, nil
 	case fmt.Stringer:
-		return func(k K) (string, error) { return any(k).(fmt.Stringer).String(), nil }, nil
+		return stringerKey[K], nil
 	}
 	// Named types such as "type UserID string" or "type ID int64".
 	switch reflect.TypeFor[K]().Kind() {
@@ -146,4 +146,15 @@ func defaultKeyFunc[K comparable]() (func(K) (string, error), error) {
 		return func(k K) (string, error) { return strconv.FormatUint(reflect.ValueOf(k).Uint(), 10), nil }, nil
 	}
 	return nil, fmt.Errorf("%w: %T: %w", ErrInvalidOption, zero, errNoKeyFunc)
+}
+
+// stringerKey calls k's String method; a String that panics (say, on a
+// nil pointer) gives an error instead of crashing the caller.
+func stringerKey[K comparable](k K) (s string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = "", fmt.Errorf("String method of %T panicked: %v", k, r)
+		}
+	}()
+	return any(k).(fmt.Stringer).String(), nil
 }

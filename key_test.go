@@ -140,3 +140,20 @@ func BenchmarkKeyBuilder_Int(b *testing.B) {
 		}
 	}
 }
+
+type node struct{ name string }
+
+func (n *node) String() string { return n.name } // panics on a nil *node
+
+func TestKeyBuilder_StringerPanicIsAnError(t *testing.T) {
+	b, err := newKeyBuilder[*node]("n", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.build("get", &node{"a"}); err != nil || got != "n:a" {
+		t.Fatalf("build(&node{a}) = %q, %v; want n:a", got, err)
+	}
+	if _, err := b.build("get", nil); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("build(nil *node) err = %v; want ErrInvalidKey", err)
+	}
+}
