@@ -26,6 +26,10 @@ const (
 	// 1.5 to 2 times as fast as flate.DefaultCompression for 2% more
 	// bytes.
 	DefaultCompressLevel = flate.BestSpeed
+	// DefaultCompressMaxSize is the CompressOptions.MaxSize used when the
+	// field is zero: 64 MiB, far above what a cache should hold in one
+	// value and far below what a corrupt or hostile stream could ask for.
+	DefaultCompressMaxSize = 64 << 20
 )
 
 // CompressOptions configures Compress. A nil *CompressOptions means all
@@ -44,6 +48,13 @@ type CompressOptions struct {
 	// DefaultCompressLevel (flate.BestSpeed); flate.NoCompression cannot
 	// be asked for (a Threshold above every value size does that job).
 	Level int
+
+	// MaxSize bounds the size, in bytes, to which Unmarshal decompresses
+	// a value; a stored value that would expand beyond it gives ErrDecode
+	// instead of allocating without bound (a few KiB of DEFLATE can
+	// expand to gigabytes). Default: 0, meaning DefaultCompressMaxSize
+	// (64 MiB). Negative values are invalid.
+	MaxSize int
 }
 
 // Compress returns a Codec that encodes values with c and compresses the
@@ -88,7 +99,13 @@ func Compress[V any](c Codec[V], opts *CompressOptions) Codec[V] {
 	case o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression:
 		panic(fmt.Sprintf("codec: Compress: invalid flate Level %d", o.Level))
 	}
-	cc := &compressCodec[V]{inner: c, threshold: o.Threshold}
+	switch {
+	case o.MaxSize < 0:
+		panic(fmt.Sprintf("codec: Compress: negative MaxSize %d", o.MaxSize))
+	case o.MaxSize == 0:
+		o.MaxSize = DefaultCompressMaxSize
+	}
+	cc := &compressCodec[V]{inner: c, threshold: o.Threshold, maxSize: o.MaxSize}
 	level := o.Level
 	cc.writers.New = func() any {
 		w, err := flate.NewWriter(nil, level)
@@ -109,6 +126,7 @@ type flateReader struct {
 type compressCodec[V any] struct {
 	inner     Codec[V]
 	threshold int
+	maxSize   int
 	writers   sync.Pool // of *flate.Writer at this codec's level
 }
 
@@ -169,6 +187,7 @@ func (c *compressCodec[V]) Marshal(v V) ([]byte, error) {
 var (
 	errEmpty         = errors.New("compress: empty value, missing header byte")
 	errTrailingFlate = errors.New("compress: trailing data after the compressed stream")
+	errTooLarge      = errors.New("compress: value expands beyond MaxSize")
 )
 
 func (c *compressCodec[V]) Unmarshal(data []byte, v *V) error {
@@ -192,8 +211,11 @@ func (c *compressCodec[V]) Unmarshal(data []byte, v *V) error {
 	_ = fr.r.(flate.Resetter).Reset(&fr.src, nil)
 	buf := flateBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err := buf.ReadFrom(fr.r)
-	if err == nil && fr.src.Len() != 0 {
+	lr := io.LimitedReader{R: fr.r, N: int64(c.maxSize) + 1}
+	_, err := buf.ReadFrom(&lr)
+	if err == nil && buf.Len() > c.maxSize {
+		err = fmt.Errorf("%w (limit %d bytes)", errTooLarge, c.maxSize)
+	} else if err == nil && fr.src.Len() != 0 {
 		// bytes.Reader is an io.ByteReader, so flate reads no further
 		// than the end of its stream and what is left is really extra.
 		err = errTrailingFlate

@@ -114,6 +114,7 @@ func TestCompress_InvalidOptionsPanic(t *testing.T) {
 	}{
 		{"nil codec", func() { codec.Compress[int](nil, nil) }, "nil Codec"},
 		{"negative threshold", func() { codec.Compress(codec.Bytes(), &codec.CompressOptions{Threshold: -1}) }, "Threshold"},
+		{"negative max size", func() { codec.Compress(codec.Bytes(), &codec.CompressOptions{MaxSize: -1}) }, "MaxSize"},
 		{"level too high", func() { codec.Compress(codec.Bytes(), &codec.CompressOptions{Level: 10}) }, "Level"},
 		{"level too low", func() { codec.Compress(codec.Bytes(), &codec.CompressOptions{Level: -3}) }, "Level"},
 	} {
@@ -218,5 +219,32 @@ func TestCompress_ConcurrentUse(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A stored value that would decompress beyond MaxSize is a decode error,
+// not an unbounded allocation; one within the limit still reads.
+func TestCompress_MaxSize(t *testing.T) {
+	big := strings.Repeat("a", 1<<20) // compresses to a few KiB
+	c := codec.Compress(codec.String(), &codec.CompressOptions{MaxSize: 1 << 20})
+	data, err := c.Marshal(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 1<<14 {
+		t.Fatalf("1 MiB of 'a' compressed to %d bytes; want a few KiB", len(data))
+	}
+	var got string
+	if err := c.Unmarshal(data, &got); err != nil || got != big {
+		t.Fatalf("Unmarshal at exactly MaxSize: %d bytes, %v; want the value back", len(got), err)
+	}
+	small := codec.Compress(codec.String(), &codec.CompressOptions{MaxSize: 1<<20 - 1})
+	got = "unchanged"
+	err = small.Unmarshal(data, &got)
+	if !errors.Is(err, codec.ErrDecode) || !strings.Contains(err.Error(), "MaxSize") {
+		t.Fatalf("Unmarshal beyond MaxSize: err = %v; want ErrDecode naming MaxSize", err)
+	}
+	if got != "unchanged" {
+		t.Fatalf("a failed Unmarshal changed the target to %d bytes", len(got))
 	}
 }
