@@ -306,8 +306,12 @@ type Memoizer[K comparable, V any] struct {
 	// hitClock: a read needs the time, for early refresh, serving stale
 	// values, or expiry finer than the store keeps it.
 	hitClock bool
+	// joinRunning: the store is networked, so a read costs a round trip
+	// and a caller joins a running shared call without one (see Call).
+	joinRunning bool
 
 	group      flight.Group[V]
+	computing  sync.Map // store key -> struct{}: a Call's shared call is running
 	refreshing sync.Map // store key -> struct{}: background refreshes
 }
 
@@ -417,6 +421,7 @@ func (m *Memoizer[K, V]) configure(opts []MemoizeOption, many bool) error {
 	// the clock (about 65 ns, a third of a memstore hit).
 	_, inProcess := store.As[store.InProcess](m.c.s)
 	m.hitClock = cfg.beta > 0 || cfg.swr > 0 || !inProcess || !cfg.realClock
+	m.joinRunning = !inProcess
 	if cad, ok := store.As[store.CompareAndDeleter](m.c.s); ok {
 		m.cad = cad
 	}
@@ -537,18 +542,28 @@ func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
 		var zero V
 		return zero, err
 	}
-	v, h, state := m.lookup(ctx, key)
-	switch state {
-	case entryFresh:
-		return m.result(v, h, key)
-	case entryEarly, entryStale:
-		m.refreshAsync(ctx, k, key)
-		return m.result(v, h, key)
+	// Over a networked store, while a shared call for key runs the value
+	// is known to be missing: join the call without a round trip, so that
+	// a burst of cold callers costs fewer reads. (The shared call reads
+	// again before calling fn, so joining one that has just ended finds
+	// its value.) Over memstore the read is as cheap as the check.
+	if !m.joinRunning || !m.running(key) {
+		v, h, state := m.lookup(ctx, key)
+		switch state {
+		case entryFresh:
+			return m.result(v, h, key)
+		case entryEarly, entryStale:
+			m.refreshAsync(ctx, k, key)
+			return m.result(v, h, key)
+		}
 	}
 	if err := ctx.Err(); err != nil {
-		return v, &Error{Op: "memoize", Key: key, Err: err}
+		var zero V
+		return zero, &Error{Op: "memoize", Key: key, Err: err}
 	}
-	v, _, err = m.group.Do(ctx, key, func(ctx context.Context) (V, error) {
+	v, _, err := m.group.Do(ctx, key, func(ctx context.Context) (V, error) {
+		m.computing.Store(key, struct{}{})
+		defer m.computing.Delete(key)
 		ctx, cancel := m.callCtx(ctx)
 		defer cancel()
 		if m.cfg.lease > 0 {
@@ -568,6 +583,12 @@ func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
 		return m.compute(ctx, k, key, true)
 	})
 	return v, err
+}
+
+// running reports whether a Call's shared call for key is running.
+func (m *Memoizer[K, V]) running(key string) bool {
+	_, ok := m.computing.Load(key)
+	return ok
 }
 
 // Refresh calls fn for k without reading the cache, caches the result and

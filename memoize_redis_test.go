@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -190,5 +191,79 @@ func TestMemoize_RedisDown(t *testing.T) {
 	}
 	if len(rec.errors()) == 0 {
 		t.Fatal("middleware saw no store error while redis was down")
+	}
+}
+
+// getCounter counts the reads that reach the store.
+type getCounter struct {
+	store.Store
+	gets atomic.Int32
+}
+
+func (g *getCounter) Unwrap() store.Store { return g.Store }
+
+func (g *getCounter) Get(ctx context.Context, key string) ([]byte, error) {
+	g.gets.Add(1)
+	return g.Store.Get(ctx, key)
+}
+
+// Over a networked store, callers that arrive while the shared call runs
+// join it without a read of their own: a burst costs the leader's read and
+// the shared call's re-read, not one round trip per caller.
+func TestMemoize_JoinRunningCallWithoutRead(t *testing.T) {
+	srv := testserver.Redis(t)
+	rs, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	counter := &getCounter{}
+	c, err := New[string](rs, jsonCodec[int]{}, &Options[string]{
+		Namespace:  "join",
+		Middleware: []store.Middleware{func(s store.Store) store.Store { counter.Store = s; return counter }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const followers = 50
+	inFn := make(chan struct{})
+	allJoined := joinCounter(t, "join:k", followers+1)
+	var calls atomic.Int32
+	fn := Memoize(c, func(ctx context.Context, k string) (int, error) {
+		if calls.Add(1) == 1 {
+			close(inFn)
+		}
+		<-allJoined
+		return 7, nil
+	})
+	leaderDone := make(chan error, 1)
+	go func() {
+		v, err := fn(context.Background(), "k")
+		if err == nil && v != 7 {
+			err = fmt.Errorf("got %d; want 7", v)
+		}
+		leaderDone <- err
+	}()
+	<-inFn // the shared call is running: its reads are done
+	readsBefore := counter.gets.Load()
+	var wg sync.WaitGroup
+	for range followers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v, err := fn(context.Background(), "k"); err != nil || v != 7 {
+				t.Errorf("follower got %d, %v; want 7", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-leaderDone; err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.gets.Load() - readsBefore; got != 0 {
+		t.Fatalf("%d followers made %d reads while the call ran; want 0", followers, got)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fn ran %d times; want 1", n)
 	}
 }
