@@ -1,59 +1,17 @@
 package bench
 
-import (
-	"fmt"
-	"time"
+import "github.com/cachet-go/cachet/internal/benchdata"
+
+// The values cached and encoded here are the codec package's benchmark
+// values (internal/benchdata): a six-field User (about 150 bytes of JSON)
+// and a 75-line Order (about 9 KB).
+type (
+	User  = benchdata.User
+	Item  = benchdata.Item
+	Order = benchdata.Order
 )
 
-// User is the small value: a typical cached row (about 150 bytes of JSON).
-// The same shape as the codec package's own benchmarks.
-type User struct {
-	ID      int64     `json:"id" msgpack:"id"`
-	Name    string    `json:"name" msgpack:"name"`
-	Email   string    `json:"email" msgpack:"email"`
-	Tags    []string  `json:"tags" msgpack:"tags"`
-	Created time.Time `json:"created" msgpack:"created"`
-	Active  bool      `json:"active" msgpack:"active"`
-}
-
-// Item is one line of an Order.
-type Item struct {
-	SKU   string   `json:"sku" msgpack:"sku"`
-	Title string   `json:"title" msgpack:"title"`
-	Price float64  `json:"price" msgpack:"price"`
-	Qty   int      `json:"qty" msgpack:"qty"`
-	Tags  []string `json:"tags" msgpack:"tags"`
-}
-
-// Order is the large value: 75 line items, about 9 KB of JSON.
-type Order struct {
-	ID       int64     `json:"id" msgpack:"id"`
-	Customer User      `json:"customer" msgpack:"customer"`
-	Items    []Item    `json:"items" msgpack:"items"`
-	Note     string    `json:"note" msgpack:"note"`
-	Placed   time.Time `json:"placed" msgpack:"placed"`
-}
-
 var (
-	ada = User{
-		ID:      1234567,
-		Name:    "Ada Lovelace",
-		Email:   "ada@example.com",
-		Tags:    []string{"admin", "beta", "newsletter"},
-		Created: time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.UTC),
-		Active:  true,
-	}
-	order = func() Order {
-		o := Order{ID: 98765, Customer: ada, Note: "leave at the door", Placed: ada.Created}
-		for i := range 75 {
-			o.Items = append(o.Items, Item{
-				SKU:   fmt.Sprintf("SKU-%06d", i*7919),
-				Title: fmt.Sprintf("Item number %d, a fine product", i),
-				Price: float64(i*100+99) / 100,
-				Qty:   1 + i%5,
-				Tags:  []string{"catalog", fmt.Sprintf("aisle-%d", i%12)},
-			})
-		}
-		return o
-	}()
+	ada   = benchdata.NewUser()
+	order = benchdata.NewOrder()
 )

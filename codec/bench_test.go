@@ -3,64 +3,22 @@ package codec_test
 import (
 	"bytes"
 	"encoding/gob"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchdata"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// benchUser is the small value: a typical cached row of six fields.
-type benchUser struct {
-	ID      int64     `json:"id" msgpack:"id"`
-	Name    string    `json:"name" msgpack:"name"`
-	Email   string    `json:"email" msgpack:"email"`
-	Tags    []string  `json:"tags" msgpack:"tags"`
-	Created time.Time `json:"created" msgpack:"created"`
-	Active  bool      `json:"active" msgpack:"active"`
-}
-
-type benchItem struct {
-	SKU   string   `json:"sku" msgpack:"sku"`
-	Title string   `json:"title" msgpack:"title"`
-	Price float64  `json:"price" msgpack:"price"`
-	Qty   int      `json:"qty" msgpack:"qty"`
-	Tags  []string `json:"tags" msgpack:"tags"`
-}
-
-// benchOrder is the large value: about 10 KB of JSON, mostly a slice of
-// items.
-type benchOrder struct {
-	ID       int64       `json:"id" msgpack:"id"`
-	Customer benchUser   `json:"customer" msgpack:"customer"`
-	Items    []benchItem `json:"items" msgpack:"items"`
-	Note     string      `json:"note" msgpack:"note"`
-	Placed   time.Time   `json:"placed" msgpack:"placed"`
-}
+// The benchmarks' values, shared with the bench module.
+type (
+	benchUser  = benchdata.User
+	benchOrder = benchdata.Order
+)
 
 var (
-	smallUser = benchUser{
-		ID:      1234567,
-		Name:    "Ada Lovelace",
-		Email:   "ada@example.com",
-		Tags:    []string{"admin", "beta", "newsletter"},
-		Created: time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.UTC),
-		Active:  true,
-	}
-	largeOrder = func() benchOrder {
-		o := benchOrder{ID: 98765, Customer: smallUser, Note: "leave at the door", Placed: smallUser.Created}
-		for i := range 75 {
-			o.Items = append(o.Items, benchItem{
-				SKU:   fmt.Sprintf("SKU-%06d", i*7919),
-				Title: fmt.Sprintf("Item number %d, a fine product", i),
-				Price: float64(i*100+99) / 100,
-				Qty:   1 + i%5,
-				Tags:  []string{"catalog", fmt.Sprintf("aisle-%d", i%12)},
-			})
-		}
-		return o
-	}()
+	smallUser  = benchdata.NewUser()
+	largeOrder = benchdata.NewOrder()
 )
 
 // benchCodec runs Marshal and Unmarshal sub-benchmarks of c on v,
