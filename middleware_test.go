@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"expvar"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -357,9 +359,14 @@ func TestLogging_Options(t *testing.T) {
 	}
 }
 
+var expvarRuns atomic.Int32
+
 func TestMetrics_Expvar(t *testing.T) {
 	var rec ExpvarRecorder
-	expvar.Publish("cachet_test_metrics", &rec)
+	// expvar names live for the process: a fresh one per run keeps the
+	// test repeatable with -count.
+	name := fmt.Sprintf("cachet_test_metrics_%d", expvarRuns.Add(1))
+	expvar.Publish(name, &rec)
 	mem := newMem(t)
 	s := Metrics(&rec)(mem)
 	s.Set(bg, "a", []byte("1"), 0)
@@ -387,7 +394,7 @@ func TestMetrics_Expvar(t *testing.T) {
 	check(OpDelete, ExpvarStats{})
 
 	var vars map[string]map[string]int64
-	if err := json.Unmarshal([]byte(expvar.Get("cachet_test_metrics").String()), &vars); err != nil {
+	if err := json.Unmarshal([]byte(expvar.Get(name).String()), &vars); err != nil {
 		t.Fatalf("expvar String is not JSON: %v\n%s", err, rec.String())
 	}
 	if len(vars) != len(Ops()) {
