@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,10 +428,15 @@ func TestOpenCache_ClosesStoreWhenNewFails(t *testing.T) {
 	}
 }
 
+var customSchemeRuns atomic.Int32
+
 func TestRegisterScheme_CustomScheme(t *testing.T) {
+	// Schemes are registered for the process: a fresh name per run keeps
+	// the test repeatable with -count.
+	scheme := fmt.Sprintf("cachet-test-custom%d", customSchemeRuns.Add(1))
 	var opened int
 	var mu sync.Mutex
-	cachet.RegisterScheme("cachet-test-custom", func(u *url.URL) (func() (store.Store, error), error) {
+	cachet.RegisterScheme(scheme, func(u *url.URL) (func() (store.Store, error), error) {
 		if u.Query().Has("ttl") {
 			return nil, errors.New("the cache options reached the scheme")
 		}
@@ -444,14 +450,14 @@ func TestRegisterScheme_CustomScheme(t *testing.T) {
 			return noopstore.New(), nil
 		}, nil
 	})
-	u, err := cachet.ParseURL("cachet-test-custom://host?ttl=5&size=1")
+	u, err := cachet.ParseURL(scheme + "://host?ttl=5&size=1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opened != 0 {
 		t.Errorf("ParseURL opened the store")
 	}
-	if u.Scheme() != "cachet-test-custom" || u.Options().TTL != 5*time.Second {
+	if u.Scheme() != scheme || u.Options().TTL != 5*time.Second {
 		t.Errorf("Scheme() = %q, Options() = %+v", u.Scheme(), u.Options())
 	}
 	s, err := u.Open()
@@ -462,17 +468,17 @@ func TestRegisterScheme_CustomScheme(t *testing.T) {
 	if opened != 1 {
 		t.Errorf("opened %d times; want 1", opened)
 	}
-	_, err = cachet.ParseURL("cachet-test-custom://host?fail=yes")
+	_, err = cachet.ParseURL(scheme + "://host?fail=yes")
 	var oe *cachet.OptionError
 	if !errors.As(err, &oe) || oe.Option != "fail" || oe.URL == "" {
 		t.Errorf("error from a scheme = %v; want an OptionError with the URL filled in", err)
 	}
-	if !slicesContains(cachet.Schemes(), "cachet-test-custom") {
+	if !slicesContains(cachet.Schemes(), scheme) {
 		t.Errorf("Schemes() = %v; want it to list cachet-test-custom", cachet.Schemes())
 	}
 	for _, bad := range []func(){
 		func() {
-			cachet.RegisterScheme("cachet-test-custom", func(*url.URL) (func() (store.Store, error), error) { return nil, nil })
+			cachet.RegisterScheme(scheme, func(*url.URL) (func() (store.Store, error), error) { return nil, nil })
 		},
 		func() {
 			cachet.RegisterScheme("Upper", func(*url.URL) (func() (store.Store, error), error) { return nil, nil })
@@ -519,15 +525,23 @@ func TestURLHosts(t *testing.T) {
 	}
 }
 
+// hostsSeen is what the cachet-test-hosts scheme, registered once for the
+// process, last saw.
+var (
+	hostsSeen       string
+	hostsSchemeOnce sync.Once
+)
+
 func TestParseURL_HostLists(t *testing.T) {
-	var got string
-	cachet.RegisterScheme("cachet-test-hosts", func(u *url.URL) (func() (store.Store, error), error) {
-		hosts, err := cachet.URLHosts(u, 1)
-		if err != nil {
-			return nil, err
-		}
-		got = strings.Join(hosts, " ") + " user=" + u.User.String() + " path=" + u.Path + " query=" + u.RawQuery
-		return func() (store.Store, error) { return noopstore.New(), nil }, nil
+	hostsSchemeOnce.Do(func() {
+		cachet.RegisterScheme("cachet-test-hosts", func(u *url.URL) (func() (store.Store, error), error) {
+			hosts, err := cachet.URLHosts(u, 1)
+			if err != nil {
+				return nil, err
+			}
+			hostsSeen = strings.Join(hosts, " ") + " user=" + u.User.String() + " path=" + u.Path + " query=" + u.RawQuery
+			return func() (store.Store, error) { return noopstore.New(), nil }, nil
+		})
 	})
 	tests := []struct{ url, want string }{
 		{"cachet-test-hosts://h1:5,h2", "h1:5 h2:1 user= path= query="},
@@ -536,13 +550,13 @@ func TestParseURL_HostLists(t *testing.T) {
 		{"cachet-test-hosts://h1,h2?a=b@c", "h1:1 h2:1 user= path= query=a=b%40c"},
 	}
 	for _, tt := range tests {
-		got = ""
+		hostsSeen = ""
 		if _, err := cachet.ParseURL(tt.url); err != nil {
 			t.Errorf("ParseURL(%q): %v", tt.url, err)
 			continue
 		}
-		if got != tt.want {
-			t.Errorf("ParseURL(%q): scheme saw %q; want %q", tt.url, got, tt.want)
+		if hostsSeen != tt.want {
+			t.Errorf("ParseURL(%q): scheme saw %q; want %q", tt.url, hostsSeen, tt.want)
 		}
 	}
 	for _, bad := range []string{"cachet-test-hosts://h1,,h2", "cachet-test-hosts://h1,h2:x", "cachet-test-hosts://h1,:5"} {

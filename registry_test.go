@@ -43,6 +43,10 @@ func init() {
 			return memstore.New(nil)
 		}, nil
 	})
+	// Names are registered for the process, so once, not per test run
+	// (which would panic under -count > 1).
+	cachet.RegisterCodec[point]("cachet-test-point", pointCodec{})
+	cachet.RegisterPlugin("cachet-test-count", func() cachet.Plugin { return new(countPlugin) })
 }
 
 func newRegistry(t *testing.T, aliases map[string]cachet.AliasConfig) *cachet.Registry {
@@ -365,7 +369,6 @@ func (pointCodec) Unmarshal(b []byte, p *point) error {
 
 func TestRegistry_Codecs(t *testing.T) {
 	ctx := context.Background()
-	cachet.RegisterCodec[point]("cachet-test-point", pointCodec{})
 	r := newRegistry(t, map[string]cachet.AliasConfig{
 		"json":    {Store: "memory://"},
 		"msgpack": {Store: "memory://", Codec: "msgpack"},
@@ -432,7 +435,6 @@ func (p *countPlugin) After(context.Context, cachet.Call) { p.n.Add(1) }
 
 func TestRegistry_Plugins(t *testing.T) {
 	ctx := context.Background()
-	cachet.RegisterPlugin("cachet-test-count", func() cachet.Plugin { return new(countPlugin) })
 	r := newRegistry(t, map[string]cachet.AliasConfig{
 		"a": {Store: "memory://", Plugins: []string{"hit_miss_ratio", "timing", "cachet-test-count"}},
 		"b": {Store: "memory://", Plugins: []string{"hit_miss_ratio"}},
