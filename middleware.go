@@ -288,6 +288,51 @@ func (p *logPlugin) errText(c Call) string {
 	return msg
 }
 
+// errorKinds are the kinds ErrorKind reports, in the order it checks them.
+var errorKinds = []struct {
+	err  error
+	kind string
+}{
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
+	{store.ErrClosed, "closed"},
+	{store.ErrInvalidKey, "invalid_key"},
+	{store.ErrInvalidValue, "invalid_value"},
+	{store.ErrNotInteger, "not_integer"},
+	{store.ErrOverflow, "overflow"},
+	{store.ErrNotSupported, "not_supported"},
+	{ErrPluginPanic, "plugin_panic"},
+	{store.ErrNotFound, "not_found"},
+	{store.ErrExists, "exists"},
+}
+
+// ErrorKind returns a short, fixed name for the kind of err, for metric
+// labels and span attributes whose values must stay few: "timeout",
+// "canceled", "closed", "invalid_key", "invalid_value", "not_integer",
+// "overflow", "not_supported", "plugin_panic", "not_found" or "exists"
+// for errors wrapping those, "other" for any other error, and "" for nil.
+func ErrorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, e := range errorKinds {
+		if errors.Is(err, e.err) {
+			return e.kind
+		}
+	}
+	return "other"
+}
+
+// ErrorKinds returns every non-empty value ErrorKind can return, "other"
+// last, so that adapters can prepare their label sets up front.
+func ErrorKinds() []string {
+	kinds := make([]string, 0, len(errorKinds)+1)
+	for _, e := range errorKinds {
+		kinds = append(kinds, e.kind)
+	}
+	return append(kinds, "other")
+}
+
 // Recorder receives one measurement per store operation from [Metrics]:
 // the Call after the operation, with its Op, Duration, Hits, Misses and
 // Err ([Call.Failed] tells an error from a miss).

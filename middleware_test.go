@@ -523,3 +523,29 @@ func TestFailOpen_TimeoutInside(t *testing.T) {
 		t.Errorf("reports: got %v; want one get of \"slow\" with DeadlineExceeded", got)
 	}
 }
+
+func TestErrorKind(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{store.Errorf("get", "k", context.DeadlineExceeded), "timeout"},
+		{fmt.Errorf("x: %w", context.Canceled), "canceled"},
+		{store.Errorf("get", "k", store.ErrClosed), "closed"},
+		{store.ErrInvalidKey, "invalid_key"},
+		{store.ErrInvalidValue, "invalid_value"},
+		{store.ErrNotInteger, "not_integer"},
+		{store.ErrOverflow, "overflow"},
+		{store.ErrNotSupported, "not_supported"},
+		{fmt.Errorf("%w: boom", ErrPluginPanic), "plugin_panic"},
+		{store.ErrNotFound, "not_found"},
+		{store.ErrExists, "exists"},
+		{errors.New("connection refused"), "other"},
+	}
+	for _, tt := range tests {
+		if got := ErrorKind(tt.err); got != tt.want {
+			t.Errorf("ErrorKind(%v): got %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}

@@ -2,11 +2,9 @@ package otelcachet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cachet-go/cachet"
-	"github.com/cachet-go/cachet/store"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -144,25 +142,6 @@ func (p *tracePlugin) After(ctx context.Context, c cachet.Call) {
 	span.End()
 }
 
-// errorTypes are the error.type values, in the order ErrorType checks
-// them; "_OTHER" (the semantic conventions' fallback) is last.
-var errorTypes = []struct {
-	err  error
-	name string
-}{
-	{context.DeadlineExceeded, "timeout"},
-	{context.Canceled, "canceled"},
-	{store.ErrClosed, "closed"},
-	{store.ErrInvalidKey, "invalid_key"},
-	{store.ErrInvalidValue, "invalid_value"},
-	{store.ErrNotInteger, "not_integer"},
-	{store.ErrOverflow, "overflow"},
-	{store.ErrNotSupported, "not_supported"},
-	{cachet.ErrPluginPanic, "plugin_panic"},
-	{store.ErrNotFound, "not_found"},
-	{store.ErrExists, "exists"},
-}
-
 const otherError = "_OTHER"
 
 // ErrorType returns the error.type of err: "timeout", "canceled",
@@ -171,13 +150,8 @@ const otherError = "_OTHER"
 // of those kinds, "_OTHER" for any other error, and "" for nil. The set
 // is small and fixed, so it is safe as a metric attribute.
 func ErrorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	for _, e := range errorTypes {
-		if errors.Is(err, e.err) {
-			return e.name
-		}
+	if kind := cachet.ErrorKind(err); kind != "other" {
+		return kind
 	}
 	return otherError
 }
@@ -200,9 +174,9 @@ type Recorder struct {
 	hits, misses metric.Int64Counter
 	// The options are kept as ready-made slices, so that passing them on
 	// (opts...) allocates nothing.
-	ok     [][]metric.RecordOption   // by Op-1
-	failed [][][]metric.RecordOption // by Op-1, then errorTypes index (last: _OTHER)
-	add    [][]metric.AddOption      // by Op-1
+	ok     [][]metric.RecordOption            // by Op-1
+	failed []map[string][]metric.RecordOption // by Op-1, then error.type
+	add    [][]metric.AddOption               // by Op-1
 }
 
 var _ cachet.Recorder = (*Recorder)(nil)
@@ -253,11 +227,15 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 		set := metric.WithAttributeSet(attribute.NewSet(base...))
 		r.ok = append(r.ok, []metric.RecordOption{set})
 		r.add = append(r.add, []metric.AddOption{set})
-		var failed [][]metric.RecordOption
-		for _, e := range errorTypes {
-			failed = append(failed, failedSet(base, e.name))
+		failed := make(map[string][]metric.RecordOption)
+		for _, kind := range cachet.ErrorKinds() {
+			errType := kind
+			if kind == "other" {
+				errType = otherError
+			}
+			failed[errType] = failedSet(base, errType)
 		}
-		r.failed = append(r.failed, append(failed, failedSet(base, otherError)))
+		r.failed = append(r.failed, failed)
 	}
 	return r, nil
 }
@@ -275,13 +253,7 @@ func (r *Recorder) Record(ctx context.Context, c cachet.Call) {
 	}
 	attrs := r.ok[i]
 	if c.Failed() {
-		attrs = r.failed[i][len(errorTypes)]
-		for j, e := range errorTypes {
-			if errors.Is(c.Err, e.err) {
-				attrs = r.failed[i][j]
-				break
-			}
-		}
+		attrs = r.failed[i][ErrorType(c.Err)]
 	}
 	r.duration.Record(ctx, c.Duration.Seconds(), attrs...)
 	if c.Hits > 0 {

@@ -2,11 +2,9 @@ package promcachet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cachet-go/cachet"
-	"github.com/cachet-go/cachet/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -162,36 +160,9 @@ func Metrics(opts *Options) (cachet.Middleware, error) {
 	return cachet.Metrics(r), nil
 }
 
-var errorTypes = []struct {
-	err  error
-	name string
-}{
-	{context.DeadlineExceeded, "timeout"},
-	{context.Canceled, "canceled"},
-	{store.ErrClosed, "closed"},
-	{store.ErrInvalidKey, "invalid_key"},
-	{store.ErrInvalidValue, "invalid_value"},
-	{store.ErrNotInteger, "not_integer"},
-	{store.ErrOverflow, "overflow"},
-	{store.ErrNotSupported, "not_supported"},
-	{cachet.ErrPluginPanic, "plugin_panic"},
-	{store.ErrNotFound, "not_found"},
-	{store.ErrExists, "exists"},
-}
-
 // ErrorType returns the class of err used as the error label: "timeout",
 // "canceled", "closed", "invalid_key", "invalid_value", "not_integer",
 // "overflow", "not_supported", "plugin_panic", "not_found", "exists" for
 // the errors of those kinds, "other" for any other error, and "" for nil.
 // The set is small and fixed, so the label's cardinality stays bounded.
-func ErrorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	for _, e := range errorTypes {
-		if errors.Is(err, e.err) {
-			return e.name
-		}
-	}
-	return "other"
-}
+func ErrorType(err error) string { return cachet.ErrorKind(err) }
