@@ -633,7 +633,13 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // A value larger than the server's item size limit gives
 // store.ErrInvalidValue.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	const op = "set"
+	return fail("set", key, s.put(ctx, "set", key, value, ttl, s.client.Set))
+}
+
+// put writes value under key with write (the client's Set or Add),
+// after the checks and key mapping every write needs. Its errors are not
+// yet wrapped by fail.
+func (s *Store) put(ctx context.Context, op, key string, value []byte, ttl time.Duration, write func(*memcache.Item) error) error {
 	if err := s.begin(ctx, op, key); err != nil {
 		return err
 	}
@@ -642,16 +648,15 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	pk, err := s.writeKey(ctx, key)
 	if err != nil {
-		return fail(op, key, err)
+		return err
 	}
 	exp, rec := expiry(ttl)
 	if s.async(ctx) {
 		value = bytes.Clone(value)
 	}
-	err = s.call(ctx, func() error {
-		return s.client.Set(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
+	return s.call(ctx, func() error {
+		return write(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
 	})
-	return fail(op, key, err)
 }
 
 // SetMany stores every entry with the same ttl. memcached has no
@@ -719,28 +724,11 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 // Add stores value under key only if key is absent (memcached's add, which
 // is atomic), else it returns an error wrapping store.ErrExists.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	const op = "add"
-	if err := s.begin(ctx, op, key); err != nil {
-		return err
-	}
-	if err := store.CheckValue(op, key, value); err != nil {
-		return err
-	}
-	pk, err := s.writeKey(ctx, key)
-	if err != nil {
-		return fail(op, key, err)
-	}
-	exp, rec := expiry(ttl)
-	if s.async(ctx) {
-		value = bytes.Clone(value)
-	}
-	err = s.call(ctx, func() error {
-		return s.client.Add(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
-	})
+	err := s.put(ctx, "add", key, value, ttl, s.client.Add)
 	if errors.Is(err, memcache.ErrNotStored) {
-		return store.Errorf(op, key, store.ErrExists)
+		return store.Errorf("add", key, store.ErrExists)
 	}
-	return fail(op, key, err)
+	return fail("add", key, err)
 }
 
 // Delete removes the keys and returns how many of them existed. Several
