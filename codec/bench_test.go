@@ -21,55 +21,27 @@ var (
 	largeOrder = benchdata.NewOrder()
 )
 
-// benchCodec runs Marshal and Unmarshal sub-benchmarks of c on v,
-// reporting the encoded size as the "bytes" metric.
-func benchCodec[V any](b *testing.B, name string, c codec.Codec[V], v V) {
-	data, err := c.Marshal(v)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run(name+"/Marshal", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := c.Marshal(v); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(data)), "bytes")
-	})
-	b.Run(name+"/Unmarshal", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out V
-			if err := c.Unmarshal(data, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(data)), "bytes")
-	})
-}
-
 func BenchmarkCodec(b *testing.B) {
 	jsonUser, _ := codec.JSON[benchUser]().Marshal(smallUser)
 	jsonOrder, _ := codec.JSON[benchOrder]().Marshal(largeOrder)
 
-	benchCodec(b, "JSON/User", codec.JSON[benchUser](), smallUser)
-	benchCodec(b, "JSON/Order", codec.JSON[benchOrder](), largeOrder)
-	benchCodec(b, "Msgpack/User", codec.Msgpack[benchUser](), smallUser)
-	benchCodec(b, "Msgpack/Order", codec.Msgpack[benchOrder](), largeOrder)
-	benchCodec(b, "Gob/User", codec.Gob[benchUser](), smallUser)
-	benchCodec(b, "Gob/Order", codec.Gob[benchOrder](), largeOrder)
+	benchdata.Codec(b, "JSON/User", codec.JSON[benchUser](), smallUser)
+	benchdata.Codec(b, "JSON/Order", codec.JSON[benchOrder](), largeOrder)
+	benchdata.Codec(b, "Msgpack/User", codec.Msgpack[benchUser](), smallUser)
+	benchdata.Codec(b, "Msgpack/Order", codec.Msgpack[benchOrder](), largeOrder)
+	benchdata.Codec(b, "Gob/User", codec.Gob[benchUser](), smallUser)
+	benchdata.Codec(b, "Gob/Order", codec.Gob[benchOrder](), largeOrder)
 	// The default threshold (1 KiB) leaves the small value raw.
-	benchCodec(b, "CompressJSON/User", codec.Compress(codec.JSON[benchUser](), nil), smallUser)
-	benchCodec(b, "CompressJSON/Order", codec.Compress(codec.JSON[benchOrder](), nil), largeOrder)
-	benchCodec(b, "CompressMsgpack/User", codec.Compress(codec.Msgpack[benchUser](), nil), smallUser)
-	benchCodec(b, "CompressMsgpack/Order", codec.Compress(codec.Msgpack[benchOrder](), nil), largeOrder)
+	benchdata.Codec(b, "CompressJSON/User", codec.Compress(codec.JSON[benchUser](), nil), smallUser)
+	benchdata.Codec(b, "CompressJSON/Order", codec.Compress(codec.JSON[benchOrder](), nil), largeOrder)
+	benchdata.Codec(b, "CompressMsgpack/User", codec.Compress(codec.Msgpack[benchUser](), nil), smallUser)
+	benchdata.Codec(b, "CompressMsgpack/Order", codec.Compress(codec.Msgpack[benchOrder](), nil), largeOrder)
 	// String and Bytes carry the JSON text of the same values: the cost of
 	// the codec layer alone.
-	benchCodec(b, "String/User", codec.String(), string(jsonUser))
-	benchCodec(b, "String/Order", codec.String(), string(jsonOrder))
-	benchCodec(b, "Bytes/User", codec.Bytes(), jsonUser)
-	benchCodec(b, "Bytes/Order", codec.Bytes(), jsonOrder)
+	benchdata.Codec(b, "String/User", codec.String(), string(jsonUser))
+	benchdata.Codec(b, "String/Order", codec.String(), string(jsonOrder))
+	benchdata.Codec(b, "Bytes/User", codec.Bytes(), jsonUser)
+	benchdata.Codec(b, "Bytes/Order", codec.Bytes(), jsonOrder)
 }
 
 // BenchmarkReference measures the alternatives the codecs were chosen
@@ -84,10 +56,10 @@ func BenchmarkReference(b *testing.B) {
 	b.Run("MsgpackPlain/Order", func(b *testing.B) { benchMsgpackPlain(b, largeOrder) })
 	b.Run("GobStream/User", func(b *testing.B) { benchGobStream(b, smallUser) })
 	b.Run("GobStream/Order", func(b *testing.B) { benchGobStream(b, largeOrder) })
-	benchCodec(b, "CompressJSONLevel6/Order", codec.Compress(codec.JSON[benchOrder](), &codec.CompressOptions{Level: -1}), largeOrder)
+	benchdata.Codec(b, "CompressJSONLevel6/Order", codec.Compress(codec.JSON[benchOrder](), &codec.CompressOptions{Level: -1}), largeOrder)
 	// The flate cost alone: Compress over Bytes on the Order's JSON text.
 	jsonOrder, _ := codec.JSON[benchOrder]().Marshal(largeOrder)
-	benchCodec(b, "CompressBytes/Order", codec.Compress(codec.Bytes(), nil), jsonOrder)
+	benchdata.Codec(b, "CompressBytes/Order", codec.Compress(codec.Bytes(), nil), jsonOrder)
 }
 
 func benchMsgpackPlain[V any](b *testing.B, v V) {
