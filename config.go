@@ -34,10 +34,7 @@ import (
 // shared one) that the caller closes.
 type Scheme func(u *url.URL) (open func() (store.Store, error), err error)
 
-var schemes = struct {
-	sync.RWMutex
-	m map[string]Scheme
-}{m: map[string]Scheme{}}
+var schemes = newNamed[Scheme](nil)
 
 // knownSchemes names the packages that register the schemes this module
 // ships outside the root package, for the error of an unregistered one.
@@ -69,33 +66,16 @@ func RegisterScheme(name string, s Scheme) {
 	if s == nil {
 		panic("cachet: RegisterScheme: nil Scheme for " + name)
 	}
-	schemes.Lock()
-	defer schemes.Unlock()
-	if _, dup := schemes.m[name]; dup {
+	if !schemes.add(name, s) {
 		panic("cachet: RegisterScheme called twice for scheme " + name)
 	}
-	schemes.m[name] = s
 }
 
 // Schemes returns the names of the registered URL schemes, sorted. It is
 // safe for concurrent use.
-func Schemes() []string {
-	schemes.RLock()
-	defer schemes.RUnlock()
-	names := make([]string, 0, len(schemes.m))
-	for name := range schemes.m {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
+func Schemes() []string { return schemes.names() }
 
-func lookupScheme(name string) (Scheme, bool) {
-	schemes.RLock()
-	defer schemes.RUnlock()
-	s, ok := schemes.m[name]
-	return s, ok
-}
+func lookupScheme(name string) (Scheme, bool) { return schemes.get(name) }
 
 // OptionError reports an unusable option of a store URL or of a
 // configuration: an unknown scheme or option, a malformed number or

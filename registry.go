@@ -104,13 +104,54 @@ func codecFor[V any](name string) (codec.Codec[V], error) {
 	return nil, optErr("codec", name, "encodes %s values, not %v", want, typ)
 }
 
-var plugins = struct {
-	sync.RWMutex
-	m map[string]func() Plugin
-}{m: map[string]func() Plugin{
+var plugins = newNamed(map[string]func() Plugin{
 	"hit_miss_ratio": func() Plugin { return new(HitMissRatio) },
 	"timing":         func() Plugin { return new(Timing) },
-}}
+})
+
+// named is a process-wide table of registered names, such as URL schemes
+// and plugins. It is safe for concurrent use.
+type named[T any] struct {
+	mu sync.RWMutex
+	m  map[string]T
+}
+
+func newNamed[T any](initial map[string]T) *named[T] {
+	if initial == nil {
+		initial = map[string]T{}
+	}
+	return &named[T]{m: initial}
+}
+
+// add registers v under name and reports false if name was taken.
+func (n *named[T]) add(name string, v T) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, dup := n.m[name]; dup {
+		return false
+	}
+	n.m[name] = v
+	return true
+}
+
+func (n *named[T]) get(name string) (T, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	v, ok := n.m[name]
+	return v, ok
+}
+
+// names returns the registered names, sorted.
+func (n *named[T]) names() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	names := make([]string, 0, len(n.m))
+	for name := range n.m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // RegisterPlugin makes a [Plugin] available under name to the plugins
 // list of an alias (see [AliasConfig]). newPlugin is called once for each
@@ -128,31 +169,14 @@ func RegisterPlugin(name string, newPlugin func() Plugin) {
 	if newPlugin == nil {
 		panic("cachet: RegisterPlugin: nil function for " + name)
 	}
-	plugins.Lock()
-	defer plugins.Unlock()
-	if _, dup := plugins.m[name]; dup {
+	if !plugins.add(name, newPlugin) {
 		panic("cachet: RegisterPlugin called twice for plugin " + name)
 	}
-	plugins.m[name] = newPlugin
 }
 
-func lookupPlugin(name string) (func() Plugin, bool) {
-	plugins.RLock()
-	defer plugins.RUnlock()
-	f, ok := plugins.m[name]
-	return f, ok
-}
+func lookupPlugin(name string) (func() Plugin, bool) { return plugins.get(name) }
 
-func pluginNames() []string {
-	plugins.RLock()
-	defer plugins.RUnlock()
-	names := make([]string, 0, len(plugins.m))
-	for name := range plugins.m {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
+func pluginNames() []string { return plugins.names() }
 
 // AliasConfig configures one named cache of a [Registry]. Only Store is
 // required. Options set here win over the same options in the store URL;
