@@ -78,13 +78,17 @@
 // # Configuration
 //
 // [Open] and [OpenCache] build a store from a URL such as
-// "redis://localhost:6379/1?ttl=600&namespace=users" (schemes register
-// themselves, like database/sql drivers: memory and noop are built in,
-// redis and memcached come with a blank import of
-// store/redisstore/redisurl and store/memcachestore/memcacheurl). A
-// [Registry] holds named caches configured from a Go map or a JSON
-// document, as aiocache's caches; [Alias] returns the same cache every
-// time and [CreateAlias] a new one.
+// "redis://localhost:6379/1?ttl=600&namespace=users"; the URL's cache
+// options (ttl, namespace, version) combine with those given in code by
+// [MergeOptions], and code wins. Schemes register themselves, like
+// database/sql drivers: memory and noop are built in, redis and memcached
+// come with a blank import of store/redisstore/redisurl and
+// store/memcachestore/memcacheurl. Package store/storeurl is for authors
+// of new schemes.
+//
+// Package caches holds named caches configured from a Go map or a JSON
+// document, as aiocache's caches: caches.Alias returns the same cache
+// every time and caches.Create a new one.
 //
 // # Timeouts
 //

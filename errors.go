@@ -5,6 +5,7 @@ import (
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 // Errors returned by a Cache. They are the store's and codec's sentinel
@@ -31,8 +32,9 @@ var (
 	// ErrDecode means the codec could not decode a stored value.
 	ErrDecode = codec.ErrDecode
 
-	// ErrInvalidOption means New was given an unusable option.
-	ErrInvalidOption = errors.New("cachet: invalid option")
+	// ErrInvalidOption means New, Open or a configuration was given an
+	// unusable option. It is the store/storeurl package's.
+	ErrInvalidOption = storeurl.ErrInvalidOption
 	// ErrInvalidTTL means a ttl argument was negative but not NoExpiry.
 	ErrInvalidTTL = errors.New("cachet: invalid ttl")
 )

@@ -1,6 +1,6 @@
 // Package memcacheurl registers the store URL scheme memcached with
-// package cachet, so that [cachet.Open], [cachet.OpenCache] and the
-// [cachet.Registry] can open [memcachestore] stores. Import it for its
+// [storeurl.Register], so that cachet.Open, cachet.OpenCache and the
+// caches.Registry can open [memcachestore] stores. Import it for its
 // side effect:
 //
 //	import _ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
@@ -21,7 +21,7 @@
 // [memcachestore.NewFromServers], which connects on first use.
 //
 // This is a separate package so that package memcachestore does not
-// depend on package cachet, and so that programs that open no URL do not
+// depend on package storeurl, and so that programs that open no URL do not
 // link the URL code.
 package memcacheurl
 
@@ -32,13 +32,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 func init() {
-	cachet.RegisterScheme("memcached", memcachedScheme)
+	storeurl.Register("memcached", memcachedScheme)
 }
 
 var urlOptions = map[string]string{
@@ -52,12 +52,12 @@ var urlOptions = map[string]string{
 
 func memcachedScheme(u *url.URL) (func() (store.Store, error), error) {
 	if u.User != nil {
-		return nil, &cachet.OptionError{Option: "userinfo", Value: u.User.Username(), Err: errors.New("memcached URLs take no user or password")}
+		return nil, &storeurl.OptionError{Option: "userinfo", Value: u.User.Username(), Err: errors.New("memcached URLs take no user or password")}
 	}
 	if u.Path != "" && u.Path != "/" {
-		return nil, &cachet.OptionError{Option: "path", Value: u.Path, Err: errors.New("memcached URLs have no path")}
+		return nil, &storeurl.OptionError{Option: "path", Value: u.Path, Err: errors.New("memcached URLs have no path")}
 	}
-	servers, err := cachet.URLHosts(u, 11211)
+	servers, err := storeurl.Hosts(u, 11211)
 	if err != nil {
 		return nil, err
 	}
@@ -73,49 +73,49 @@ func memcachedScheme(u *url.URL) (func() (store.Store, error), error) {
 		vals := q[name]
 		canon, ok := urlOptions[name]
 		if !ok {
-			return nil, &cachet.OptionError{Option: name, Value: strings.Join(vals, ","),
+			return nil, &storeurl.OptionError{Option: name, Value: strings.Join(vals, ","),
 				Err: errors.New("unknown option for memcached (known: timeout, max_idle, generations, generation_cache_ttl)")}
 		}
 		if prev, dup := seen[canon]; dup {
-			return nil, &cachet.OptionError{Option: name, Value: vals[0], Err: errors.New("given twice (as " + prev + " and " + name + ")")}
+			return nil, &storeurl.OptionError{Option: name, Value: vals[0], Err: errors.New("given twice (as " + prev + " and " + name + ")")}
 		}
 		seen[canon] = name
 		if len(vals) != 1 {
-			return nil, &cachet.OptionError{Option: name, Value: strings.Join(vals, ","), Err: errors.New("given " + strconv.Itoa(len(vals)) + " times")}
+			return nil, &storeurl.OptionError{Option: name, Value: strings.Join(vals, ","), Err: errors.New("given " + strconv.Itoa(len(vals)) + " times")}
 		}
 		v := vals[0]
 		switch canon {
 		case "timeout":
-			d, err := cachet.OptionDuration(name, v)
+			d, err := storeurl.ParseDuration(name, v)
 			if err != nil {
 				return nil, err
 			}
 			if d <= 0 {
-				return nil, &cachet.OptionError{Option: name, Value: v, Err: errors.New("must be positive")}
+				return nil, &storeurl.OptionError{Option: name, Value: v, Err: errors.New("must be positive")}
 			}
 			o.Timeout = d
 		case "max_idle":
-			n, err := cachet.OptionInt(name, v, 0)
+			n, err := storeurl.ParseInt(name, v, 0)
 			if err != nil {
 				return nil, err
 			}
 			if n > 1<<20 {
-				return nil, &cachet.OptionError{Option: name, Value: v, Err: errors.New("too large")}
+				return nil, &storeurl.OptionError{Option: name, Value: v, Err: errors.New("too large")}
 			}
 			o.MaxIdleConns = int(n)
 		case "generations":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, &cachet.OptionError{Option: name, Value: v, Err: errors.New("want true or false")}
+				return nil, &storeurl.OptionError{Option: name, Value: v, Err: errors.New("want true or false")}
 			}
 			o.DisableGenerations = !b
 		case "generation_cache_ttl":
-			d, err := cachet.OptionDuration(name, v)
+			d, err := storeurl.ParseDuration(name, v)
 			if err != nil {
 				return nil, err
 			}
 			if d < 0 {
-				return nil, &cachet.OptionError{Option: name, Value: v, Err: errors.New("must not be negative")}
+				return nil, &storeurl.OptionError{Option: name, Value: v, Err: errors.New("must not be negative")}
 			}
 			o.GenerationCacheTTL = d
 		}

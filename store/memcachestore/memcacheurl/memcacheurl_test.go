@@ -15,6 +15,7 @@ import (
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
 	_ "github.com/cachet-go/cachet/store/memcachestore/memcacheurl"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 // The URLs name loopback servers that are never contacted: the client
@@ -94,7 +95,7 @@ func TestOpenURL_Errors(t *testing.T) {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded; want an error", tt.url)
 			}
-			var oe *cachet.OptionError
+			var oe *storeurl.OptionError
 			if !errors.Is(err, cachet.ErrInvalidOption) || !errors.As(err, &oe) {
 				t.Fatalf("Open(%q) = %v; want an *OptionError", tt.url, err)
 			}

@@ -1,6 +1,6 @@
-// Package redisurl registers the store URL schemes of Redis with package
-// cachet, so that [cachet.Open], [cachet.OpenCache] and the
-// [cachet.Registry] can open [redisstore] stores. Import it for its side
+// Package redisurl registers the store URL schemes of Redis with
+// [storeurl.Register], so that cachet.Open, cachet.OpenCache and the
+// caches.Registry can open [redisstore] stores. Import it for its side
 // effect:
 //
 //	import _ "github.com/cachet-go/cachet/store/redisstore/redisurl"
@@ -42,7 +42,7 @@
 // store.As) and closes the client when it is closed.
 //
 // This is a separate package so that package redisstore does not depend
-// on package cachet, and so that programs that open no URL do not link
+// on package storeurl, and so that programs that open no URL do not link
 // the URL code.
 package redisurl
 
@@ -55,16 +55,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 func init() {
 	for _, scheme := range []string{"redis", "rediss"} {
-		cachet.RegisterScheme(scheme, singleScheme)
-		cachet.RegisterScheme(scheme+"+cluster", clusterScheme)
-		cachet.RegisterScheme(scheme+"+sentinel", sentinelScheme)
+		storeurl.Register(scheme, singleScheme)
+		storeurl.Register(scheme+"+cluster", clusterScheme)
+		storeurl.Register(scheme+"+sentinel", sentinelScheme)
 	}
 }
 
@@ -86,7 +86,7 @@ func aliases(q url.Values) error {
 			continue
 		}
 		if _, dup := q[a.name]; dup {
-			return &cachet.OptionError{Option: a.alias, Value: v[0], Err: fmt.Errorf("given with %s, which it is an alias of", a.name)}
+			return &storeurl.OptionError{Option: a.alias, Value: v[0], Err: fmt.Errorf("given with %s, which it is an alias of", a.name)}
 		}
 		q[a.name] = v
 		delete(q, a.alias)
@@ -94,9 +94,9 @@ func aliases(q url.Values) error {
 	if v, ok := q["timeout"]; ok {
 		delete(q, "timeout")
 		if len(v) != 1 {
-			return &cachet.OptionError{Option: "timeout", Value: strings.Join(v, ","), Err: fmt.Errorf("given %d times", len(v))}
+			return &storeurl.OptionError{Option: "timeout", Value: strings.Join(v, ","), Err: fmt.Errorf("given %d times", len(v))}
 		}
-		if _, err := cachet.OptionDuration("timeout", v[0]); err != nil {
+		if _, err := storeurl.ParseDuration("timeout", v[0]); err != nil {
 			return err
 		}
 		for _, name := range []string{"dial_timeout", "read_timeout", "write_timeout"} {
@@ -116,7 +116,7 @@ func takePassword(q url.Values) (string, bool, error) {
 	}
 	delete(q, "password")
 	if len(v) != 1 {
-		return "", false, &cachet.OptionError{Option: "password", Value: "xxxxx", Err: fmt.Errorf("given %d times", len(v))}
+		return "", false, &storeurl.OptionError{Option: "password", Value: "xxxxx", Err: fmt.Errorf("given %d times", len(v))}
 	}
 	return v[0], true, nil
 }
@@ -152,7 +152,7 @@ func parseWith[T any](g *goRedisURL, parse func(string) (T, error)) (T, error) {
 	bare := *g
 	bare.query = nil
 	if _, err1 := parse(bare.String()); err1 != nil {
-		return opts, &cachet.OptionError{Option: "path", Value: g.path, Err: err1}
+		return opts, &storeurl.OptionError{Option: "path", Value: g.path, Err: err1}
 	}
 	names := make([]string, 0, len(g.query))
 	for name := range g.query {
@@ -167,10 +167,10 @@ func parseWith[T any](g *goRedisURL, parse func(string) (T, error)) (T, error) {
 			if strings.Contains(name, "password") {
 				v = "xxxxx"
 			}
-			return opts, &cachet.OptionError{Option: name, Value: v, Err: err1}
+			return opts, &storeurl.OptionError{Option: name, Value: v, Err: err1}
 		}
 	}
-	return opts, &cachet.OptionError{Option: "url", Value: redactUserinfo(g), Err: err}
+	return opts, &storeurl.OptionError{Option: "url", Value: redactUserinfo(g), Err: err}
 }
 
 func redactUserinfo(g *goRedisURL) string {
@@ -186,7 +186,7 @@ func redactUserinfo(g *goRedisURL) string {
 
 // prepare does what all three forms share: hosts, aliases, the password.
 func prepare(u *url.URL) (*goRedisURL, string, bool, error) {
-	hosts, err := cachet.URLHosts(u, 6379)
+	hosts, err := storeurl.Hosts(u, 6379)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -195,7 +195,7 @@ func prepare(u *url.URL) (*goRedisURL, string, bool, error) {
 		return nil, "", false, err
 	}
 	if _, ok := q["addr"]; ok {
-		return nil, "", false, &cachet.OptionError{Option: "addr", Value: q.Get("addr"), Err: errors.New("list the hosts in the URL instead: host1:port1,host2:port2")}
+		return nil, "", false, &storeurl.OptionError{Option: "addr", Value: q.Get("addr"), Err: errors.New("list the hosts in the URL instead: host1:port1,host2:port2")}
 	}
 	pw, hasPW, err := takePassword(q)
 	if err != nil {
@@ -254,7 +254,7 @@ func singleScheme(u *url.URL) (func() (store.Store, error), error) {
 		return nil, err
 	}
 	if len(g.hosts) > 1 {
-		return nil, &cachet.OptionError{Option: "host", Value: u.Host,
+		return nil, &storeurl.OptionError{Option: "host", Value: u.Host,
 			Err: fmt.Errorf("%s:// takes one host; use %s+cluster:// or %s+sentinel:// for several", u.Scheme, u.Scheme, u.Scheme)}
 	}
 	g.user = withPassword(u.User, pw, hasPW)
@@ -278,10 +278,10 @@ func clusterScheme(u *url.URL) (func() (store.Store, error), error) {
 		return nil, err
 	}
 	if u.Path != "" && u.Path != "/" {
-		return nil, &cachet.OptionError{Option: "path", Value: u.Path, Err: errors.New("a Redis Cluster has only database 0: leave the path out")}
+		return nil, &storeurl.OptionError{Option: "path", Value: u.Path, Err: errors.New("a Redis Cluster has only database 0: leave the path out")}
 	}
 	if _, ok := g.query["db"]; ok {
-		return nil, &cachet.OptionError{Option: "db", Value: g.query.Get("db"), Err: errors.New("a Redis Cluster has only database 0")}
+		return nil, &storeurl.OptionError{Option: "db", Value: g.query.Get("db"), Err: errors.New("a Redis Cluster has only database 0")}
 	}
 	g.path = ""
 	g.user = withPassword(u.User, pw, hasPW)
@@ -313,12 +313,12 @@ func sentinelScheme(u *url.URL) (func() (store.Store, error), error) {
 	}
 	if v, ok := g.query["master_name"]; ok {
 		if master != "" {
-			return nil, &cachet.OptionError{Option: "master_name", Value: v[0], Err: errors.New("the master is already named in the URL's user part")}
+			return nil, &storeurl.OptionError{Option: "master_name", Value: v[0], Err: errors.New("the master is already named in the URL's user part")}
 		}
 		master = v[0]
 	}
 	if master == "" {
-		return nil, &cachet.OptionError{Option: "master", Value: "", Err: fmt.Errorf("missing master name: want %s://master@host:port,host:port", u.Scheme)}
+		return nil, &storeurl.OptionError{Option: "master", Value: "", Err: fmt.Errorf("missing master name: want %s://master@host:port,host:port", u.Scheme)}
 	}
 	g.query.Set("master_name", master)
 	if hasPW {

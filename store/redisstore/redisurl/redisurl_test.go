@@ -16,6 +16,7 @@ import (
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
 	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 // openURL opens rawURL and closes the store when the test ends.
@@ -196,7 +197,7 @@ func TestOpenURL_Errors(t *testing.T) {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded; want an error", tt.url)
 			}
-			var oe *cachet.OptionError
+			var oe *storeurl.OptionError
 			if !errors.Is(err, cachet.ErrInvalidOption) || !errors.As(err, &oe) {
 				t.Fatalf("Open(%q) = %v; want an *OptionError", tt.url, err)
 			}
@@ -356,5 +357,15 @@ func TestOpenURL_SentinelServer(t *testing.T) {
 	}
 	if v, err := testserver.RedisCommand(master, "GET", "sent:k"); err != nil || v != "through the sentinel" {
 		t.Fatalf("GET sent:k on the master %s = %q, %v; want the value written through the URL", master, v, err)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	const raw = "redis://user:pass@localhost:6379/1?ttl=600&prefix=app&version=2&minsize=2&maxsize=10"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := storeurl.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

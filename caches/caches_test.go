@@ -1,4 +1,4 @@
-package cachet_test
+package caches_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/caches"
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
@@ -25,6 +26,7 @@ import (
 	"github.com/cachet-go/cachet/store/memstore"
 	"github.com/cachet-go/cachet/store/redisstore"
 	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 type user struct {
@@ -37,7 +39,7 @@ type user struct {
 var countingOpens atomic.Int64
 
 func init() {
-	cachet.RegisterScheme("cachet-test-count", func(u *url.URL) (func() (store.Store, error), error) {
+	storeurl.Register("cachet-test-count", func(u *url.URL) (func() (store.Store, error), error) {
 		return func() (store.Store, error) {
 			countingOpens.Add(1)
 			return memstore.New(nil)
@@ -45,13 +47,18 @@ func init() {
 	})
 	// Names are registered for the process, so once, not per test run
 	// (which would panic under -count > 1).
-	cachet.RegisterCodec[point]("cachet-test-point", pointCodec{})
-	cachet.RegisterPlugin("cachet-test-count", func() cachet.Plugin { return new(countPlugin) })
+	caches.RegisterCodec[point]("cachet-test-point", pointCodec{})
+	caches.RegisterPlugin("cachet-test-count", func() cachet.Plugin { return new(countPlugin) })
 }
 
-func newRegistry(t *testing.T, aliases map[string]cachet.AliasConfig) *cachet.Registry {
+// uniq returns a memory store name private to the test.
+func uniq(t *testing.T) string {
+	return strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+}
+
+func newRegistry(t *testing.T, aliases map[string]caches.Config) *caches.Registry {
 	t.Helper()
-	r, err := cachet.NewRegistry(aliases)
+	r, err := caches.NewRegistry(aliases)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +69,17 @@ func newRegistry(t *testing.T, aliases map[string]cachet.AliasConfig) *cachet.Re
 func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 	ctx := context.Background()
 	before := countingOpens.Load()
-	r := newRegistry(t, map[string]cachet.AliasConfig{
+	r := newRegistry(t, map[string]caches.Config{
 		"users": {Store: "cachet-test-count://x", Namespace: "users"},
 	})
 	if n := countingOpens.Load() - before; n != 0 {
 		t.Fatalf("Configure opened %d stores; want 0 (stores are built on first use)", n)
 	}
-	a, err := cachet.Alias[string, user](r, "users")
+	a, err := caches.Alias[string, user](r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cachet.Alias[string, user](r, "users")
+	b, err := caches.Alias[string, user](r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +87,7 @@ func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 		t.Errorf("Alias returned two different caches for the same alias and types")
 	}
 	// Other types: another cache, on the same store.
-	ints, err := cachet.Alias[int, int](r, "users")
+	ints, err := caches.Alias[int, int](r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +110,7 @@ func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 
 func TestRegistry_ConcurrentFirstAlias(t *testing.T) {
 	before := countingOpens.Load()
-	r := newRegistry(t, map[string]cachet.AliasConfig{"a": {Store: "cachet-test-count://"}})
+	r := newRegistry(t, map[string]caches.Config{"a": {Store: "cachet-test-count://"}})
 	const n = 64
 	got := make([]*cachet.Cache[string, user], n)
 	var wg sync.WaitGroup
@@ -113,7 +120,7 @@ func TestRegistry_ConcurrentFirstAlias(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			c, err := cachet.Alias[string, user](r, "a")
+			c, err := caches.Alias[string, user](r, "a")
 			if err != nil {
 				t.Error(err)
 			}
@@ -132,22 +139,22 @@ func TestRegistry_ConcurrentFirstAlias(t *testing.T) {
 	}
 }
 
-func TestRegistry_CreateAliasIsNew(t *testing.T) {
+func TestRegistry_CreateIsNew(t *testing.T) {
 	ctx := context.Background()
 	before := countingOpens.Load()
-	r := newRegistry(t, map[string]cachet.AliasConfig{
+	r := newRegistry(t, map[string]caches.Config{
 		"users": {Store: "cachet-test-count://?namespace=url&ttl=60", Namespace: "cfg"},
 	})
-	shared, err := cachet.Alias[string, string](r, "users")
+	shared, err := caches.Alias[string, string](r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1, err := cachet.CreateAlias[string, string](r, "users", nil)
+	c1, err := caches.Create[string, string](r, "users", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c1.Close()
-	c2, err := cachet.CreateAlias[string, string](r, "users", &cachet.Options[string]{Namespace: "code", TTL: time.Second})
+	c2, err := caches.Create[string, string](r, "users", &cachet.Options[string]{Namespace: "code", TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,13 +194,13 @@ func TestRegistry_CreateAliasIsNew(t *testing.T) {
 }
 
 func TestRegistry_AliasConfigOverURL(t *testing.T) {
-	r := newRegistry(t, map[string]cachet.AliasConfig{
+	r := newRegistry(t, map[string]caches.Config{
 		"a": {Store: "memory://?namespace=url&version=1&ttl=60", TTL: cachet.NoExpiry, Version: 9},
 		"b": {Store: "memory://?namespace=url&version=1&ttl=60"},
 	})
 	ctx := context.Background()
-	a := cachet.Must(cachet.Alias[string, string](r, "a"))
-	b := cachet.Must(cachet.Alias[string, string](r, "b"))
+	a := cachet.Must(caches.Alias[string, string](r, "a"))
+	b := cachet.Must(caches.Alias[string, string](r, "b"))
 	if key, _ := a.Key("k"); key != "url:9:k" {
 		t.Errorf("a.Key = %q; want url:9:k (alias version over URL's)", key)
 	}
@@ -207,15 +214,15 @@ func TestRegistry_AliasConfigOverURL(t *testing.T) {
 }
 
 func TestRegistry_UnknownAlias(t *testing.T) {
-	var zero cachet.Registry
-	_, err := cachet.Alias[string, string](&zero, "nope")
+	var zero caches.Registry
+	_, err := caches.Alias[string, string](&zero, "nope")
 	if !errors.Is(err, cachet.ErrInvalidOption) || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "none") {
 		t.Errorf("Alias on a zero Registry = %v; want an ErrInvalidOption error naming the alias", err)
 	}
-	r := newRegistry(t, map[string]cachet.AliasConfig{"b": {Store: "noop://"}, "a": {Store: "noop://"}})
+	r := newRegistry(t, map[string]caches.Config{"b": {Store: "noop://"}, "a": {Store: "noop://"}})
 	for _, f := range []func() error{
-		func() error { _, err := cachet.Alias[string, string](r, "c"); return err },
-		func() error { _, err := cachet.CreateAlias[string, string](r, "c", nil); return err },
+		func() error { _, err := caches.Alias[string, string](r, "c"); return err },
+		func() error { _, err := caches.Create[string, string](r, "c", nil); return err },
 		func() error { _, err := r.Store("c"); return err },
 		func() error { _, err := r.Plugins("c"); return err },
 	} {
@@ -238,24 +245,24 @@ func TestRegistry_UnknownAlias(t *testing.T) {
 func TestRegistry_ConfigureRejects(t *testing.T) {
 	tests := []struct {
 		name   string
-		cfg    cachet.AliasConfig
+		cfg    caches.Config
 		option string
 	}{
-		{"no store", cachet.AliasConfig{}, "store"},
-		{"bad URL", cachet.AliasConfig{Store: "memory://?ttl=0"}, "ttl"},
-		{"unknown scheme", cachet.AliasConfig{Store: "nope://x"}, "scheme"},
-		{"unknown codec", cachet.AliasConfig{Store: "noop://", Codec: "yaml"}, "codec"},
-		{"unknown plugin", cachet.AliasConfig{Store: "noop://", Plugins: []string{"timing", "nope"}}, "plugins"},
-		{"negative ttl", cachet.AliasConfig{Store: "noop://", TTL: -time.Second}, "ttl"},
-		{"namespace with colon", cachet.AliasConfig{Store: "noop://", Namespace: "a:b"}, "namespace"},
-		{"bad version type", cachet.AliasConfig{Store: "noop://", Version: 1.5}, "version"},
-		{"version with colon", cachet.AliasConfig{Store: "noop://", Version: "a:b"}, "version"},
+		{"no store", caches.Config{}, "store"},
+		{"bad URL", caches.Config{Store: "memory://?ttl=0"}, "ttl"},
+		{"unknown scheme", caches.Config{Store: "nope://x"}, "scheme"},
+		{"unknown codec", caches.Config{Store: "noop://", Codec: "yaml"}, "codec"},
+		{"unknown plugin", caches.Config{Store: "noop://", Plugins: []string{"timing", "nope"}}, "plugins"},
+		{"negative ttl", caches.Config{Store: "noop://", TTL: -time.Second}, "ttl"},
+		{"namespace with colon", caches.Config{Store: "noop://", Namespace: "a:b"}, "namespace"},
+		{"bad version type", caches.Config{Store: "noop://", Version: 1.5}, "version"},
+		{"version with colon", caches.Config{Store: "noop://", Version: "a:b"}, "version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRegistry(t, map[string]cachet.AliasConfig{"old": {Store: "noop://"}})
-			err := r.Configure(map[string]cachet.AliasConfig{"fine": {Store: "noop://"}, "broken": tt.cfg})
-			var oe *cachet.OptionError
+			r := newRegistry(t, map[string]caches.Config{"old": {Store: "noop://"}})
+			err := r.Configure(map[string]caches.Config{"fine": {Store: "noop://"}, "broken": tt.cfg})
+			var oe *storeurl.OptionError
 			if !errors.Is(err, cachet.ErrInvalidOption) || !errors.As(err, &oe) || oe.Option != tt.option {
 				t.Fatalf("Configure = %v; want an OptionError for %q", err, tt.option)
 			}
@@ -267,8 +274,8 @@ func TestRegistry_ConfigureRejects(t *testing.T) {
 			}
 		})
 	}
-	var r cachet.Registry
-	if err := r.Configure(map[string]cachet.AliasConfig{"": {Store: "noop://"}}); !errors.Is(err, cachet.ErrInvalidOption) {
+	var r caches.Registry
+	if err := r.Configure(map[string]caches.Config{"": {Store: "noop://"}}); !errors.Is(err, cachet.ErrInvalidOption) {
 		t.Errorf("Configure with an empty alias name = %v; want ErrInvalidOption", err)
 	}
 }
@@ -276,18 +283,18 @@ func TestRegistry_ConfigureRejects(t *testing.T) {
 func TestRegistry_ReconfigureClosesBuilt(t *testing.T) {
 	ctx := context.Background()
 	name := "memory://" + uniq(t)
-	r := newRegistry(t, map[string]cachet.AliasConfig{"a": {Store: name}})
-	old := cachet.Must(cachet.Alias[string, string](r, "a"))
+	r := newRegistry(t, map[string]caches.Config{"a": {Store: name}})
+	old := cachet.Must(caches.Alias[string, string](r, "a"))
 	if err := old.Set(ctx, "k", "v"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Configure(map[string]cachet.AliasConfig{"a": {Store: name, Namespace: "new"}}); err != nil {
+	if err := r.Configure(map[string]caches.Config{"a": {Store: name, Namespace: "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := old.Get(ctx, "k"); !errors.Is(err, cachet.ErrClosed) {
 		t.Errorf("old cache after Configure: Get = %v; want ErrClosed", err)
 	}
-	fresh := cachet.Must(cachet.Alias[string, string](r, "a"))
+	fresh := cachet.Must(caches.Alias[string, string](r, "a"))
 	if fresh == old {
 		t.Fatal("Alias after Configure returned the old cache")
 	}
@@ -306,7 +313,7 @@ func TestRegistry_ReconfigureClosesBuilt(t *testing.T) {
 	if err := fresh.Set(ctx, "k", "v"); !errors.Is(err, cachet.ErrClosed) {
 		t.Errorf("Set after Registry.Close = %v; want ErrClosed", err)
 	}
-	again := cachet.Must(cachet.Alias[string, string](r, "a"))
+	again := cachet.Must(caches.Alias[string, string](r, "a"))
 	if err := again.Set(ctx, "k", "v"); err != nil {
 		t.Errorf("Set on the cache rebuilt after Close: %v", err)
 	}
@@ -319,7 +326,7 @@ func TestRegistry_ReconfigureClosesBuilt(t *testing.T) {
 
 func TestRegistry_ConcurrentAliasAndConfigure(t *testing.T) {
 	ctx := context.Background()
-	r := newRegistry(t, map[string]cachet.AliasConfig{"a": {Store: "memory://"}})
+	r := newRegistry(t, map[string]caches.Config{"a": {Store: "memory://"}})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 8 {
@@ -332,7 +339,7 @@ func TestRegistry_ConcurrentAliasAndConfigure(t *testing.T) {
 					return
 				default:
 				}
-				c, err := cachet.Alias[string, string](r, "a")
+				c, err := caches.Alias[string, string](r, "a")
 				if err != nil {
 					t.Error(err)
 					return
@@ -347,7 +354,7 @@ func TestRegistry_ConcurrentAliasAndConfigure(t *testing.T) {
 		}()
 	}
 	for i := range 20 {
-		if err := r.Configure(map[string]cachet.AliasConfig{"a": {Store: "memory://", Namespace: fmt.Sprint("n", i)}}); err != nil {
+		if err := r.Configure(map[string]caches.Config{"a": {Store: "memory://", Namespace: fmt.Sprint("n", i)}}); err != nil {
 			t.Error(err)
 		}
 	}
@@ -369,7 +376,7 @@ func (pointCodec) Unmarshal(b []byte, p *point) error {
 
 func TestRegistry_Codecs(t *testing.T) {
 	ctx := context.Background()
-	r := newRegistry(t, map[string]cachet.AliasConfig{
+	r := newRegistry(t, map[string]caches.Config{
 		"json":    {Store: "memory://"},
 		"msgpack": {Store: "memory://", Codec: "msgpack"},
 		"gob":     {Store: "memory://", Codec: "gob"},
@@ -378,7 +385,7 @@ func TestRegistry_Codecs(t *testing.T) {
 		"point":   {Store: "memory://", Codec: "cachet-test-point"},
 	})
 	for _, alias := range []string{"json", "msgpack", "gob"} {
-		c, err := cachet.Alias[string, user](r, alias)
+		c, err := caches.Alias[string, user](r, alias)
 		if err != nil {
 			t.Fatalf("%s: %v", alias, err)
 		}
@@ -389,17 +396,17 @@ func TestRegistry_Codecs(t *testing.T) {
 			t.Errorf("%s: Get = %+v, %v", alias, got, err)
 		}
 	}
-	s := cachet.Must(cachet.Alias[string, string](r, "string"))
+	s := cachet.Must(caches.Alias[string, string](r, "string"))
 	s.Set(ctx, "k", "hello")
 	if raw, _ := s.Store().Get(ctx, "k"); string(raw) != "hello" {
 		t.Errorf("string codec stored %q; want hello", raw)
 	}
-	b := cachet.Must(cachet.Alias[string, []byte](r, "bytes"))
+	b := cachet.Must(caches.Alias[string, []byte](r, "bytes"))
 	b.Set(ctx, "k", []byte{1, 2})
 	if raw, _ := b.Store().Get(ctx, "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
 		t.Errorf("bytes codec stored %v", raw)
 	}
-	p := cachet.Must(cachet.Alias[string, point](r, "point"))
+	p := cachet.Must(caches.Alias[string, point](r, "point"))
 	p.Set(ctx, "k", point{3, 4})
 	if raw, _ := p.Store().Get(ctx, "k"); string(raw) != "3,4" {
 		t.Errorf("registered codec stored %q; want 3,4", raw)
@@ -407,13 +414,13 @@ func TestRegistry_Codecs(t *testing.T) {
 
 	// Codecs that do not fit V.
 	for _, f := range []func() error{
-		func() error { _, err := cachet.Alias[string, int](r, "string"); return err },
-		func() error { _, err := cachet.Alias[string, string](r, "bytes"); return err },
-		func() error { _, err := cachet.Alias[string, user](r, "point"); return err },
-		func() error { _, err := cachet.CreateAlias[string, int](r, "string", nil); return err },
+		func() error { _, err := caches.Alias[string, int](r, "string"); return err },
+		func() error { _, err := caches.Alias[string, string](r, "bytes"); return err },
+		func() error { _, err := caches.Alias[string, user](r, "point"); return err },
+		func() error { _, err := caches.Create[string, int](r, "string", nil); return err },
 	} {
 		err := f()
-		var oe *cachet.OptionError
+		var oe *storeurl.OptionError
 		if !errors.As(err, &oe) || oe.Option != "codec" {
 			t.Errorf("unfit codec: %v; want an OptionError for codec", err)
 		}
@@ -423,7 +430,7 @@ func TestRegistry_Codecs(t *testing.T) {
 			t.Errorf("RegisterCodec of a built-in name did not panic")
 		}
 	}()
-	cachet.RegisterCodec[point]("json", pointCodec{})
+	caches.RegisterCodec[point]("json", pointCodec{})
 }
 
 type countPlugin struct {
@@ -435,11 +442,11 @@ func (p *countPlugin) After(context.Context, cachet.Call) { p.n.Add(1) }
 
 func TestRegistry_Plugins(t *testing.T) {
 	ctx := context.Background()
-	r := newRegistry(t, map[string]cachet.AliasConfig{
+	r := newRegistry(t, map[string]caches.Config{
 		"a": {Store: "memory://", Plugins: []string{"hit_miss_ratio", "timing", "cachet-test-count"}},
 		"b": {Store: "memory://", Plugins: []string{"hit_miss_ratio"}},
 	})
-	c := cachet.Must(cachet.Alias[string, string](r, "a"))
+	c := cachet.Must(caches.Alias[string, string](r, "a"))
 	c.Get(ctx, "k") // miss
 	c.Set(ctx, "k", "v")
 	c.Get(ctx, "k") // hit
@@ -477,19 +484,19 @@ func TestRegistry_ConfigureJSON(t *testing.T) {
 	tests := []struct {
 		name string
 		json string
-		want cachet.AliasConfig
+		want caches.Config
 	}{
-		{"minimal", `{"a": {"store": "noop://"}}`, cachet.AliasConfig{Store: "noop://"}},
-		{"ttl seconds", `{"a": {"store": "noop://", "ttl": 1800}}`, cachet.AliasConfig{Store: "noop://", TTL: 30 * time.Minute}},
-		{"ttl fraction", `{"a": {"store": "noop://", "ttl": 0.5}}`, cachet.AliasConfig{Store: "noop://", TTL: 500 * time.Millisecond}},
-		{"ttl string", `{"a": {"store": "noop://", "ttl": "10m", "timeout": "250ms"}}`, cachet.AliasConfig{Store: "noop://", TTL: 10 * time.Minute, Timeout: 250 * time.Millisecond}},
-		{"version number", `{"a": {"store": "noop://", "namespace": "n", "version": 2}}`, cachet.AliasConfig{Store: "noop://", Namespace: "n", Version: int64(2)}},
-		{"version string", `{"a": {"store": "noop://", "namespace": "n", "version": "v2"}}`, cachet.AliasConfig{Store: "noop://", Namespace: "n", Version: "v2"}},
-		{"codec and plugins", `{"a": {"store": "noop://", "codec": "gob", "plugins": ["timing"]}}`, cachet.AliasConfig{Store: "noop://", Codec: "gob", Plugins: []string{"timing"}}},
+		{"minimal", `{"a": {"store": "noop://"}}`, caches.Config{Store: "noop://"}},
+		{"ttl seconds", `{"a": {"store": "noop://", "ttl": 1800}}`, caches.Config{Store: "noop://", TTL: 30 * time.Minute}},
+		{"ttl fraction", `{"a": {"store": "noop://", "ttl": 0.5}}`, caches.Config{Store: "noop://", TTL: 500 * time.Millisecond}},
+		{"ttl string", `{"a": {"store": "noop://", "ttl": "10m", "timeout": "250ms"}}`, caches.Config{Store: "noop://", TTL: 10 * time.Minute, Timeout: 250 * time.Millisecond}},
+		{"version number", `{"a": {"store": "noop://", "namespace": "n", "version": 2}}`, caches.Config{Store: "noop://", Namespace: "n", Version: int64(2)}},
+		{"version string", `{"a": {"store": "noop://", "namespace": "n", "version": "v2"}}`, caches.Config{Store: "noop://", Namespace: "n", Version: "v2"}},
+		{"codec and plugins", `{"a": {"store": "noop://", "codec": "gob", "plugins": ["timing"]}}`, caches.Config{Store: "noop://", Codec: "gob", Plugins: []string{"timing"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r cachet.Registry
+			var r caches.Registry
 			if err := r.ConfigureJSON([]byte(tt.json)); err != nil {
 				t.Fatal(err)
 			}
@@ -516,7 +523,7 @@ func TestRegistry_ConfigureJSON(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRegistry(t, map[string]cachet.AliasConfig{"old": {Store: "noop://"}})
+			r := newRegistry(t, map[string]caches.Config{"old": {Store: "noop://"}})
 			if err := r.ConfigureJSON([]byte(tt.json)); !errors.Is(err, cachet.ErrInvalidOption) {
 				t.Errorf("ConfigureJSON(%s) = %v; want an error wrapping ErrInvalidOption", tt.json, err)
 			}
@@ -528,12 +535,12 @@ func TestRegistry_ConfigureJSON(t *testing.T) {
 }
 
 func TestDefaultRegistry(t *testing.T) {
-	t.Cleanup(func() { cachet.DefaultRegistry.Configure(nil) })
-	if err := cachet.DefaultRegistry.Configure(map[string]cachet.AliasConfig{"default": {Store: "memory://"}}); err != nil {
+	t.Cleanup(func() { caches.DefaultRegistry.Configure(nil) })
+	if err := caches.DefaultRegistry.Configure(map[string]caches.Config{"default": {Store: "memory://"}}); err != nil {
 		t.Fatal(err)
 	}
-	a := cachet.Must(cachet.Alias[string, string](cachet.DefaultRegistry, "default"))
-	b := cachet.Must(cachet.Alias[string, string](cachet.DefaultRegistry, "default"))
+	a := cachet.Must(caches.Alias[string, string](caches.DefaultRegistry, "default"))
+	b := cachet.Must(caches.Alias[string, string](caches.DefaultRegistry, "default"))
 	if a != b {
 		t.Errorf("DefaultRegistry returned two caches for one alias")
 	}
@@ -553,12 +560,12 @@ func readmeConfig(t *testing.T) []byte {
 // without any server (stores connect lazily).
 func TestRegistry_READMEConfig(t *testing.T) {
 	ctx := context.Background()
-	r := new(cachet.Registry)
+	r := new(caches.Registry)
 	t.Cleanup(func() { r.Close() })
 	if err := r.ConfigureJSON(readmeConfig(t)); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]cachet.AliasConfig{
+	want := map[string]caches.Config{
 		"default": {Store: "memory://default?max_entries=10000", TTL: 5 * time.Minute},
 		"sessions": {Store: "redis://localhost:6379/0?maxsize=20&timeout=1s", Codec: "msgpack", Namespace: "sess",
 			Version: int64(2), TTL: 30 * time.Minute, Plugins: []string{"hit_miss_ratio", "timing"}},
@@ -574,7 +581,7 @@ func TestRegistry_READMEConfig(t *testing.T) {
 		}
 	}
 
-	users := cachet.Must(cachet.Alias[string, user](r, "default"))
+	users := cachet.Must(caches.Alias[string, user](r, "default"))
 	if err := users.Set(ctx, "ada", user{"Ada", 36}); err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +589,7 @@ func TestRegistry_READMEConfig(t *testing.T) {
 		t.Errorf("default alias TTL = %v, %v; want about 5m", ttl, err)
 	}
 
-	sessions := cachet.Must(cachet.Alias[string, user](r, "sessions"))
+	sessions := cachet.Must(caches.Alias[string, user](r, "sessions"))
 	rs, ok := store.As[*redisstore.Store](sessions.Store())
 	if !ok {
 		t.Fatalf("sessions store is %T; want a redisstore", sessions.Store())
@@ -595,11 +602,11 @@ func TestRegistry_READMEConfig(t *testing.T) {
 		t.Errorf("sessions key = %q; want sess:2:s1", key)
 	}
 
-	pages := cachet.Must(cachet.Alias[string, []byte](r, "pages"))
+	pages := cachet.Must(caches.Alias[string, []byte](r, "pages"))
 	if _, ok := store.As[*memcachestore.Store](pages.Store()); !ok {
 		t.Errorf("pages store is %T; want a memcachestore", pages.Store())
 	}
-	if _, err := cachet.Alias[string, string](r, "pages"); err == nil {
+	if _, err := caches.Alias[string, string](r, "pages"); err == nil {
 		t.Errorf("the bytes codec of pages accepted string values")
 	}
 }
@@ -610,12 +617,12 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 	rsrv := testserver.Redis(t)
 	msrv := testserver.Memcached(t)
 	data := strings.NewReplacer("localhost:6379", rsrv.Addr, "localhost:11211", msrv.Addr).Replace(string(readmeConfig(t)))
-	r := new(cachet.Registry)
+	r := new(caches.Registry)
 	t.Cleanup(func() { r.Close() })
 	if err := r.ConfigureJSON([]byte(data)); err != nil {
 		t.Fatal(err)
 	}
-	sessions := cachet.Must(cachet.Alias[string, user](r, "sessions"))
+	sessions := cachet.Must(caches.Alias[string, user](r, "sessions"))
 	sessions.Get(ctx, "s1") // a miss
 	if err := sessions.Set(ctx, "s1", user{"Ada", 36}); err != nil {
 		t.Fatal(err)
@@ -634,7 +641,7 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 		t.Errorf("sessions hit_miss_ratio = %+v; want 1 hit and 1 miss", st)
 	}
 
-	pages := cachet.Must(cachet.Alias[string, []byte](r, "pages"))
+	pages := cachet.Must(caches.Alias[string, []byte](r, "pages"))
 	if err := pages.Set(ctx, "/index", []byte("<html>")); err != nil {
 		t.Fatal(err)
 	}
@@ -653,7 +660,7 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 }
 
 func BenchmarkAlias(b *testing.B) {
-	r, err := cachet.NewRegistry(map[string]cachet.AliasConfig{"users": {Store: "memory://", Namespace: "users"}})
+	r, err := caches.NewRegistry(map[string]caches.Config{"users": {Store: "memory://", Namespace: "users"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -661,7 +668,7 @@ func BenchmarkAlias(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := cachet.Alias[string, user](r, "users"); err != nil {
+			if _, err := caches.Alias[string, user](r, "users"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -670,7 +677,7 @@ func BenchmarkAlias(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := cachet.Alias[string, user](r, "users"); err != nil {
+				if _, err := caches.Alias[string, user](r, "users"); err != nil {
 					b.Error(err)
 					return
 				}
@@ -679,24 +686,8 @@ func BenchmarkAlias(b *testing.B) {
 	})
 }
 
-func BenchmarkParseURL(b *testing.B) {
-	for _, raw := range []string{
-		"memory://users?max_entries=10000&ttl=600&namespace=users",
-		"redis://user:pass@localhost:6379/1?ttl=600&prefix=app&version=2&minsize=2&maxsize=10",
-	} {
-		b.Run(strings.SplitN(raw, ":", 2)[0], func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := cachet.ParseURL(raw); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-func TestAliasConfig_JSONRoundTrip(t *testing.T) {
-	in := map[string]cachet.AliasConfig{
+func TestConfig_JSONRoundTrip(t *testing.T) {
+	in := map[string]caches.Config{
 		"a": {Store: "memory://a?ttl=5", Codec: "gob", TTL: 90 * time.Second, Namespace: "n", Version: int64(3),
 			Timeout: 250 * time.Millisecond, Plugins: []string{"timing"}},
 		"b": {Store: "noop://", Version: "v1"},
@@ -705,7 +696,7 @@ func TestAliasConfig_JSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r cachet.Registry
+	var r caches.Registry
 	if err := r.ConfigureJSON(data); err != nil {
 		t.Fatalf("ConfigureJSON(%s): %v", data, err)
 	}

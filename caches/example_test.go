@@ -1,0 +1,72 @@
+package caches_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/caches"
+)
+
+// Named caches configured from JSON, as with aiocache's caches.set_config.
+func ExampleRegistry_ConfigureJSON() {
+	type User struct{ Name string }
+	ctx := context.Background()
+
+	var r caches.Registry
+	defer r.Close()
+	err := r.ConfigureJSON([]byte(`{
+		"default": {"store": "memory://example-registry", "ttl": "5m"},
+		"users":   {"store": "memory://example-registry", "codec": "msgpack",
+		            "namespace": "users", "version": 2, "plugins": ["hit_miss_ratio"]}
+	}`))
+	if err != nil {
+		panic(err)
+	}
+
+	users, err := caches.Alias[string, User](&r, "users") // the same *Cache on every call
+	if err != nil {
+		panic(err)
+	}
+	users.Get(ctx, "ada") // a miss
+	users.Set(ctx, "ada", User{Name: "Ada"})
+	u, _ := users.Get(ctx, "ada") // a hit
+	fmt.Println(u.Name)
+
+	key, _ := users.Key("ada")
+	fmt.Println(key)
+
+	plugins, _ := r.Plugins("users")
+	fmt.Printf("%+v\n", plugins[0].(*cachet.HitMissRatio).Stats())
+
+	_, err = caches.Alias[string, User](&r, "sessions")
+	fmt.Println(err)
+	// Output:
+	// Ada
+	// users:2:ada
+	// {Total:2 Hits:1 Misses:1 Ratio:0.5}
+	// cachet: invalid option: unknown cache alias "sessions" (configured: default, users)
+}
+
+// Create builds a new cache from an alias, with options in code that
+// win over the alias' own. The caller closes it.
+func ExampleCreate() {
+	r, err := caches.NewRegistry(map[string]caches.Config{
+		"pages": {Store: "memory://example-create", Codec: "bytes", Namespace: "pages", TTL: time.Minute},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	drafts, err := caches.Create[string, []byte](r, "pages", &cachet.Options[string]{Namespace: "drafts"})
+	if err != nil {
+		panic(err)
+	}
+	defer drafts.Close()
+	key, _ := drafts.Key("/index")
+	fmt.Println(key)
+	// Output:
+	// drafts:/index
+}
