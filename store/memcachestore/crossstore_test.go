@@ -36,7 +36,7 @@ func TestStore_GetManyAcrossStores(t *testing.T) {
 			} else {
 				opts = &memcachestore.Options{}
 			}
-			
+
 			a := fresh(t, srv, opts)
 			b := open(t, srv, opts)
 			mustSet(t, a, "ns:1", "one", 0)
