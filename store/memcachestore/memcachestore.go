@@ -828,7 +828,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		if err != nil {
 			return 0, fail(op, key, err)
 		}
-		old, perr := strconv.ParseInt(string(it.Value), 10, 64)
+		old, perr := parseCanonical(it.Value)
 		if perr != nil {
 			return 0, store.Errorf(op, key, fmt.Errorf("%w: %q", store.ErrNotInteger, show(it.Value)))
 		}
@@ -849,6 +849,21 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		}
 	}
 	return 0, store.Errorf(op, key, fmt.Errorf("memcachestore: gave up after %d compare-and-swap conflicts", maxCASAttempts))
+}
+
+// parseCanonical parses b as a canonical decimal int64, as Redis's INCRBY
+// accepts it: an optional '-', then digits without leading zeros ("0"
+// alone is canonical, "-0", "+1", "01" and " 1" are not).
+func parseCanonical(b []byte) (int64, error) {
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] < '0' || digits[0] > '9' ||
+		(digits[0] == '0' && (len(digits) > 1 || len(b) > 1)) {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(string(b), 10, 64)
 }
 
 // Expire gives key a new ttl (rounded as in Set); a ttl of zero or less

@@ -570,3 +570,25 @@ func TestStore_CloseClosesOps(t *testing.T) {
 		t.Errorf("second Close: got %v; want ErrClosed", err)
 	}
 }
+
+// TestStore_IncrementCanonicalOnly checks that only canonical decimals
+// count as integers, as on Redis: no sign '+', no leading zeros, no "-0"
+// (issue 12).
+func TestStore_IncrementCanonicalOnly(t *testing.T) {
+	srv := testserver.Memcached(t)
+	s := fresh(t, srv, nil)
+	for _, v := range []string{"+41", "041", "-0", "00", "-01", " 1", "1 ", "", "1e3", "0x10"} {
+		mustSet(t, s, "n", v, 0)
+		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
+			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", v, n, err)
+		}
+		wantValue(t, s, "n", v)
+	}
+	for _, v := range []string{"0", "-1", "41", "-9223372036854775807", "9223372036854775806"} {
+		mustSet(t, s, "n", v, 0)
+		want, _ := strconv.ParseInt(v, 10, 64)
+		if n, err := s.Increment(bg, "n", 1); err != nil || n != want+1 {
+			t.Errorf("Increment of %q: got %d, %v; want %d", v, n, err, want+1)
+		}
+	}
+}
