@@ -417,24 +417,27 @@ func (s *Store) parallel(n int, fn func(i int) error) error {
 const maxRelative = 30 * 24 * 60 * 60
 
 // expiry converts ttl into memcached's expiration and the absolute expiry
-// (Unix seconds, 0 for none) recorded in the item's flags. A ttl is rounded
-// up to whole seconds; one over 30 days is sent as an absolute Unix time;
-// both are capped at the largest time memcached's 32-bit field can hold
-// (January 2038).
+// (Unix seconds, 0 for none) recorded in the item's flags. They are the
+// same number: every write sends the absolute time, the current Unix
+// second plus ttl rounded up to whole seconds, so that an item rewritten
+// later with its recorded expiry (Increment) expires at exactly the same
+// second. (A relative expiration is counted from memcached's own clock,
+// which ticks at another phase than the Unix second, so the same ttl sent
+// relative and absolute could differ by a second.) memcached then expires
+// the item when its clock passes that second: within a second either side
+// of the ttl, as with its relative expirations. The time is capped at the
+// largest memcached's 32-bit field can hold (January 2038).
 func expiry(ttl time.Duration) (exp int32, record uint32) {
 	if ttl <= 0 {
 		return 0, 0
 	}
-	secs := int64(ttl / time.Second)
-	if ttl%time.Second != 0 {
-		secs++
-	}
-	abs := time.Now().Unix() + secs
-	if abs > math.MaxInt32 {
-		abs = math.MaxInt32
-	}
-	if secs <= maxRelative {
-		return int32(secs), uint32(abs)
+	var abs int64 = math.MaxInt32
+	if ttl < 100*365*24*time.Hour {
+		secs := int64(ttl / time.Second)
+		if ttl%time.Second != 0 {
+			secs++
+		}
+		abs = min(time.Now().Unix()+secs, math.MaxInt32)
 	}
 	return int32(abs), uint32(abs)
 }
