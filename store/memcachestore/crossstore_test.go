@@ -34,8 +34,9 @@ func TestStore_GetManyAcrossStores(t *testing.T) {
 			if name == "cached" {
 				opts = &memcachestore.Options{GenerationCacheTTL: 200 * time.Millisecond}
 			} else {
-				opts = &memcachestore.Options{}
+				opts = &memcachestore.Options{GenerationCacheTTL: -1}
 			}
+			opts.Namespaces = []string{"ns", "other"}
 
 			a := fresh(t, srv, opts)
 			b := open(t, srv, opts)
