@@ -86,7 +86,7 @@ type Store struct {
 	workers  int           // concurrent round trips of one batch operation
 	gens     bool
 	hints    hints
-	mu       sync.Mutex                         // serialises changes of spaces
+	mu       sync.Mutex                          // serialises changes of spaces
 	spaces   atomic.Pointer[map[string]struct{}] // declared namespaces ("users:"), copied on write
 	closed   atomic.Bool
 }
