@@ -19,9 +19,10 @@ import (
 //
 //	raw        gomemcache Client.Get / Set
 //	nogen      Store with DisableGenerations, key "bench:key"
-//	plain      Store with generations, key without namespace ("benchkey")
-//	gen        Store with generations, namespaced key, GenerationCacheTTL 0
-//	gen-cached Store with generations, namespaced key, GenerationCacheTTL 1m
+//	plain      Store, key without ':' ("benchkey")
+//	colon      Store, key "bench:key" whose namespace is not declared
+//	ns         Store, key "bench:key" in declared namespace "bench", default GenerationCacheTTL
+//	ns-check   Store, key "bench:key" in declared namespace "bench", GenerationCacheTTL -1
 
 var benchValue = bytes.Repeat([]byte("v"), 128)
 
@@ -34,8 +35,9 @@ type benchCase struct {
 var benchCases = []benchCase{
 	{"nogen", "bench:key", &memcachestore.Options{DisableGenerations: true}},
 	{"plain", "benchkey", nil},
-	{"gen", "bench:key", nil},
-	{"gen-cached", "bench:key", &memcachestore.Options{GenerationCacheTTL: time.Minute}},
+	{"colon", "bench:key", nil},
+	{"ns", "bench:key", &memcachestore.Options{Namespaces: []string{"bench"}}},
+	{"ns-check", "bench:key", &memcachestore.Options{Namespaces: []string{"bench"}, GenerationCacheTTL: -1}},
 }
 
 // benchTimeout is longer than the default so that a loaded machine does
@@ -144,7 +146,7 @@ func BenchmarkIncrement(b *testing.B) {
 func BenchmarkGetMany(b *testing.B) {
 	srv := testserver.Memcached(b)
 	keys := make([]string, 100)
-	for _, c := range []benchCase{benchCases[0], benchCases[2]} {
+	for _, c := range []benchCase{benchCases[0], benchCases[3]} {
 		s := openBench(b, srv, c.opts)
 		entries := make([]store.Entry, len(keys))
 		for i := range keys {

@@ -12,6 +12,10 @@ import (
 
 var _ store.CompareAndDeleter = (*Store)(nil)
 
+// testHookCompared, set only by tests, runs in CompareAndDelete between
+// the compare and the cas, with the physical key.
+var testHookCompared func(pk string)
+
 // CompareAndDelete deletes key only if it holds value, atomically, and
 // reports whether it did. It implements store.CompareAndDeleter.
 //
@@ -43,6 +47,9 @@ func (s *Store) CompareAndDelete(ctx context.Context, key string, value []byte) 
 	}
 	if !bytes.Equal(it.Value, value) {
 		return false, nil
+	}
+	if testHookCompared != nil {
+		testHookCompared(pk)
 	}
 	// A negative expiration makes memcached expire the item immediately.
 	it.Value = []byte{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -243,4 +244,98 @@ func TestFailure_TwoServers(t *testing.T) {
 	for _, k := range live {
 		wantValue(t, s, k, "v2")
 	}
+}
+
+// TestFailure_NamespaceCounterServerDown stops the server that holds a
+// namespace's generation counter: the namespace's keys on the server that
+// stays up remain readable and writable with the last generation seen
+// (issue 12: one down server took the whole namespace down).
+func TestFailure_NamespaceCounterServerDown(t *testing.T) {
+	s1, s2 := testserver.Memcached(t), testserver.Memcached(t)
+	var sl memcache.ServerList
+	if err := sl.SetServers(s1.Addr, s2.Addr); err != nil {
+		t.Fatal(err)
+	}
+	client := memcache.NewFromSelector(&sl)
+	client.Timeout = 300 * time.Millisecond
+	// Find a namespace whose counter lives on s2.
+	var ns string
+	for i := 0; ns == ""; i++ {
+		cand := fmt.Sprintf("ns%d", i)
+		if addr, err := sl.PickServer(cand + ":%n"); err == nil && addr.String() == s2.Addr {
+			ns = cand
+		}
+	}
+	for _, ttl := range []time.Duration{0, -1} {
+		t.Run(fmt.Sprint("GenerationCacheTTL=", ttl), func(t *testing.T) {
+			s, err := memcachestore.New(client, &memcachestore.Options{Namespaces: []string{ns}, GenerationCacheTTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Clear(bg, ""); err != nil {
+				t.Fatal(err)
+			}
+			gen := func() string {
+				it, err := memcache.New(s2.Addr).Get(ns + ":%n")
+				if err != nil {
+					t.Fatalf("raw Get of the counter on %s: %v", s2.Addr, err)
+				}
+				return string(it.Value)
+			}
+			mustSet(t, s, ns+":first", "x", 0) // creates the counter on s2
+			g := gen()
+			// Keys of the namespace whose physical key lives on s1.
+			var live []string
+			for i := 0; len(live) < 10; i++ {
+				k := fmt.Sprintf("%s:k%d", ns, i)
+				pk := ns + ":%g" + base36(t, g) + fmt.Sprintf(":k%d", i)
+				if addr, err := sl.PickServer(pk); err == nil && addr.String() == s1.Addr {
+					live = append(live, k)
+					mustSet(t, s, k, "v", 0)
+				}
+			}
+			s2.Stop()
+			for _, k := range live {
+				wantValue(t, s, k, "v")
+				mustSet(t, s, k, "v2", 0)
+				wantValue(t, s, k, "v2")
+			}
+			got, err := s.GetMany(bg, live)
+			if err != nil || string(got[0]) != "v2" || string(got[len(got)-1]) != "v2" {
+				t.Fatalf("GetMany of the namespace's keys on the live server: %q, %v", got, err)
+			}
+			// A Clear needs the counter: it fails rather than pretend.
+			wantDown(t, "Clear("+ns+":)", client.Timeout, func() error { return s.Clear(bg, ns+":") })
+			// A Store that never read the generation cannot serve the namespace.
+			other, err := memcachestore.New(client, &memcachestore.Options{Namespaces: []string{ns}, GenerationCacheTTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDown(t, "Get by a Store that never saw the generation", client.Timeout, func() error {
+				_, err := other.Get(bg, live[0])
+				return err
+			})
+			if err := s2.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			// The counter was lost with the restart: a new generation
+			// starts, and the namespace reads empty, in both Stores,
+			// once the first one reads the counter again.
+			if ttl < 0 {
+				wantMissing(t, s, live[0])
+				wantMissing(t, other, live[0])
+			}
+		})
+	}
+}
+
+// base36 converts the decimal generation g to the base-36 digits in
+// physical keys.
+func base36(t *testing.T, g string) string {
+	t.Helper()
+	n, err := strconv.ParseUint(g, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatUint(n, 36)
 }

@@ -9,11 +9,10 @@ import (
 // remembers; when it is reached the memory is emptied and refilled.
 const maxHints = 4096
 
-// hints remembers the last generation seen for each namespace. With a zero
-// GenerationCacheTTL a hint is only a guess that lets a read fetch the
-// generation and the value in one round trip, and is always checked; with
-// a positive one, a hint younger than the ttl is trusted without asking
-// memcached. It is safe for concurrent use.
+// hints remembers the last generation seen for each namespace. A hint
+// younger than ttl (when ttl is positive) is trusted without asking
+// memcached; an older one is used only while the namespace's counter
+// cannot be read (its server is down). It is safe for concurrent use.
 type hints struct {
 	ttl   time.Duration
 	mu    sync.RWMutex
@@ -60,6 +59,19 @@ func (h *hints) put(ns string, gen uint64, epoch uint64) {
 		h.m = make(map[string]hint)
 	}
 	h.m[ns] = hint{gen: gen, at: at}
+}
+
+// touch marks the hint for ns, if it still holds gen, as read now, so that
+// it is trusted for another ttl.
+func (h *hints) touch(ns string, gen uint64) {
+	if h.ttl <= 0 {
+		return
+	}
+	h.mu.Lock()
+	if e, ok := h.m[ns]; ok && e.gen == gen {
+		h.m[ns] = hint{gen: gen, at: time.Now()}
+	}
+	h.mu.Unlock()
 }
 
 // drop forgets ns (its generation counter is gone).

@@ -275,29 +275,28 @@ func TestIsNamespace(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	now := time.Now().Unix()
 	day := 24 * time.Hour
 	for _, c := range []struct {
 		ttl     time.Duration
-		exp     int64 // relative seconds, or -1 for "absolute now+secs"
-		secs    int64
 		capped  bool
 		persist bool
 	}{
 		{ttl: 0, persist: true},
 		{ttl: -time.Second, persist: true},
-		{ttl: time.Nanosecond, exp: 1, secs: 1},
-		{ttl: 10 * time.Millisecond, exp: 1, secs: 1},
-		{ttl: time.Second, exp: 1, secs: 1},
-		{ttl: 1001 * time.Millisecond, exp: 2, secs: 2},
-		{ttl: time.Hour, exp: 3600, secs: 3600},
-		{ttl: 30 * day, exp: maxRelative, secs: maxRelative},
-		{ttl: 30*day + time.Second, exp: -1, secs: maxRelative + 1},
-		{ttl: 31 * day, exp: -1, secs: 31 * 86400},
+		{ttl: time.Nanosecond},
+		{ttl: 10 * time.Millisecond},
+		{ttl: time.Second},
+		{ttl: 1001 * time.Millisecond},
+		{ttl: time.Hour},
+		{ttl: 30 * day},
+		{ttl: 30*day + time.Second},
+		{ttl: 31 * day},
 		{ttl: 100 * 365 * day, capped: true},
 		{ttl: math.MaxInt64, capped: true},
 	} {
+		before := time.Now()
 		exp, rec := expiry(c.ttl)
+		after := time.Now()
 		switch {
 		case c.persist:
 			if exp != 0 || rec != 0 {
@@ -310,16 +309,13 @@ func TestExpiry(t *testing.T) {
 			}
 			continue
 		}
-		// The record is the absolute expiry; allow the clock to tick once.
-		if d := int64(rec) - (now + c.secs); d < 0 || d > 1 {
-			t.Errorf("expiry(%v): record %d; want %d (now + %ds)", c.ttl, rec, now+c.secs, c.secs)
+		// Both are the absolute time: this second + ttl rounded up.
+		if int64(exp) != int64(rec) {
+			t.Errorf("expiry(%v) = %d, %d; want the same absolute time sent and recorded", c.ttl, exp, rec)
 		}
-		if c.exp == -1 {
-			if int64(exp) != int64(rec) {
-				t.Errorf("expiry(%v) = %d; want the absolute time %d (over 30 days)", c.ttl, exp, rec)
-			}
-		} else if int64(exp) != c.exp {
-			t.Errorf("expiry(%v) = %d; want %d relative seconds", c.ttl, exp, c.exp)
+		secs := int64((c.ttl + time.Second - 1) / time.Second)
+		if lo, hi := before.Unix()+secs, after.Unix()+secs; int64(rec) < lo || int64(rec) > hi {
+			t.Errorf("expiry(%v) = %d; want in [%d, %d] (Unix second + ttl rounded up)", c.ttl, rec, lo, hi)
 		}
 		if got := recorded(rec); got != int32(rec) {
 			t.Errorf("recorded(%d) = %d; want the same absolute time", rec, got)

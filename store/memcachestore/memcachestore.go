@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,26 +39,42 @@ type Options struct {
 	// New ignores it and uses the MaxIdleConns of the client given.
 	MaxIdleConns int
 
+	// Namespaces declares namespaces up front, as [Store.UseNamespace]
+	// does: each is a non-empty segment without ':', and keys beginning
+	// with it and ':' are stored under the namespace's generation. Keys
+	// of other namespaces are stored under their own (mapped) names,
+	// whatever ':' they hold. Default none.
+	Namespaces []string
+
 	// DisableGenerations turns namespace generations off: every key is
-	// stored under its own (mapped) name, no operation pays for a
-	// generation lookup, and Clear accepts only "" (flush_all); any other
-	// prefix gives store.ErrNotSupported. Default false. All processes
-	// sharing a memcached keyspace must use the same setting, or they will
-	// not see each other's namespaced keys.
+	// stored under its own (mapped) name, declared namespaces included, no
+	// operation pays for a generation lookup, and Clear accepts only ""
+	// (flush_all); any other prefix gives store.ErrNotSupported. Default
+	// false. All processes sharing a memcached keyspace must use the same
+	// setting and declare the same namespaces, or they will not see each
+	// other's namespaced keys.
 	DisableGenerations bool
 
 	// GenerationCacheTTL is how long the generation of a namespace, once
-	// read, is reused without asking memcached again. Zero (the default)
-	// checks it on every operation: a read still takes one round trip
-	// once the Store has seen the namespace (the generation and the value
-	// are fetched together, with GetMulti), a write to a namespaced key
-	// takes two. A positive value saves that round trip on
-	// writes, but after another process clears a namespace this process
-	// may keep reading and writing the old generation, that is serve
-	// cleared values, for up to GenerationCacheTTL. Clears made through
-	// this Store are seen by it at once.
+	// read, is reused without asking memcached again. Zero means
+	// DefaultGenerationCacheTTL. While the generation is cached, a Get or
+	// Set of a namespaced key is one round trip, as for any other key;
+	// once it is older, the next operation in that namespace reads it
+	// again first (one more round trip). The cost: after another process
+	// clears a namespace, this Store may keep reading and writing the old
+	// generation, that is serve cleared values and write values nobody
+	// else reads, for up to GenerationCacheTTL. Clears made through this
+	// Store are seen by it at once. A negative value reads the generation
+	// on every operation in a namespace (two round trips each), so that
+	// other processes' clears are seen at once.
 	GenerationCacheTTL time.Duration
 }
+
+// DefaultGenerationCacheTTL is the GenerationCacheTTL used when
+// Options.GenerationCacheTTL is zero: a namespace's generation is read at
+// most about once a second per Store, and another process's Clear of a
+// namespace is seen within a second.
+const DefaultGenerationCacheTTL = time.Second
 
 // Store is a [store.Store] on one or more memcached servers, through a
 // gomemcache client. Keys are spread over the servers by the client's
@@ -69,6 +86,8 @@ type Store struct {
 	workers  int           // concurrent round trips of one batch operation
 	gens     bool
 	hints    hints
+	mu       sync.Mutex                          // serialises changes of spaces
+	spaces   atomic.Pointer[map[string]struct{}] // declared namespaces ("users:"), copied on write
 	closed   atomic.Bool
 }
 
@@ -84,7 +103,7 @@ func New(client *memcache.Client, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Timeout < 0 || o.MaxIdleConns < 0 || o.GenerationCacheTTL < 0 {
+	if o.Timeout < 0 || o.MaxIdleConns < 0 {
 		return nil, fmt.Errorf("memcachestore: New: negative option in %+v", o)
 	}
 	s := &Store{
@@ -101,6 +120,14 @@ func New(client *memcache.Client, opts *Options) (*Store, error) {
 	}
 	s.attempts = s.workers + 1
 	s.hints.ttl = o.GenerationCacheTTL
+	if s.hints.ttl == 0 {
+		s.hints.ttl = DefaultGenerationCacheTTL
+	}
+	for _, ns := range o.Namespaces {
+		if err := s.UseNamespace(ns); err != nil {
+			return nil, fmt.Errorf("memcachestore: New: Options.Namespaces: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -207,6 +234,13 @@ func retry[T any](s *Store, fn func() (T, error)) (T, error) {
 	return v, err
 }
 
+// unreachable reports whether err says that a server could not be reached
+// or did not answer (as opposed to answering with an error).
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || brokenConn(err) || errors.Is(err, memcache.ErrNoServers)
+}
+
 func brokenConn(err error) bool {
 	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
@@ -241,12 +275,64 @@ func fail(op, key string, err error) error {
 	return store.Errorf(op, key, err)
 }
 
-// split returns the namespace of key when generations are on, else "".
+// UseNamespace declares namespace ns (a non-empty segment without ':'):
+// from then on the Store keeps the keys beginning with ns+":" under the
+// namespace's generation, so that Clear(ns+":") removes them all with one
+// increment. It implements store.NamespaceUser; package cachet calls it
+// with a Cache's Namespace. Declare a namespace before using its keys, and
+// in every process sharing the servers: keys written before, or by a
+// Store that has not declared it, are stored under their own names and are
+// not seen under the generation. It does nothing when generations are
+// disabled.
+func (s *Store) UseNamespace(ns string) error {
+	if ns == "" || strings.Contains(ns, ":") {
+		return store.Errorf("use_namespace", ns, fmt.Errorf("%w: a namespace is a non-empty segment without ':'", store.ErrInvalidKey))
+	}
+	s.declare(ns + ":")
+	return nil
+}
+
+var _ store.NamespaceUser = (*Store)(nil)
+
+// declare adds prefix (a namespace followed by ':') to the declared
+// namespaces.
+func (s *Store) declare(prefix string) {
+	if !s.gens || s.declared(prefix) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]struct{})
+	if old := s.spaces.Load(); old != nil {
+		for k := range *old {
+			m[k] = struct{}{}
+		}
+	}
+	m[prefix] = struct{}{}
+	s.spaces.Store(&m)
+}
+
+// declared reports whether prefix is a declared namespace.
+func (s *Store) declared(prefix string) bool {
+	m := s.spaces.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[prefix]
+	return ok
+}
+
+// split returns the namespace of key (with its ':') and the rest when key
+// belongs to a declared namespace, else "" and key.
 func (s *Store) split(key string) (ns, rest string) {
-	if !s.gens {
+	if s.spaces.Load() == nil {
 		return "", key
 	}
-	return splitNamespace(key)
+	ns, rest = splitNamespace(key)
+	if ns == "" || !s.declared(ns) {
+		return "", key
+	}
+	return ns, rest
 }
 
 // writeKey returns the physical key to write key under, creating its
@@ -329,6 +415,14 @@ func (s *Store) generation(ctx context.Context, ns string, create bool) (uint64,
 			return g, nil
 		}
 		if !errors.Is(err, memcache.ErrCacheMiss) {
+			// The counter's server is unreachable: go on with the last
+			// generation seen, if any, so that the namespace's keys on
+			// the other servers stay usable, and ask again only after
+			// GenerationCacheTTL.
+			if last, ok, _, _ := s.hints.get(ns); ok && unreachable(err) && ctx.Err() == nil {
+				s.hints.touch(ns, last)
+				return last, nil
+			}
 			return 0, err
 		}
 		s.hints.drop(ns)
@@ -417,24 +511,27 @@ func (s *Store) parallel(n int, fn func(i int) error) error {
 const maxRelative = 30 * 24 * 60 * 60
 
 // expiry converts ttl into memcached's expiration and the absolute expiry
-// (Unix seconds, 0 for none) recorded in the item's flags. A ttl is rounded
-// up to whole seconds; one over 30 days is sent as an absolute Unix time;
-// both are capped at the largest time memcached's 32-bit field can hold
-// (January 2038).
+// (Unix seconds, 0 for none) recorded in the item's flags. They are the
+// same number: every write sends the absolute time, the current Unix
+// second plus ttl rounded up to whole seconds, so that an item rewritten
+// later with its recorded expiry (Increment) expires at exactly the same
+// second. (A relative expiration is counted from memcached's own clock,
+// which ticks at another phase than the Unix second, so the same ttl sent
+// relative and absolute could differ by a second.) memcached then expires
+// the item when its clock passes that second: within a second either side
+// of the ttl, as with its relative expirations. The time is capped at the
+// largest memcached's 32-bit field can hold (January 2038).
 func expiry(ttl time.Duration) (exp int32, record uint32) {
 	if ttl <= 0 {
 		return 0, 0
 	}
-	secs := int64(ttl / time.Second)
-	if ttl%time.Second != 0 {
-		secs++
-	}
-	abs := time.Now().Unix() + secs
-	if abs > math.MaxInt32 {
-		abs = math.MaxInt32
-	}
-	if secs <= maxRelative {
-		return int32(secs), uint32(abs)
+	var abs int64 = math.MaxInt32
+	if ttl < 100*365*24*time.Hour {
+		secs := int64(ttl / time.Second)
+		if ttl%time.Second != 0 {
+			secs++
+		}
+		abs = min(time.Now().Unix()+secs, math.MaxInt32)
 	}
 	return int32(abs), uint32(abs)
 }
@@ -451,9 +548,9 @@ func recorded(flags uint32) int32 {
 // --- store.Store ---
 
 // Get returns the value stored under key, or an error wrapping
-// store.ErrNotFound. A namespaced key takes one round trip when this Store
-// has seen its namespace before (value and generation are fetched
-// together), two otherwise.
+// store.ErrNotFound. It takes one round trip; a key of a declared
+// namespace takes one more when the namespace's cached generation is older
+// than GenerationCacheTTL.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	const op = "get"
 	if err := s.begin(ctx, op, key); err != nil {
@@ -472,49 +569,21 @@ func (s *Store) getItem(ctx context.Context, key string) (*memcache.Item, error)
 	if ns == "" {
 		return s.get1(ctx, plainKey(key))
 	}
-	gen, ok, fresh, epoch := s.hints.get(ns)
-	if fresh {
-		return s.get1(ctx, genKey(ns, rest, gen))
-	}
-	if !ok {
-		gen, err := s.generation(ctx, ns, false)
-		if err != nil {
-			return nil, err
-		}
-		if gen == 0 {
-			return nil, memcache.ErrCacheMiss
-		}
-		return s.get1(ctx, genKey(ns, rest, gen))
-	}
-	// Guess the generation and check the guess in the same round trip.
-	ck, pk := counterKey(ns), genKey(ns, rest, gen)
-	m, err := s.getMulti(ctx, []string{ck, pk})
+	gen, err := s.generation(ctx, ns, false)
 	if err != nil {
 		return nil, err
 	}
-	cit := m[ck]
-	if cit == nil {
-		s.hints.drop(ns)
+	if gen == 0 {
 		return nil, memcache.ErrCacheMiss
 	}
-	cur, err := parseGen(ns, cit)
-	if err != nil {
-		return nil, err
-	}
-	if cur == gen {
-		if it := m[pk]; it != nil {
-			return it, nil
-		}
-		return nil, memcache.ErrCacheMiss
-	}
-	s.hints.put(ns, cur, epoch)
-	return s.get1(ctx, genKey(ns, rest, cur))
+	return s.get1(ctx, genKey(ns, rest, gen))
 }
 
 // GetMany returns one slot per key, in order: nil for a missing key, the
 // value (non-nil, possibly empty) otherwise. It uses one GetMulti, that is
-// one round trip per server holding some of the keys, plus one when a
-// namespace's generation was not known or has changed.
+// one round trip per server holding some of the keys, after reading the
+// generation of each declared namespace whose cached generation is older
+// than GenerationCacheTTL (one more round trip each).
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	const op = "get_many"
 	if s.closed.Load() {
@@ -532,88 +601,28 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return out, nil
 	}
-	pks := make([]string, len(keys)) // physical key per slot, "" while unknown
-	type nsState struct {
-		gen, epoch uint64
-		check      bool // the generation must be read back in round 1
-		slots      []int
+	pks, err := s.physicalKeys(ctx, op, keys, false)
+	if err != nil {
+		return nil, err
 	}
-	var spaces map[string]*nsState
-	round := make([]string, 0, len(keys)+1)
-	for i, k := range keys {
-		ns, rest := s.split(k)
-		if ns == "" {
-			pks[i] = plainKey(k)
-			round = append(round, pks[i])
-			continue
+	round := make([]string, 0, len(pks))
+	for _, pk := range pks {
+		if pk != "" {
+			round = append(round, pk)
 		}
-		st := spaces[ns]
-		if st == nil {
-			if spaces == nil {
-				spaces = make(map[string]*nsState)
-			}
-			gen, ok, fresh, epoch := s.hints.get(ns)
-			st = &nsState{epoch: epoch, check: !fresh}
-			if ok {
-				st.gen = gen
-			}
-			if st.check {
-				round = append(round, counterKey(ns))
-			}
-			spaces[ns] = st
-		}
-		st.slots = append(st.slots, i)
-		if st.gen != 0 {
-			pks[i] = genKey(ns, rest, st.gen)
-			round = append(round, pks[i])
-		}
+	}
+	if len(round) == 0 {
+		return out, nil
 	}
 	m, err := s.getMulti(ctx, round)
 	if err != nil {
 		return nil, fail(op, keys[0], err)
-	}
-	// Check the guessed generations; fetch again what was guessed wrong.
-	var again []string
-	var m2 map[string]*memcache.Item
-	for ns, st := range spaces {
-		if !st.check {
-			continue
-		}
-		cit := m[counterKey(ns)]
-		if cit == nil {
-			s.hints.drop(ns)
-			for _, i := range st.slots {
-				pks[i] = "" // the namespace is empty
-			}
-			continue
-		}
-		cur, err := parseGen(ns, cit)
-		if err != nil {
-			return nil, store.Errorf(op, keys[st.slots[0]], err)
-		}
-		if cur == st.gen {
-			continue
-		}
-		s.hints.put(ns, cur, st.epoch)
-		for _, i := range st.slots {
-			_, rest := splitNamespace(keys[i])
-			pks[i] = genKey(ns, rest, cur)
-			again = append(again, pks[i])
-		}
-	}
-	if len(again) > 0 {
-		if m2, err = s.getMulti(ctx, again); err != nil {
-			return nil, fail(op, keys[0], err)
-		}
 	}
 	for i, pk := range pks {
 		if pk == "" {
 			continue
 		}
 		it := m[pk]
-		if it == nil {
-			it = m2[pk]
-		}
 		if it == nil {
 			continue
 		}
@@ -651,12 +660,16 @@ func (s *Store) put(ctx context.Context, op, key string, value []byte, ttl time.
 		return err
 	}
 	exp, rec := expiry(ttl)
-	if s.async(ctx) {
-		value = bytes.Clone(value)
+	it := &memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp}
+	if !s.async(ctx) { // the common path, without a closure
+		err := write(it)
+		for i := 1; i < s.attempts && brokenConn(err); i++ {
+			err = write(it)
+		}
+		return err
 	}
-	return s.call(ctx, func() error {
-		return write(&memcache.Item{Key: pk, Value: value, Flags: rec, Expiration: exp})
-	})
+	it.Value = bytes.Clone(value)
+	return s.call(ctx, func() error { return write(it) })
 }
 
 // SetMany stores every entry with the same ttl. memcached has no
@@ -828,7 +841,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		if err != nil {
 			return 0, fail(op, key, err)
 		}
-		old, perr := strconv.ParseInt(string(it.Value), 10, 64)
+		old, perr := parseCanonical(it.Value)
 		if perr != nil {
 			return 0, store.Errorf(op, key, fmt.Errorf("%w: %q", store.ErrNotInteger, show(it.Value)))
 		}
@@ -849,6 +862,21 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		}
 	}
 	return 0, store.Errorf(op, key, fmt.Errorf("memcachestore: gave up after %d compare-and-swap conflicts", maxCASAttempts))
+}
+
+// parseCanonical parses b as a canonical decimal int64, as Redis's INCRBY
+// accepts it: an optional '-', then digits without leading zeros ("0"
+// alone is canonical, "-0", "+1", "01" and " 1" are not).
+func parseCanonical(b []byte) (int64, error) {
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] < '0' || digits[0] > '9' ||
+		(digits[0] == '0' && (len(digits) > 1 || len(b) > 1)) {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(string(b), 10, 64)
 }
 
 // Expire gives key a new ttl (rounded as in Set); a ttl of zero or less
@@ -937,6 +965,10 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 	if !isNamespace(prefix) {
 		return store.Errorf(op, prefix, fmt.Errorf("%w: memcached cannot list keys: Clear takes \"\" (everything) or one whole namespace, a segment without ':' followed by ':' such as \"users:\"", store.ErrNotSupported))
 	}
+	// A namespace not declared yet is declared now: its keys written so
+	// far, under their own names, are no longer read, and new ones go
+	// under its generation.
+	s.declare(prefix)
 	_, _, _, epoch := s.hints.get(prefix)
 	ck := counterKey(prefix)
 	gen, err := do(s, ctx, func() (uint64, error) { return s.client.Increment(ck, 1) })

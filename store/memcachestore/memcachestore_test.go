@@ -103,8 +103,17 @@ func TestStore_Options(t *testing.T) {
 	if _, err := memcachestore.NewFromServers([]string{"127.0.0.1:1"}, &memcachestore.Options{Timeout: -1}); err == nil {
 		t.Error("NewFromServers(negative Timeout): got nil error; want an error")
 	}
-	if _, err := memcachestore.New(memcache.New("127.0.0.1:1"), &memcachestore.Options{GenerationCacheTTL: -1}); err == nil {
-		t.Error("New(negative GenerationCacheTTL): got nil error; want an error")
+	for _, ns := range []string{"", "a:b", "a:"} {
+		if _, err := memcachestore.New(memcache.New("127.0.0.1:1"), &memcachestore.Options{Namespaces: []string{ns}}); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("New(Namespaces %q): got %v; want ErrInvalidKey", ns, err)
+		}
+		s, err := memcachestore.New(memcache.New("127.0.0.1:1"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UseNamespace(ns); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("UseNamespace(%q): got %v; want ErrInvalidKey", ns, err)
+		}
 	}
 	s, err := memcachestore.NewFromServers([]string{"127.0.0.1:1"}, &memcachestore.Options{Timeout: time.Second, MaxIdleConns: 7})
 	if err != nil {
@@ -171,8 +180,17 @@ func TestStore_PlainKeysReadable(t *testing.T) {
 	if it, err := s.Client().Get("users:42"); err != nil || string(it.Value) != "v" {
 		t.Errorf("raw Get(users:42) with generations off: got %v, %v; want v", it, err)
 	}
-	// With generations, the namespace's counter is readable too.
-	g := fresh(t, srv, nil)
+	// With generations, a key of an undeclared namespace keeps its name.
+	p := fresh(t, srv, nil)
+	mustSet(t, p, "users:42", "v", 0)
+	if it, err := p.Client().Get("users:42"); err != nil || string(it.Value) != "v" {
+		t.Errorf("raw Get(users:42), namespace not declared: got %v, %v; want v", it, err)
+	}
+	if _, err := p.Client().Get("users:%n"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Errorf("raw Get(users:%%n), namespace not declared: %v; want no generation counter", err)
+	}
+	// In a declared namespace, the counter is readable too.
+	g := fresh(t, srv, &memcachestore.Options{Namespaces: []string{"users"}})
 	mustSet(t, g, "users:42", "v", 0)
 	it, err := g.Client().Get("users:%n")
 	if err != nil {
@@ -405,12 +423,13 @@ func TestStore_ClearNamespace(t *testing.T) {
 }
 
 // TestStore_ClearAcrossStores has two Stores (as two processes would) on
-// one server: a clear by one is seen by the other at once with the default
-// options, and after GenerationCacheTTL with a positive one.
+// one server: a clear by one is seen by the other at once with a negative
+// GenerationCacheTTL, and after GenerationCacheTTL with a positive one.
 func TestStore_ClearAcrossStores(t *testing.T) {
 	srv := testserver.Memcached(t)
-	a := fresh(t, srv, nil)
-	b := open(t, srv, nil)
+	every := &memcachestore.Options{Namespaces: []string{"ns"}, GenerationCacheTTL: -1}
+	a := fresh(t, srv, every)
+	b := open(t, srv, every)
 	mustSet(t, a, "ns:k", "v", 0)
 	wantValue(t, b, "ns:k", "v") // b learns the generation
 	if err := a.Clear(bg, "ns:"); err != nil {
@@ -429,7 +448,7 @@ func TestStore_ClearAcrossStores(t *testing.T) {
 	// With a generation cache, the other store may serve the old
 	// generation until its cached generation is older than the ttl.
 	const cacheTTL = 300 * time.Millisecond
-	c := open(t, srv, &memcachestore.Options{GenerationCacheTTL: cacheTTL})
+	c := open(t, srv, &memcachestore.Options{Namespaces: []string{"ns"}, GenerationCacheTTL: cacheTTL})
 	wantValue(t, c, "ns:k", "b")
 	start := time.Now()
 	if err := a.Clear(bg, "ns:"); err != nil {
@@ -462,7 +481,7 @@ func TestStore_ClearAcrossStores(t *testing.T) {
 // entries back.
 func TestStore_GenerationCounterLost(t *testing.T) {
 	srv := testserver.Memcached(t)
-	s := fresh(t, srv, nil)
+	s := fresh(t, srv, &memcachestore.Options{Namespaces: []string{"users"}, GenerationCacheTTL: -1})
 	mustSet(t, s, "users:1", "old", 0)
 	if err := s.Client().Delete("users:%n"); err != nil {
 		t.Fatalf("raw delete of the counter: %v", err)
@@ -568,5 +587,27 @@ func TestStore_CloseClosesOps(t *testing.T) {
 	}
 	if err := s.Close(); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("second Close: got %v; want ErrClosed", err)
+	}
+}
+
+// TestStore_IncrementCanonicalOnly checks that only canonical decimals
+// count as integers, as on Redis: no sign '+', no leading zeros, no "-0"
+// (issue 12).
+func TestStore_IncrementCanonicalOnly(t *testing.T) {
+	srv := testserver.Memcached(t)
+	s := fresh(t, srv, nil)
+	for _, v := range []string{"+41", "041", "-0", "00", "-01", " 1", "1 ", "", "1e3", "0x10"} {
+		mustSet(t, s, "n", v, 0)
+		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
+			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", v, n, err)
+		}
+		wantValue(t, s, "n", v)
+	}
+	for _, v := range []string{"0", "-1", "41", "-9223372036854775807", "9223372036854775806"} {
+		mustSet(t, s, "n", v, 0)
+		want, _ := strconv.ParseInt(v, 10, 64)
+		if n, err := s.Increment(bg, "n", 1); err != nil || n != want+1 {
+			t.Errorf("Increment of %q: got %d, %v; want %d", v, n, err, want+1)
+		}
 	}
 }

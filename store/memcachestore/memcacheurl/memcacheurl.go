@@ -13,7 +13,8 @@
 //	timeout               memcachestore.Options.Timeout: seconds or a Go duration, > 0
 //	max_idle              Options.MaxIdleConns, >= 0 (aliases max_idle_conns, maxsize)
 //	generations           true (the default) or false: false sets Options.DisableGenerations
-//	generation_cache_ttl  Options.GenerationCacheTTL: seconds or a Go duration, >= 0
+//	generation_cache_ttl  Options.GenerationCacheTTL: seconds or a Go duration, >= 0;
+//	                      0 reads the generation on every operation (Options value -1)
 //
 // besides cachet's cache options (ttl, namespace, version). Unknown
 // options, a user or password (memcached has no authentication here) and
@@ -118,6 +119,9 @@ func memcachedScheme(u *url.URL) (func() (store.Store, error), error) {
 				return nil, &storeurl.OptionError{Option: name, Value: v, Err: errors.New("must not be negative")}
 			}
 			o.GenerationCacheTTL = d
+			if d == 0 {
+				o.GenerationCacheTTL = -1 // explicitly none: read it every time
+			}
 		}
 	}
 	return func() (store.Store, error) { return memcachestore.NewFromServers(servers, &o) }, nil

@@ -171,3 +171,48 @@ func TestOpenURL_Servers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestOpenURL_GenerationCacheTTL checks that generation_cache_ttl reaches
+// the store (issue 16): with 0 another store's Clear is seen at once; with
+// 1h it is not seen even after the default GenerationCacheTTL has passed.
+func TestOpenURL_GenerationCacheTTL(t *testing.T) {
+	srv := testserver.Memcached(t)
+	ctx := context.Background()
+	clearer, err := memcachestore.NewFromServers([]string{srv.Addr}, &memcachestore.Options{Namespaces: []string{"ns"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clearer.Close()
+	for _, tt := range []struct {
+		ttl       string
+		wait      time.Duration
+		seesClear bool
+	}{
+		{"0", 0, true},
+		{"1h", memcachestore.DefaultGenerationCacheTTL + 200*time.Millisecond, false},
+	} {
+		st, _, err := cachet.Open("memcached://" + srv.Addr + "?generation_cache_ttl=" + tt.ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		nu, ok := store.As[store.NamespaceUser](st)
+		if !ok {
+			t.Fatalf("%T does not implement store.NamespaceUser", st)
+		}
+		if err := nu.UseNamespace("ns"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(ctx, "ns:k", []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := clearer.Clear(ctx, "ns:"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(tt.wait) // the time under test: past the default cache ttl
+		_, err = st.Get(ctx, "ns:k")
+		if seen := errors.Is(err, store.ErrNotFound); seen != tt.seesClear {
+			t.Errorf("generation_cache_ttl=%s: Get after another store's Clear: %v; want the Clear seen: %v", tt.ttl, err, tt.seesClear)
+		}
+	}
+}
