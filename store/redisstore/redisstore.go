@@ -532,7 +532,13 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := store.CheckValue("add", key, value); err != nil {
 		return err
 	}
-	ok, err := s.client.SetNX(ctx, key, value, pttl(ttl)).Result()
+	args := []any{"set", key, value, "nx"}
+	if ttl = pttl(ttl); ttl > 0 {
+		args = append(args, "px", int64(ttl/time.Millisecond))
+	}
+	cmd := redis.NewBoolCmd(ctx, args...)
+	_ = s.client.Process(ctx, onceBool{cmd})
+	ok, err := cmd.Result()
 	if err != nil {
 		return s.fail(ctx, "add", key, err)
 	}
@@ -564,7 +570,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 		cmds := make([]*redis.IntCmd, len(groups))
 		_, err = s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, g := range groups {
-				cmds[i] = p.Unlink(ctx, g.keys...)
+				cmds[i] = unlink(ctx, p, g.keys...)
 			}
 			return nil
 		})
@@ -580,7 +586,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 			for _, k := range keys {
 				if !seen[k] {
 					seen[k] = true
-					cmds = append(cmds, p.Unlink(ctx, k))
+					cmds = append(cmds, unlink(ctx, p, k))
 				}
 			}
 			return nil
@@ -589,12 +595,27 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 			n += c.Val()
 		}
 	default:
-		n, err = s.client.Unlink(ctx, keys...).Result()
+		n, err = unlink(ctx, s.client, keys...).Result()
 	}
 	if err != nil {
 		return 0, s.fail(ctx, op, keys[0], err)
 	}
 	return int(n), nil
+}
+
+// unlink sends UNLINK keys... through c (a client or a pipeline), never
+// resent: a second run would find the keys gone and count 0.
+func unlink(ctx context.Context, c interface {
+	Process(context.Context, redis.Cmder) error
+}, keys ...string) *redis.IntCmd {
+	args := make([]any, 1+len(keys))
+	args[0] = "unlink"
+	for i, k := range keys {
+		args[1+i] = k
+	}
+	cmd := redis.NewIntCmd(ctx, args...)
+	_ = c.Process(ctx, onceInt{cmd})
+	return cmd
 }
 
 // Exists reports whether key holds a live value (EXISTS).
@@ -618,7 +639,9 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 	if err := s.begin(ctx, "increment", key); err != nil {
 		return 0, err
 	}
-	n, err := s.client.IncrBy(ctx, key, delta).Result()
+	cmd := redis.NewIntCmd(ctx, "incrby", key, delta)
+	_ = s.client.Process(ctx, onceInt{cmd})
+	n, err := cmd.Result()
 	if err != nil {
 		var rerr redis.Error
 		if errors.As(err, &rerr) {
