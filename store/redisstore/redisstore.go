@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -260,17 +261,14 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.begin(ctx, "get", key); err != nil {
 		return nil, err
 	}
-	v, err := s.client.Get(ctx, key).Bytes()
+	str, err := s.client.Get(ctx, key).Result()
 	if err != nil {
 		if err == redis.Nil {
 			return nil, store.Errorf("get", key, store.ErrNotFound)
 		}
 		return nil, s.fail(ctx, "get", key, err)
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, nil
+	return nonNil(owned(str)), nil
 }
 
 // GetMany returns one slot per key, in the order of keys: nil for a
@@ -314,7 +312,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 			case *redis.StringCmd:
 				switch err := c.Err(); err {
 				case nil:
-					out[g.idx[0]] = nonNil([]byte(c.Val()))
+					out[g.idx[0]] = nonNil(owned(c.Val()))
 				case redis.Nil:
 				default: // Pipelined reports only the first error
 					return nil, s.fail(ctx, op, g.keys[0], err)
@@ -342,7 +340,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		for i, c := range cmds {
 			switch err := c.Err(); err {
 			case nil:
-				out[i] = nonNil([]byte(c.Val()))
+				out[i] = nonNil(owned(c.Val()))
 			case redis.Nil:
 			default: // Pipelined reports only the first error
 				return nil, s.fail(ctx, op, keys[i], err)
@@ -371,12 +369,23 @@ func fillValues(out [][]byte, idx []int, vals []any) error {
 		switch v := v.(type) {
 		case nil:
 		case string:
-			out[j] = nonNil([]byte(v))
+			out[j] = nonNil(owned(v))
 		default:
 			return fmt.Errorf("redisstore: unexpected MGET reply of type %T", v)
 		}
 	}
 	return nil
+}
+
+// owned returns the bytes of v, a bulk-string reply, without copying
+// them. go-redis reads every bulk string into a buffer of its own, made
+// for that one reply (proto.Reader.readStringReply, also when a
+// client-side cache replays a reply), and hands it out as a string
+// without copying; no one else holds that buffer, so giving it to the
+// caller as the []byte it was is safe, and saves one allocation and copy
+// per value (the largest cost GetMany added over a raw MGET).
+func owned(v string) []byte {
+	return unsafe.Slice(unsafe.StringData(v), len(v))
 }
 
 // nonNil returns b, or an empty non-nil slice when b is nil, so that a
