@@ -70,11 +70,20 @@ type Options struct {
 	// client keeps open (async-caches' minsize). Default: 0.
 	MinIdleConns int
 
-	// DialTimeout bounds establishing a connection. Default: 5s.
+	// DialTimeout bounds establishing a connection. Default: 5s (go-redis'
+	// default), and a failed dial is retried by the pool 5 times, 100ms
+	// apart.
 	DialTimeout time.Duration
 
-	// ReadTimeout and WriteTimeout bound each socket read and write; a
-	// context deadline shorter than them takes precedence. Default: 3s.
+	// ReadTimeout and WriteTimeout bound each socket read and write; an
+	// operation's context deadline earlier than them takes precedence.
+	// Default: go-redis' defaults, 5s for ReadTimeout and WriteTimeout
+	// equal to ReadTimeout; -1 means no socket timeout, so that only the
+	// context's deadline applies. Keep them no shorter than the deadline
+	// the operations get (cachet.Options.Timeout, 5s by default): a read
+	// that times out first makes go-redis resend an idempotent command
+	// (see "Retries" in the package documentation) and fails the others
+	// before their deadline, their outcome unknown.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 
