@@ -257,6 +257,17 @@ func BenchmarkOverhead(b *testing.B) {
 			func() error { _, err := s.Get(ctx, "bench:k"); return err },
 			func() error { return client.Get(ctx, "bench:k").Err() })
 	})
+	keys := benchKeys(100)
+	for _, k := range keys {
+		if err := s.Set(ctx, k, benchValue, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("GetMany100", func(b *testing.B) {
+		benchutil.Paired(b, "store", "raw",
+			func() error { _, err := s.GetMany(ctx, keys); return err },
+			func() error { return client.MGet(ctx, keys...).Err() })
+	})
 	b.Run("Set", func(b *testing.B) {
 		benchutil.Paired(b, "store", "raw",
 			func() error { return s.Set(ctx, "bench:k", benchValue, time.Minute) },

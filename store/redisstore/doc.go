@@ -66,8 +66,34 @@
 // is back, the same Store works again without being rebuilt: go-redis
 // redials on demand, and after repeated dial failures it probes the
 // server once a second, so calls succeed again within about a second of
-// the server's return. go-redis retries a failed command a few times
-// (MaxRetries) before reporting it.
+// the server's return.
+//
+// # Retries
+//
+// go-redis resends a command after a network error or a socket timeout
+// (up to MaxRetries, 3 by default), on a new connection. A command that
+// timed out may still be waiting in a stalled server's socket buffer: when
+// the server resumes it runs both copies. The store therefore sorts its
+// commands by what a second run would do:
+//
+//   - Resent: GET, MGET, EXISTS, PTTL, SCAN (reads); SET, MSET, the
+//     MULTI/EXEC batch of SET PX, PEXPIRE, the PERSIST script, FLUSHDB
+//     (a second run leaves the same state, and its reply is the one a
+//     single, later run would give).
+//   - Sent once: INCRBY (a second run adds delta again), SET NX (the
+//     second run reports the first one's write as ErrExists), UNLINK (the
+//     second run counts 0 removed) and the compare-and-delete script (the
+//     second run reports false). After a timeout they return the error:
+//     the outcome is unknown, and the command may still run when the
+//     server recovers, once.
+//
+// "Sent once" is go-redis's per-command NoRetry mark, which its Client,
+// ClusterClient, Ring and failover client all honour, whatever their
+// MaxRetries; so it holds for a client given to [New] as well, unless a
+// hook the user added resends commands itself. Failures that prove the
+// server did not run the command are still retried: failed dials (the
+// pool's own dial retries), and on a Cluster the MOVED and ASK
+// redirections and READONLY/CLUSTERDOWN/TRYAGAIN refusals.
 //
 // # Performance
 //

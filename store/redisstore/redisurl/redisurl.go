@@ -14,7 +14,10 @@
 //	redis+cluster://[user:password@]host:port,host:port?options   seed nodes of a Redis Cluster
 //	redis+sentinel://master[:password]@host:port,host:port[/db]?options
 //
-// The default port is 6379 and a host is required. The sentinel form names
+// The default port is 6379 and a host is required. The database number
+// (the path, or ?db=, which wins) is written as Redis prints it: "/-1",
+// "/+1", "/01" and "/1x" are errors naming the path or db option, never a
+// silent database 0 or 1. The sentinel form names
 // the master in the user part and lists the sentinels; its password is the
 // data nodes', ?username= gives their ACL user, and ?sentinel_username=
 // and ?sentinel_password= authenticate to the sentinels. A password in the
@@ -51,6 +54,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -106,6 +110,25 @@ func aliases(q url.Values) error {
 		}
 	}
 	return nil
+}
+
+// errDB says what a database number must look like.
+var errDB = errors.New("want one database number: 0 or a positive decimal, without sign or leading zeros")
+
+// canonicalDB reports whether v is a database number written the one way
+// Redis prints it: "0", or digits without a leading zero, fitting an int.
+// go-redis alone reads "/-1" as database 0 and "/+1" or "/01" as 1.
+func canonicalDB(v string) bool {
+	if v == "" || len(v) > 1 && v[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.Atoi(v)
+	return err == nil
 }
 
 // takePassword removes ?password= from q and returns it, or "" and false.
@@ -196,6 +219,12 @@ func prepare(u *url.URL) (*goRedisURL, string, bool, error) {
 	}
 	if _, ok := q["addr"]; ok {
 		return nil, "", false, &storeurl.OptionError{Option: "addr", Value: q.Get("addr"), Err: errors.New("list the hosts in the URL instead: host1:port1,host2:port2")}
+	}
+	if u.Path != "" && u.Path != "/" && !canonicalDB(u.Path[1:]) {
+		return nil, "", false, &cachet.OptionError{Option: "path", Value: u.Path, Err: errDB}
+	}
+	if v, ok := q["db"]; ok && (len(v) != 1 || !canonicalDB(v[0])) {
+		return nil, "", false, &cachet.OptionError{Option: "db", Value: strings.Join(v, ","), Err: errDB}
 	}
 	pw, hasPW, err := takePassword(q)
 	if err != nil {

@@ -48,6 +48,12 @@ func TestOpenURL_Single(t *testing.T) {
 			want(t, "TLSConfig", o.TLSConfig == nil, true)
 			want(t, "ContextTimeoutEnabled", o.ContextTimeoutEnabled, true)
 		}, cachet.URLOptions{}},
+		{"redis://127.0.0.1/0", func(t *testing.T, o *redis.Options) {
+			want(t, "DB", o.DB, 0)
+		}, cachet.URLOptions{}},
+		{"redis://127.0.0.1/10", func(t *testing.T, o *redis.Options) {
+			want(t, "DB", o.DB, 10)
+		}, cachet.URLOptions{}},
 		{"redis://127.0.0.1:6380/3", func(t *testing.T, o *redis.Options) {
 			want(t, "Addr", o.Addr, "127.0.0.1:6380")
 			want(t, "DB", o.DB, 3)
@@ -182,6 +188,15 @@ func TestOpenURL_Errors(t *testing.T) {
 		{"redis://127.0.0.1/zero", "path", "/zero"},
 		{"redis://127.0.0.1/1/2", "path", "/1/2"},
 		{"redis+cluster://127.0.0.1/1", "path", "/1"},
+		{"redis://127.0.0.1/-1", "path", "/-1"},
+		{"redis://127.0.0.1/01", "path", "/01"},
+		{"redis://127.0.0.1/+1", "path", "/+1"},
+		{"redis://127.0.0.1/1x", "path", "/1x"},
+		{"redis://127.0.0.1/99999999999999999999", "path", "/99999999999999999999"},
+		{"redis://127.0.0.1?db=-1", "db", "-1"},
+		{"redis://127.0.0.1?db=07", "db", "07"},
+		{"redis://127.0.0.1?db=1&db=2", "db", "1,2"},
+		{"redis+sentinel://m@127.0.0.1:26379/-2", "path", "/-2"},
 		{"redis+cluster://127.0.0.1?db=1", "db", "1"},
 		{"redis+cluster://127.0.0.1?route_randomly=perhaps", "route_randomly", "perhaps"},
 		{"redis+sentinel://127.0.0.1:26379", "master", ""},
