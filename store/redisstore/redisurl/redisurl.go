@@ -221,10 +221,10 @@ func prepare(u *url.URL) (*goRedisURL, string, bool, error) {
 		return nil, "", false, &storeurl.OptionError{Option: "addr", Value: q.Get("addr"), Err: errors.New("list the hosts in the URL instead: host1:port1,host2:port2")}
 	}
 	if u.Path != "" && u.Path != "/" && !canonicalDB(u.Path[1:]) {
-		return nil, "", false, &cachet.OptionError{Option: "path", Value: u.Path, Err: errDB}
+		return nil, "", false, &storeurl.OptionError{Option: "path", Value: u.Path, Err: errDB}
 	}
 	if v, ok := q["db"]; ok && (len(v) != 1 || !canonicalDB(v[0])) {
-		return nil, "", false, &cachet.OptionError{Option: "db", Value: strings.Join(v, ","), Err: errDB}
+		return nil, "", false, &storeurl.OptionError{Option: "db", Value: strings.Join(v, ","), Err: errDB}
 	}
 	pw, hasPW, err := takePassword(q)
 	if err != nil {
