@@ -7,6 +7,7 @@ import (
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/benchdata"
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -144,4 +145,25 @@ func benchGobStream[V any](b *testing.B, v V) {
 		}
 		b.ReportMetric(float64(size), "bytes")
 	})
+}
+
+// BenchmarkMsgpackCheck measures, in pairs, the walk that Msgpack's
+// Unmarshal runs before decoding (rejecting length headers that claim more
+// than the input holds) against the whole Unmarshal: the ratio is the
+// walk's share of a decode.
+func BenchmarkMsgpackCheck(b *testing.B) {
+	b.Run("User", func(b *testing.B) { benchMsgpackCheck(b, smallUser) })
+	b.Run("Order", func(b *testing.B) { benchMsgpackCheck(b, largeOrder) })
+}
+
+func benchMsgpackCheck[V any](b *testing.B, v V) {
+	c := codec.Msgpack[V]()
+	data, err := c.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out V
+	benchutil.Paired(b, "check", "unmarshal",
+		func() error { return codec.CheckMsgpack(data) },
+		func() error { return c.Unmarshal(data, &out) })
 }

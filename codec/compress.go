@@ -52,7 +52,9 @@ type CompressOptions struct {
 	// MaxSize bounds the size, in bytes, to which Unmarshal decompresses
 	// a value; a stored value that would expand beyond it gives ErrDecode
 	// instead of allocating without bound (a few KiB of DEFLATE can
-	// expand to gigabytes). Default: 0, meaning DefaultCompressMaxSize
+	// expand to gigabytes). Decompressed data is read in 64 KiB chunks
+	// as it arrives, so such a value costs about MaxSize plus 64 KiB of
+	// memory before it fails. Default: 0, meaning DefaultCompressMaxSize
 	// (64 MiB). Negative values are invalid.
 	MaxSize int
 }
@@ -73,10 +75,12 @@ type CompressOptions struct {
 // unknown header byte, a corrupt or truncated DEFLATE stream, trailing
 // data after it, or a payload c cannot decode gives ErrDecode.
 //
-// Flate writers and readers and the decompression buffers are pooled, so
-// a steady stream of values allocates little beyond the results. Unmarshal
-// hands c a buffer that is reused after c.Unmarshal returns, which is safe
-// because a Codec does not retain the data it decodes.
+// Flate writers and readers and the decompression chunks are pooled, so
+// a steady stream of values allocates little beyond the results; a value
+// that decompresses to more than one chunk (64 KiB) costs one more
+// allocation of its size, to join the chunks. Unmarshal hands c a buffer
+// that is reused after c.Unmarshal returns, which is safe because a Codec
+// does not retain the data it decodes.
 //
 // The codec is safe for concurrent use if c is.
 func Compress[V any](c Codec[V], opts *CompressOptions) Codec[V] {
@@ -137,7 +141,7 @@ var (
 		fr.r = flate.NewReader(&fr.src)
 		return fr
 	}}
-	// flateBuffers holds *bytes.Buffer for compressing and decompressing.
+	// flateBuffers holds *bytes.Buffer for compressing.
 	flateBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
@@ -209,24 +213,92 @@ func (c *compressCodec[V]) Unmarshal(data []byte, v *V) error {
 	fr.src.Reset(data[1:])
 	// Reset on a reader from flate.NewReader cannot fail (no dictionary).
 	_ = fr.r.(flate.Resetter).Reset(&fr.src, nil)
-	buf := flateBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	lr := io.LimitedReader{R: fr.r, N: int64(c.maxSize) + 1}
-	_, err := buf.ReadFrom(&lr)
-	if err == nil && buf.Len() > c.maxSize {
-		err = fmt.Errorf("%w (limit %d bytes)", errTooLarge, c.maxSize)
-	} else if err == nil && fr.src.Len() != 0 {
+	var in inflated
+	err := in.read(fr.r, c.maxSize)
+	if err == nil && fr.src.Len() != 0 {
 		// bytes.Reader is an io.ByteReader, so flate reads no further
 		// than the end of its stream and what is left is really extra.
 		err = errTrailingFlate
 	}
 	fr.src.Reset(nil) // do not retain data
 	flateReaders.Put(fr)
-	if err != nil {
-		putBuffer(buf)
-		return decodeError(fmt.Errorf("compress: %w", err))
+	if err == nil {
+		err = c.inner.Unmarshal(in.bytes(), v) // already wraps ErrDecode
+	} else {
+		err = decodeError(fmt.Errorf("compress: %w", err))
 	}
-	err = c.inner.Unmarshal(buf.Bytes(), v) // already wraps ErrDecode
-	putBuffer(buf)
+	in.release()
 	return err
+}
+
+// flateChunk is the size of the pooled chunks that decompressed data is
+// read into.
+const flateChunk = 64 << 10
+
+// flateChunks holds *[flateChunk]byte.
+var flateChunks = sync.Pool{New: func() any { return new([flateChunk]byte) }}
+
+// inflated is decompressed data, read in pooled chunks so that what is
+// allocated grows only as data arrives: a stream that expands beyond the
+// limit costs the limit plus one chunk, not the 2-4x of a buffer that
+// grows by doubling.
+type inflated struct {
+	first  [1]*[flateChunk]byte // chunks' backing array for most values
+	chunks []*[flateChunk]byte
+	n      int    // bytes in chunks
+	joined []byte // the chunks in one slice, if there are several
+}
+
+// read reads r to its end, failing with errTooLarge once it has produced
+// more than limit bytes.
+func (in *inflated) read(r io.Reader, limit int) error {
+	in.chunks = in.first[:0]
+	lr := io.LimitedReader{R: r, N: int64(limit) + 1}
+	for {
+		ch := flateChunks.Get().(*[flateChunk]byte)
+		in.chunks = append(in.chunks, ch)
+		// Not io.ReadFull: it would turn flate's io.ErrUnexpectedEOF
+		// (a truncated stream) into a chunk that is merely short.
+		var err error
+		for m := 0; m < flateChunk && err == nil; {
+			var k int
+			k, err = lr.Read(ch[m:])
+			m += k
+			in.n += k
+		}
+		if in.n > limit {
+			return fmt.Errorf("%w (limit %d bytes)", errTooLarge, limit)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// bytes returns the data read, in one slice valid until release.
+func (in *inflated) bytes() []byte {
+	if len(in.chunks) == 1 {
+		return in.chunks[0][:in.n]
+	}
+	in.joined = make([]byte, 0, in.n)
+	for _, ch := range in.chunks {
+		in.joined = append(in.joined, ch[:min(flateChunk, in.n-len(in.joined))]...)
+	}
+	return in.joined
+}
+
+// release returns the chunks to their pool, keeping at most
+// maxPooledBuffer bytes of them so that one huge value does not pin its
+// memory for the life of the process.
+func (in *inflated) release() {
+	for i, ch := range in.chunks {
+		if i*flateChunk >= maxPooledBuffer {
+			break
+		}
+		flateChunks.Put(ch)
+	}
+	in.chunks, in.joined = nil, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -247,4 +248,36 @@ func TestCompress_MaxSize(t *testing.T) {
 	if got != "unchanged" {
 		t.Fatalf("a failed Unmarshal changed the target to %d bytes", len(got))
 	}
+}
+
+// A "bomb", a small stored value that expands far beyond MaxSize, fails
+// with ErrDecode naming the limit after allocating little more than
+// MaxSize: the decompression buffer grows only as data arrives and never
+// past MaxSize+1. (It used to grow by doubling, to about 4x MaxSize.)
+func TestCompress_Bomb(t *testing.T) {
+	const maxSize = 1 << 20
+	bomb, err := codec.Compress(codec.Bytes(), nil).Marshal(make([]byte, 32<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bomb) > 64<<10 {
+		t.Fatalf("32 MiB of zeros compressed to %d bytes; want a bomb", len(bomb))
+	}
+	c := codec.Compress(codec.Bytes(), &codec.CompressOptions{MaxSize: maxSize})
+	var got []byte
+	// Two collections empty the pools: measure the worst case, where no
+	// pooled chunk is ready.
+	runtime.GC()
+	runtime.GC()
+	n := allocated(func() { err = c.Unmarshal(bomb, &got) })
+	if !errors.Is(err, codec.ErrDecode) || !strings.Contains(err.Error(), "limit 1048576 bytes") {
+		t.Errorf("Unmarshal of a bomb: err = %v; want ErrDecode naming the limit", err)
+	}
+	if got != nil {
+		t.Errorf("a failed Unmarshal set the target to %d bytes", len(got))
+	}
+	if limit := uint64(maxSize * 3 / 2); n > limit {
+		t.Errorf("Unmarshal of a bomb allocated %d bytes; want at most %d (1.5x MaxSize)", n, limit)
+	}
+	t.Logf("bomb of %d bytes, MaxSize %d: %d bytes allocated", len(bomb), maxSize, n)
 }

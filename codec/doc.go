@@ -12,6 +12,15 @@
 // untouched. Corrupt or foreign input gives ErrDecode, never a panic:
 // fuzz tests feed every codec arbitrary bytes.
 //
+// Nor does hostile input exhaust memory: what Unmarshal allocates is
+// bounded by the size of its input (times the size of V's largest element
+// type), whatever length headers the input holds. [Msgpack] checks every
+// header against the bytes that remain before decoding, encoding/json is
+// bounded by construction, and [Compress] stops at MaxSize. The fuzz
+// tests check a ceiling of 64 bytes allocated per input byte plus 64 KiB.
+// [Gob] is the exception: encoding/gob trusts map counts, so use it only
+// for values the program itself wrote.
+//
 // # Codecs
 //
 //   - [JSON]: encoding/json. Readable, portable, the safe default.
@@ -67,7 +76,9 @@
 //     pooled buffer and copies out the result: two allocations fewer and
 //     35-45% fewer bytes allocated than msgpack.Marshal, in the same time;
 //     Unmarshal matches msgpack.Unmarshal without starting its per-type
-//     goroutine.
+//     goroutine. The walk that checks length headers before decoding
+//     costs about 12% of an Unmarshal of User and 6% of one of the
+//     Order (go test -run '^$' -bench MsgpackCheck ./codec/).
 //   - [Gob] pays for being self-describing: on User it is about 7 times
 //     slower to encode and 20 times slower to decode than gob on a long
 //     stream (which a cache cannot use, values being read one by one),

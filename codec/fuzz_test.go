@@ -46,15 +46,27 @@ func seedUsers(f *testing.F) {
 	// msgpack v5.4.1 panics on this (an array-encoded User with nil for
 	// the time.Time field); Msgpack must turn that into ErrDecode.
 	f.Add(int64(1), "0", "0", "0", "0", math.Inf(1), int64(math.MaxInt64), 134, []byte("\x9d0\xc0\xc00\xc0\xc0"))
+	// Values whose headers claim far more than they hold (issue 12).
+	for _, data := range hostileSeeds("") {
+		f.Add(int64(2), "h", "o", "s", "t", 0.5, int64(0), 4, data)
+	}
 }
 
 // fuzzDecode checks that Unmarshal of arbitrary bytes never panics, fails
 // only with ErrDecode leaving *v alone, and that whatever it accepts
 // re-encodes and decodes again to the same value.
-func fuzzDecode[V any](t *testing.T, c codec.Codec[V], data []byte, equal func(a, b *V) bool, sentinel V) {
+//
+// It also checks the memory ceiling: the decode allocates at most
+// budget(len(data)) bytes, whatever the bytes claim. A nil budget skips
+// that check.
+func fuzzDecode[V any](t *testing.T, c codec.Codec[V], data []byte, equal func(a, b *V) bool, sentinel V, budget func(int) uint64) {
 	t.Helper()
 	v := sentinel
-	err := c.Unmarshal(data, &v)
+	var err error
+	n := allocated(func() { err = c.Unmarshal(data, &v) })
+	if budget != nil && n > budget(len(data)) {
+		t.Fatalf("Unmarshal of %d bytes (%q) allocated %d bytes; want at most %d", len(data), truncate(data), n, budget(len(data)))
+	}
 	if err != nil {
 		if !errors.Is(err, codec.ErrDecode) {
 			t.Fatalf("Unmarshal(%q) error = %v; want ErrDecode", data, err)
@@ -78,6 +90,11 @@ func fuzzDecode[V any](t *testing.T, c codec.Codec[V], data []byte, equal func(a
 	if !equal(&w, &v) {
 		t.Fatalf("decode(encode(decode(%q))) differs from decode(%q)", data, data)
 	}
+}
+
+// truncate returns the start of data, for error messages.
+func truncate(data []byte) []byte {
+	return data[:min(len(data), 64)]
 }
 
 // fuzzRoundTrip checks Marshal then Unmarshal gives want.
@@ -120,7 +137,7 @@ func FuzzJSON(f *testing.F) {
 	seedUsers(f)
 	c := codec.JSON[User]()
 	f.Fuzz(func(t *testing.T, id int64, name, tag, key, val string, rating float64, nanos int64, n int, data []byte) {
-		fuzzDecode(t, c, data, equalUsers, sentinelUser)
+		fuzzDecode(t, c, data, equalUsers, sentinelUser, decodeBudget)
 		u := fuzzUser(id, name, tag, key, val, rating, nanos, n)
 		if math.IsNaN(rating) || math.IsInf(rating, 0) {
 			if _, err := c.Marshal(u); !errors.Is(err, codec.ErrEncode) {
@@ -141,7 +158,7 @@ func FuzzMsgpack(f *testing.F) {
 	seedUsers(f)
 	c := codec.Msgpack[User]()
 	f.Fuzz(func(t *testing.T, id int64, name, tag, key, val string, rating float64, nanos int64, n int, data []byte) {
-		fuzzDecode(t, c, data, sameFloatUsers, sentinelUser)
+		fuzzDecode(t, c, data, sameFloatUsers, sentinelUser, decodeBudget)
 		u := fuzzUser(id, name, tag, key, val, rating, nanos, n)
 		fuzzRoundTrip(t, c, u, u, sameFloatUsers)
 	})
@@ -151,7 +168,9 @@ func FuzzGob(f *testing.F) {
 	seedUsers(f)
 	c := codec.Gob[User]()
 	f.Fuzz(func(t *testing.T, id int64, name, tag, key, val string, rating float64, nanos int64, n int, data []byte) {
-		fuzzDecode(t, c, data, sameFloatUsers, sentinelUser)
+		// No memory ceiling: encoding/gob trusts map counts (see Gob's
+		// documentation), so a few bytes can make it allocate megabytes.
+		fuzzDecode(t, c, data, sameFloatUsers, sentinelUser, nil)
 		u := fuzzUser(id, name, tag, key, val, rating, nanos, n)
 		fuzzRoundTrip(t, c, u, gobFlatten(u), sameFloatUsers)
 	})
@@ -201,7 +220,10 @@ func FuzzCompress(f *testing.F) {
 	f.Add([]byte{0x00, 'x', 'y'}, uint16(5), int8(-1))
 	f.Add([]byte{0x01, 0x4a, 0x4c, 0x4a, 0x06, 0x04, 0x00}, uint16(3), int8(6))
 	eqBytes := func(a, b *[]byte) bool { return bytes.Equal(*a, *b) }
-	users := codec.Compress(codec.Msgpack[User](), &codec.CompressOptions{Threshold: 1})
+	// A bomb: 2 MiB of zeros in about 2 KiB, beyond fuzzMaxSize.
+	bomb, _ := codec.Compress(codec.Bytes(), nil).Marshal(make([]byte, 2<<20))
+	f.Add(bomb, uint16(1), int8(1))
+	users := codec.Compress(codec.Msgpack[User](), &codec.CompressOptions{Threshold: 1, MaxSize: fuzzMaxSize})
 	// Codecs are built once: a flate writer is large, and building one per
 	// input would leave the fuzzer little time for anything else.
 	thresholds := []int{1, 16, 1024}
@@ -210,14 +232,59 @@ func FuzzCompress(f *testing.F) {
 	for _, lvl := range []int{0, flate.HuffmanOnly, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression} {
 		var row []codec.Codec[[]byte]
 		for _, th := range thresholds {
-			row = append(row, codec.Compress(codec.Bytes(), &codec.CompressOptions{Threshold: th, Level: lvl}))
+			row = append(row, codec.Compress(codec.Bytes(), &codec.CompressOptions{Threshold: th, Level: lvl, MaxSize: fuzzMaxSize}))
 		}
 		codecs = append(codecs, row)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, threshold uint16, level int8) {
 		c := codecs[int(uint8(level))%len(codecs)][int(threshold)%len(thresholds)]
 		fuzzRoundTrip(t, c, data, data, eqBytes)
-		fuzzDecode(t, c, data, eqBytes, []byte("sentinel"))
-		fuzzDecode(t, users, data, sameFloatUsers, sentinelUser)
+		fuzzDecode(t, c, data, eqBytes, []byte("sentinel"), compressBudget)
+		fuzzDecode(t, users, data, sameFloatUsers, sentinelUser, compressBudget)
+	})
+}
+
+// fuzzMaxSize is the Compress MaxSize of the fuzzed Compress codecs.
+const fuzzMaxSize = 1 << 20
+
+// compressBudget is the memory ceiling of a Compress Unmarshal: the
+// decompressed data (at most fuzzMaxSize plus a 64 KiB chunk), joined
+// once if it spans several chunks, and what the inner codec may allocate
+// for it.
+func compressBudget(n int) uint64 {
+	return 2*(fuzzMaxSize+64<<10) + decodeBudget(fuzzMaxSize)
+}
+
+// FuzzDecodeAny feeds arbitrary bytes to the decoders of the types that
+// hostile length headers aim at (slices, maps, interface values) and
+// checks that each fails only with ErrDecode and stays within the memory
+// ceiling.
+func FuzzDecodeAny(f *testing.F) {
+	f.Add([]byte{0x93, 0x01, 0xa1, 'x', 0xc0})
+	f.Add([]byte(`{"a":[1,2,{"b":null}]}`))
+	for _, data := range hostileSeeds("") {
+		f.Add(data)
+	}
+	decoders := []func([]byte) error{
+		decoder(codec.Msgpack[any]()),
+		decoder(codec.Msgpack[[]int64]()),
+		decoder(codec.Msgpack[[]string]()),
+		decoder(codec.Msgpack[map[string]string]()),
+		decoder(codec.Msgpack[[]byte]()),
+		decoder(codec.JSON[any]()),
+		decoder(codec.JSON[[]int64]()),
+		decoder(codec.JSON[map[string]string]()),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for i, decode := range decoders {
+			var err error
+			n := allocated(func() { err = decode(data) })
+			if err != nil && !errors.Is(err, codec.ErrDecode) {
+				t.Fatalf("decoder %d: error = %v; want nil or ErrDecode", i, err)
+			}
+			if budget := decodeBudget(len(data)); n > budget {
+				t.Fatalf("decoder %d: Unmarshal of %d bytes (%q) allocated %d bytes; want at most %d", i, len(data), truncate(data), n, budget)
+			}
+		}
 	})
 }

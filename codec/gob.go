@@ -31,7 +31,15 @@ import (
 // Unmarshal decodes into a fresh V and stores it in *v only on success,
 // so *v is replaced rather than merged into, and left unchanged on
 // failure. Trailing data after the value is an error (ErrDecode), and so
-// is a panic inside the gob decoder, should corrupt input trigger one.
+// is a panic inside the gob decoder, should corrupt input trigger one. A
+// gob message whose length claims more bytes than data holds is rejected
+// before gob reads it (gob would allocate up to 10 MB for it).
+//
+// Gob is for values the program wrote itself: encoding/gob trusts the
+// element count of a map (as of Go 1.26), so a stored value of a few
+// bytes claiming a map of 2^20 entries makes Unmarshal allocate about
+// 56 MB, and larger claims more, before it fails. Prefer Msgpack or JSON
+// when other parties can write to the store.
 //
 // The codec is safe for concurrent use.
 func Gob[V any]() Codec[V] {
@@ -61,6 +69,9 @@ func (gobCodec[V]) Marshal(v V) ([]byte, error) {
 func (gobCodec[V]) Unmarshal(data []byte, v *V) error {
 	if v == nil {
 		return decodeError(errNilTarget)
+	}
+	if err := checkGobFraming(data); err != nil {
+		return decodeError(err)
 	}
 	// bytes.Reader is an io.ByteReader, so the decoder reads it without
 	// buffering and its Len tells what was left unread.

@@ -24,8 +24,16 @@ import (
 //
 // Unmarshal decodes into a fresh V and stores it in *v only on success,
 // so *v is replaced rather than merged into, and left unchanged on
-// failure. Trailing data after the value is an error (ErrDecode). The
-// msgpack decoder can panic on some corrupt input (for example a nil where
+// failure. Trailing data after the value is an error (ErrDecode).
+//
+// Unmarshal first walks data without allocating and rejects (with
+// ErrDecode saying what it found) any array, map, string, binary or
+// extension header that claims more elements or bytes than the rest of
+// data could hold, and arrays and maps nested more than 10000 deep. The
+// msgpack decoder trusts such headers (six bytes claiming 2^32-1 int64
+// make v5.4.1 allocate 32 GiB, a fatal error no recover catches); after
+// the walk, what it allocates is bounded by the size of data times the
+// size of the largest element type in V. The msgpack decoder can panic on some corrupt input (for example a nil where
 // a struct such as time.Time is expected, in v5.4.1); Unmarshal recovers
 // such a panic and returns it as ErrDecode, so corrupt stored bytes never
 // crash the program.
@@ -96,6 +104,9 @@ func (msgpackCodec[V]) Marshal(v V) ([]byte, error) {
 func (msgpackCodec[V]) Unmarshal(data []byte, v *V) error {
 	if v == nil {
 		return decodeError(errNilTarget)
+	}
+	if err := checkMsgpack(data); err != nil {
+		return decodeError(err)
 	}
 	d := msgpackDecoders.Get().(*msgpackDecoder)
 	d.r.Reset(data)
