@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -126,6 +127,7 @@ func New(o *Options) (*Store, error) {
 		}
 		oo.MaximumWeight = uint64(opts.MaxBytes)
 		oo.Weigher = s.weigh
+		oo.InitialCapacity = sketchCapacity(opts.MaxBytes, opts.MaxEntries)
 	case opts.MaxEntries > 0:
 		oo.MaximumSize = opts.MaxEntries
 	}
@@ -135,6 +137,41 @@ func New(o *Options) (*Store, error) {
 	}
 	s.cache = c
 	return s, nil
+}
+
+// assumedEntryBytes is the average entry size a store bounded only by bytes
+// is sized for up front (see sketchCapacity).
+const assumedEntryBytes = 1 << 10
+
+// sketchCapacity returns the number of entries a weighted engine is sized
+// for up front (otter's InitialCapacity), which sizes its hash table and,
+// above all, its frequency sketch.
+//
+// Without it a weighted otter sizes the sketch lazily for the entries it
+// holds, and reallocates it, forgetting every frequency, each time the
+// count of entries it holds passes the next power of two. A write burst
+// does that: the engine applies writes in batches of up to 128 × GOMAXPROCS
+// (rounded up to a power of two) before it evicts, so a small store
+// briefly holds that many more entries, the sketch is rebuilt, and
+// frequently read entries lose to one-hit wonders. Sizing it once for the
+// bound plus two batches keeps it for the store's life, unless a store
+// bounded only by bytes holds far more, smaller, entries than assumed.
+// The cost is about 25 bytes per entry of capacity, allocated up front.
+func sketchCapacity(maxBytes int64, maxEntries int) int {
+	n := maxBytes / assumedEntryBytes
+	if maxEntries > 0 {
+		n = min(int64(maxEntries), maxBytes/EntryOverhead)
+	}
+	batch := int64(128 * roundUpPow2(min(runtime.GOMAXPROCS(0), runtime.NumCPU())))
+	return int(min(n, math.MaxInt32) + 2*batch)
+}
+
+func roundUpPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
 }
 
 // Must is like [New] but panics when the options are invalid.
