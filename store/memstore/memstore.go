@@ -390,7 +390,10 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 }
 
 // Increment atomically adds delta to the decimal integer stored under key
-// (0 when missing) and returns the result. The key keeps its ttl.
+// (0 when missing) and returns the result. The key keeps its ttl. As on
+// Redis, only a canonical decimal counts as an integer: a value with a '+',
+// a leading zero, "-0" or spaces gives an error wrapping
+// store.ErrNotInteger.
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
 	if err := s.begin(ctx, "increment", key); err != nil {
 		return 0, err
@@ -426,21 +429,16 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 	return n, nil
 }
 
-// parseInt parses a decimal int64 with an optional sign, as
-// strconv.ParseInt(string(b), 10, 64) does, without allocating.
+// parseInt parses a canonical decimal int64, as Redis does: an optional
+// '-', then no leading zero unless the number is 0, so that exactly the
+// strings strconv.FormatInt returns are accepted ("+1", "01", "-0", "00"
+// and " 1" are not). It does not allocate.
 func parseInt(b []byte) (int64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
 		b = b[1:]
 	}
-	if len(b) == 0 {
-		return 0, false
-	}
-	for len(b) > 1 && b[0] == '0' {
-		b = b[1:]
-	}
-	if len(b) > 19 {
+	if len(b) == 0 || len(b) > 19 || (b[0] == '0' && (len(b) > 1 || neg)) {
 		return 0, false
 	}
 	var u uint64

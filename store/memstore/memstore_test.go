@@ -346,31 +346,66 @@ func TestStore_ClearStopsWhenContextDone(t *testing.T) {
 	}
 }
 
+// wantParseInt is parseInt's specification: what strconv.ParseInt
+// accepts, and only in the form strconv.FormatInt writes.
+func wantParseInt(in string) (int64, bool) {
+	v, err := strconv.ParseInt(in, 10, 64)
+	return v, err == nil && strconv.FormatInt(v, 10) == in
+}
+
 func TestParseInt(t *testing.T) {
 	for _, in := range []string{
-		"0", "-0", "+0", "7", "-7", "+7", "007", "9223372036854775807", "-9223372036854775808",
+		"0", "-0", "+0", "00", "7", "-7", "+7", "+41", "041", "007", "9223372036854775807", "-9223372036854775808",
 		"9223372036854775808", "-9223372036854775809", "99999999999999999999", "1234567890123456789", "00000000000000000000", "-000000000000000000001",
 		"", "-", "+", "--1", "1-", " 1", "1 ", "1.5", "1e3", "0x10", "1_000", "abc", "١",
 	} {
-		want, werr := strconv.ParseInt(in, 10, 64)
+		want, wok := wantParseInt(in)
 		got, ok := parseInt([]byte(in))
-		if ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		if ok != wok || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v", in, got, ok, want, wok)
 		}
 	}
 }
 
 func FuzzParseInt(f *testing.F) {
-	for _, s := range []string{"0", "-9223372036854775808", "9223372036854775807", "+1", "x"} {
+	for _, s := range []string{"0", "-9223372036854775808", "9223372036854775807", "+1", "x", "-0", "01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		want, werr := strconv.ParseInt(in, 10, 64)
+		want, wok := wantParseInt(in)
 		got, ok := parseInt([]byte(in))
-		if ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		if ok != wok || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v", in, got, ok, want, wok)
 		}
 	})
+}
+
+// TestStore_IncrementCanonicalOnly is the regression test of issue 12 #11:
+// Increment treats only canonical decimals as integers, as Redis does.
+func TestStore_IncrementCanonicalOnly(t *testing.T) {
+	s := newStore(t, nil)
+	for _, in := range []string{"+41", "041", "-0", "00", " 1", "1 ", "+0", "-01"} {
+		if err := s.Set(bg, "n", []byte(in), 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
+			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", in, n, err)
+		}
+		if v, _ := s.Get(bg, "n"); string(v) != in {
+			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged", in, v)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{{"0", 1}, {"-5", -4}, {"123", 124}, {"-1", 0}, {"9223372036854775806", 9223372036854775807}} {
+		if err := s.Set(bg, "n", []byte(c.in), 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Increment(bg, "n", 1); err != nil || n != c.want {
+			t.Errorf("Increment of %q: got %d, %v; want %d, nil", c.in, n, err, c.want)
+		}
+	}
 }
 
 // writeBatch is the most writes otter applies in one maintenance pass
