@@ -49,6 +49,19 @@
 // The engine reclaims the memory of expired entries in the background
 // (roughly every second) and during writes.
 //
+// # Removal callbacks
+//
+// [Options.OnRemove] is told the key and the [RemovalReason] each time an
+// entry leaves the store: [Expired], [Evicted] (for a bound), [Deleted]
+// (Delete, Clear, Close) or [Replaced] (Set, SetMany, Increment, Expire).
+// It never blocks the caller: the engine (otter's OnDeletion with its
+// default executor) runs each call on a new goroutine, after the
+// operation has returned, so calls run concurrently and in no particular
+// order, and a panic in one is recovered and discarded. An expired entry
+// is reported when the engine reclaims it (within about a second) or when
+// an operation finds it, not at its deadline. Without OnRemove the store
+// pays nothing for it.
+//
 // # Values and concurrency
 //
 // Values are copied in and out: a caller can change neither what the

@@ -38,6 +38,63 @@ type Options struct {
 	// entry larger than MaxBytes (or than 4 GiB) is refused with
 	// store.ErrInvalidValue.
 	MaxBytes int64
+
+	// OnRemove, when not nil, is called with the key and the reason each
+	// time an entry leaves the store or its value is replaced. It never
+	// blocks the caller: each call runs on a new goroutine of its own,
+	// after the operation that removed the entry has returned, so calls
+	// may run concurrently and in any order (a Delete's may come before
+	// the Set's that preceded it). A panic in OnRemove is recovered and
+	// discarded. Close removes, and reports as Deleted, every entry.
+	OnRemove func(key string, reason RemovalReason)
+}
+
+// RemovalReason tells [Options.OnRemove] why an entry left the store.
+type RemovalReason int
+
+const (
+	// Expired means the entry's ttl had passed, whatever removed it: the
+	// engine reclaiming it, or a Delete, Clear, Set, Add, Increment or
+	// Expire finding it expired.
+	Expired RemovalReason = iota + 1
+	// Evicted means the entry was evicted to keep the store within its
+	// bounds (MaxBytes, MaxEntries).
+	Evicted
+	// Deleted means Delete, Clear or Close removed the live entry.
+	Deleted
+	// Replaced means a write replaced the live entry: Set, SetMany,
+	// Increment, or Expire, which rewrites the entry with its new ttl.
+	Replaced
+)
+
+// String returns the reason's name in lower case ("expired", "evicted",
+// "deleted", "replaced").
+func (r RemovalReason) String() string {
+	switch r {
+	case Expired:
+		return "expired"
+	case Evicted:
+		return "evicted"
+	case Deleted:
+		return "deleted"
+	case Replaced:
+		return "replaced"
+	}
+	return "RemovalReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// reasonOf maps the engine's cause. The engine reports an entry found
+// expired as expired whatever removed it: its deadline is the entry's.
+func reasonOf(c otter.DeletionCause) RemovalReason {
+	switch c {
+	case otter.CauseExpiration:
+		return Expired
+	case otter.CauseOverflow:
+		return Evicted
+	case otter.CauseReplacement:
+		return Replaced
+	}
+	return Deleted
 }
 
 // Store is a bounded in-process [store.Store]. When a bound is reached it
@@ -111,6 +168,10 @@ func New(o *Options) (*Store, error) {
 		ExpiryCalculator: otter.ExpiryWritingFunc(expiresAfter),
 		Clock:            s.clock,
 		Logger:           &otter.NoopLogger{},
+	}
+	if f := opts.OnRemove; f != nil {
+		// Run by the engine's default executor: a goroutine per event.
+		oo.OnDeletion = func(e otter.DeletionEvent[string, item]) { f(e.Key, reasonOf(e.Cause)) }
 	}
 	switch {
 	case opts.MaxBytes > 0:
