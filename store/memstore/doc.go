@@ -17,6 +17,28 @@
 // was stored without a ttl; an entry that can never fit is refused with
 // [store.ErrInvalidValue] instead of being silently dropped.
 //
+// Bounds are enforced asynchronously. A write is applied to the hash table
+// at once, but the engine replays writes into its eviction policy, and
+// evicts, in batches: after a write signals it, on a background goroutine,
+// and within the write itself when its buffer is full. A store can
+// therefore briefly hold more than its bound: by up to two batches of 128 ×
+// GOMAXPROCS (at most the number of CPUs, rounded up to a power of two)
+// entries, 512 on 2 CPUs and 2,048 on 8, plus one per goroutine writing at
+// that moment; in bytes, by those entries' sizes. A store of 100 entries
+// can thus hold about 600 for a moment during a burst of writes. Once the
+// pending work is applied, which happens within about a second even when
+// the store is idle, both bounds hold.
+//
+// A store bounded by bytes (every store unless MaxBytes is negative) sizes
+// the engine's frequency sketch up front, for MaxEntries entries, or one
+// per KiB of MaxBytes, plus the two batches above: about 25 bytes per
+// entry of that capacity, allocated by New. A sketch sized only for the
+// entries present would be rebuilt, forgetting every count, each time a
+// burst pushed the number of entries past the next power of two, and a
+// burst of keys written once would then evict keys read many times. A
+// store bounded by bytes that holds far more entries than one per KiB
+// rebuilds its sketch a few times as it first fills.
+//
 // # Expiry
 //
 // Every entry has its own ttl with nanosecond precision. The store and the
@@ -26,6 +48,19 @@
 // or counted by Delete, and Add, Increment and Expire treat it as absent.
 // The engine reclaims the memory of expired entries in the background
 // (roughly every second) and during writes.
+//
+// # Removal callbacks
+//
+// [Options.OnRemove] is told the key and the [RemovalReason] each time an
+// entry leaves the store: [Expired], [Evicted] (for a bound), [Deleted]
+// (Delete, Clear, Close) or [Replaced] (Set, SetMany, Increment, Expire).
+// It never blocks the caller: the engine (otter's OnDeletion with its
+// default executor) runs each call on a new goroutine, after the
+// operation has returned, so calls run concurrently and in no particular
+// order, and a panic in one is recovered and discarded. An expired entry
+// is reported when the engine reclaims it (within about a second) or when
+// an operation finds it, not at its deadline. Without OnRemove the store
+// pays nothing for it.
 //
 // # Values and concurrency
 //

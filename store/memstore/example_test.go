@@ -37,3 +37,27 @@ func Example() {
 	// add existing: true
 	// missing: true
 }
+
+// An OnRemove callback learns why entries leave the store. It runs on a
+// goroutine of its own, so it hands what it learns over a channel.
+func ExampleOptions_onRemove() {
+	ctx := context.Background()
+	removed := make(chan string, 16)
+	s := memstore.Must(&memstore.Options{
+		OnRemove: func(key string, reason memstore.RemovalReason) {
+			removed <- key + ": " + reason.String()
+		},
+	})
+	defer s.Close()
+
+	_ = s.Set(ctx, "session:1", []byte("alice"), 0)
+	_, _ = s.Delete(ctx, "session:1")
+	fmt.Println(<-removed)
+
+	_ = s.Set(ctx, "session:2", []byte("bob"), 0)
+	_ = s.Set(ctx, "session:2", []byte("carol"), 0)
+	fmt.Println(<-removed)
+	// Output:
+	// session:1: deleted
+	// session:2: replaced
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -37,6 +38,63 @@ type Options struct {
 	// entry larger than MaxBytes (or than 4 GiB) is refused with
 	// store.ErrInvalidValue.
 	MaxBytes int64
+
+	// OnRemove, when not nil, is called with the key and the reason each
+	// time an entry leaves the store or its value is replaced. It never
+	// blocks the caller: each call runs on a new goroutine of its own,
+	// after the operation that removed the entry has returned, so calls
+	// may run concurrently and in any order (a Delete's may come before
+	// the Set's that preceded it). A panic in OnRemove is recovered and
+	// discarded. Close removes, and reports as Deleted, every entry.
+	OnRemove func(key string, reason RemovalReason)
+}
+
+// RemovalReason tells [Options.OnRemove] why an entry left the store.
+type RemovalReason int
+
+const (
+	// Expired means the entry's ttl had passed, whatever removed it: the
+	// engine reclaiming it, or a Delete, Clear, Set, Add, Increment or
+	// Expire finding it expired.
+	Expired RemovalReason = iota + 1
+	// Evicted means the entry was evicted to keep the store within its
+	// bounds (MaxBytes, MaxEntries).
+	Evicted
+	// Deleted means Delete, Clear or Close removed the live entry.
+	Deleted
+	// Replaced means a write replaced the live entry: Set, SetMany,
+	// Increment, or Expire, which rewrites the entry with its new ttl.
+	Replaced
+)
+
+// String returns the reason's name in lower case ("expired", "evicted",
+// "deleted", "replaced").
+func (r RemovalReason) String() string {
+	switch r {
+	case Expired:
+		return "expired"
+	case Evicted:
+		return "evicted"
+	case Deleted:
+		return "deleted"
+	case Replaced:
+		return "replaced"
+	}
+	return "RemovalReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// reasonOf maps the engine's cause. The engine reports an entry found
+// expired as expired whatever removed it: its deadline is the entry's.
+func reasonOf(c otter.DeletionCause) RemovalReason {
+	switch c {
+	case otter.CauseExpiration:
+		return Expired
+	case otter.CauseOverflow:
+		return Evicted
+	case otter.CauseReplacement:
+		return Replaced
+	}
+	return Deleted
 }
 
 // Store is a bounded in-process [store.Store]. When a bound is reached it
@@ -111,6 +169,10 @@ func New(o *Options) (*Store, error) {
 		Clock:            s.clock,
 		Logger:           &otter.NoopLogger{},
 	}
+	if f := opts.OnRemove; f != nil {
+		// Run by the engine's default executor: a goroutine per event.
+		oo.OnDeletion = func(e otter.DeletionEvent[string, item]) { f(e.Key, reasonOf(e.Cause)) }
+	}
 	switch {
 	case opts.MaxBytes > 0:
 		s.weighted = true
@@ -126,6 +188,7 @@ func New(o *Options) (*Store, error) {
 		}
 		oo.MaximumWeight = uint64(opts.MaxBytes)
 		oo.Weigher = s.weigh
+		oo.InitialCapacity = sketchCapacity(opts.MaxBytes, opts.MaxEntries)
 	case opts.MaxEntries > 0:
 		oo.MaximumSize = opts.MaxEntries
 	}
@@ -135,6 +198,41 @@ func New(o *Options) (*Store, error) {
 	}
 	s.cache = c
 	return s, nil
+}
+
+// assumedEntryBytes is the average entry size a store bounded only by bytes
+// is sized for up front (see sketchCapacity).
+const assumedEntryBytes = 1 << 10
+
+// sketchCapacity returns the number of entries a weighted engine is sized
+// for up front (otter's InitialCapacity), which sizes its hash table and,
+// above all, its frequency sketch.
+//
+// Without it a weighted otter sizes the sketch lazily for the entries it
+// holds, and reallocates it, forgetting every frequency, each time the
+// count of entries it holds passes the next power of two. A write burst
+// does that: the engine applies writes in batches of up to 128 × GOMAXPROCS
+// (rounded up to a power of two) before it evicts, so a small store
+// briefly holds that many more entries, the sketch is rebuilt, and
+// frequently read entries lose to one-hit wonders. Sizing it once for the
+// bound plus two batches keeps it for the store's life, unless a store
+// bounded only by bytes holds far more, smaller, entries than assumed.
+// The cost is about 25 bytes per entry of capacity, allocated up front.
+func sketchCapacity(maxBytes int64, maxEntries int) int {
+	n := maxBytes / assumedEntryBytes
+	if maxEntries > 0 {
+		n = min(int64(maxEntries), maxBytes/EntryOverhead)
+	}
+	batch := int64(128 * roundUpPow2(min(runtime.GOMAXPROCS(0), runtime.NumCPU())))
+	return int(min(n, math.MaxInt32) + 2*batch)
+}
+
+func roundUpPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
 }
 
 // Must is like [New] but panics when the options are invalid.
@@ -353,7 +451,10 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 }
 
 // Increment atomically adds delta to the decimal integer stored under key
-// (0 when missing) and returns the result. The key keeps its ttl.
+// (0 when missing) and returns the result. The key keeps its ttl. As on
+// Redis, only a canonical decimal counts as an integer: a value with a '+',
+// a leading zero, "-0" or spaces gives an error wrapping
+// store.ErrNotInteger.
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
 	if err := s.begin(ctx, "increment", key); err != nil {
 		return 0, err
@@ -389,21 +490,16 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 	return n, nil
 }
 
-// parseInt parses a decimal int64 with an optional sign, as
-// strconv.ParseInt(string(b), 10, 64) does, without allocating.
+// parseInt parses a canonical decimal int64, as Redis does: an optional
+// '-', then no leading zero unless the number is 0, so that exactly the
+// strings strconv.FormatInt returns are accepted ("+1", "01", "-0", "00"
+// and " 1" are not). It does not allocate.
 func parseInt(b []byte) (int64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
 		b = b[1:]
 	}
-	if len(b) == 0 {
-		return 0, false
-	}
-	for len(b) > 1 && b[0] == '0' {
-		b = b[1:]
-	}
-	if len(b) > 19 {
+	if len(b) == 0 || len(b) > 19 || (b[0] == '0' && (len(b) > 1 || neg)) {
 		return 0, false
 	}
 	var u uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -345,29 +346,136 @@ func TestStore_ClearStopsWhenContextDone(t *testing.T) {
 	}
 }
 
+// wantParseInt is parseInt's specification: what strconv.ParseInt
+// accepts, and only in the form strconv.FormatInt writes.
+func wantParseInt(in string) (int64, bool) {
+	v, err := strconv.ParseInt(in, 10, 64)
+	return v, err == nil && strconv.FormatInt(v, 10) == in
+}
+
 func TestParseInt(t *testing.T) {
 	for _, in := range []string{
-		"0", "-0", "+0", "7", "-7", "+7", "007", "9223372036854775807", "-9223372036854775808",
+		"0", "-0", "+0", "00", "7", "-7", "+7", "+41", "041", "007", "9223372036854775807", "-9223372036854775808",
 		"9223372036854775808", "-9223372036854775809", "99999999999999999999", "1234567890123456789", "00000000000000000000", "-000000000000000000001",
 		"", "-", "+", "--1", "1-", " 1", "1 ", "1.5", "1e3", "0x10", "1_000", "abc", "١",
 	} {
-		want, werr := strconv.ParseInt(in, 10, 64)
+		want, wok := wantParseInt(in)
 		got, ok := parseInt([]byte(in))
-		if ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		if ok != wok || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v", in, got, ok, want, wok)
 		}
 	}
 }
 
 func FuzzParseInt(f *testing.F) {
-	for _, s := range []string{"0", "-9223372036854775808", "9223372036854775807", "+1", "x"} {
+	for _, s := range []string{"0", "-9223372036854775808", "9223372036854775807", "+1", "x", "-0", "01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		want, werr := strconv.ParseInt(in, 10, 64)
+		want, wok := wantParseInt(in)
 		got, ok := parseInt([]byte(in))
-		if ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseInt(%q): got %d, %v; want %d, %v (as strconv.ParseInt)", in, got, ok, want, werr == nil)
+		if ok != wok || (ok && got != want) {
+			t.Errorf("parseInt(%q): got %d, %v; want %d, %v", in, got, ok, want, wok)
 		}
 	})
+}
+
+// TestStore_IncrementCanonicalOnly is the regression test of issue 12 #11:
+// Increment treats only canonical decimals as integers, as Redis does.
+func TestStore_IncrementCanonicalOnly(t *testing.T) {
+	s := newStore(t, nil)
+	for _, in := range []string{"+41", "041", "-0", "00", " 1", "1 ", "+0", "-01"} {
+		if err := s.Set(bg, "n", []byte(in), 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
+			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", in, n, err)
+		}
+		if v, _ := s.Get(bg, "n"); string(v) != in {
+			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged", in, v)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{{"0", 1}, {"-5", -4}, {"123", 124}, {"-1", 0}, {"9223372036854775806", 9223372036854775807}} {
+		if err := s.Set(bg, "n", []byte(c.in), 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Increment(bg, "n", 1); err != nil || n != c.want {
+			t.Errorf("Increment of %q: got %d, %v; want %d, nil", c.in, n, err, c.want)
+		}
+	}
+}
+
+// writeBatch is the most writes otter applies in one maintenance pass
+// before it evicts: 128 × GOMAXPROCS (at most NumCPU), rounded up to a
+// power of two. The bounds are exceeded by at most two of them.
+func writeBatch() int {
+	return 128 * roundUpPow2(min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
+}
+
+// TestStore_FrequentKeySurvivesBurst is the regression test of issue 12
+// #6: in a store bounded by bytes (also what MaxEntries alone uses) a key
+// read 50 times was evicted by a burst of 1,000 keys written once, because
+// the engine rebuilt its frequency sketch, forgetting every count, as the
+// burst pushed the number of entries past the next power of two.
+func TestStore_FrequentKeySurvivesBurst(t *testing.T) {
+	for _, o := range []*Options{
+		{MaxEntries: 100},
+		{MaxBytes: 100 << 10}, // about 100 entries of 1 KiB
+		{MaxEntries: 100, MaxBytes: 1 << 20},
+	} {
+		t.Run(fmt.Sprintf("%+v", *o), func(t *testing.T) {
+			v := []byte(strings.Repeat("v", 900))
+			for round := range 5 {
+				s := newStore(t, o)
+				for i := range 50 {
+					if err := s.Set(bg, "warm:"+strconv.Itoa(i), v, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := s.Set(bg, "hot", v, 0); err != nil {
+					t.Fatal(err)
+				}
+				for range 50 {
+					if _, err := s.Get(bg, "hot"); err != nil {
+						t.Fatalf("Get(hot): got error %v; want nil", err)
+					}
+				}
+				s.cache.CleanUp() // the reads reach the engine's policy
+				for i := range 1000 {
+					if err := s.Set(bg, "burst:"+strconv.Itoa(i), v, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := live(t, s, []string{"hot"}); len(got) != 1 {
+					t.Errorf("round %d: key read 50 times, after 1000 keys written once: got evicted; want kept", round)
+				}
+			}
+		})
+	}
+}
+
+// TestStore_EntryCountNearBound checks how far a burst of writes takes a
+// store past its bound: at most the two write batches doc.go states while
+// the engine catches up, and not at all once its pending work is applied.
+func TestStore_EntryCountNearBound(t *testing.T) {
+	const maxEntries = 100
+	s := newStore(t, &Options{MaxEntries: maxEntries})
+	limit := maxEntries + 2*writeBatch() + 1
+	peak := 0
+	for i := range 2000 {
+		if err := s.Set(bg, "k"+strconv.Itoa(i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, s.cache.EstimatedSize())
+	}
+	if peak > limit {
+		t.Errorf("entries held during a burst of writes to a %d-entry store: got a peak of %d; want at most %d", maxEntries, peak, limit)
+	}
+	s.cache.CleanUp()
+	if n := s.cache.EstimatedSize(); n > maxEntries {
+		t.Errorf("entries held once pending work is applied: got %d; want at most %d", n, maxEntries)
+	}
 }
