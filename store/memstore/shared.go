@@ -22,7 +22,8 @@ import (
 // shares through store.Unwrap, and offers the store's CompareAndDelete.
 //
 // A nil o accepts the options the store is open with. A non-nil o must
-// equal them: otherwise Shared returns a [*SharedOptionsError]. Shared
+// have the same bounds, and may set OnRemove only when it opens the
+// store: otherwise Shared returns a [*SharedOptionsError]. Shared
 // is safe for concurrent use; concurrent first calls create one store.
 func Shared(name string, o *Options) (store.Store, error) {
 	shared.Lock()
@@ -39,7 +40,7 @@ func Shared(name string, o *Options) (store.Store, error) {
 		}
 		ss = &sharedStore{s: s, opts: opts}
 		shared.m[name] = ss
-	} else if o != nil && *o != ss.opts {
+	} else if o != nil && (o.MaxEntries != ss.opts.MaxEntries || o.MaxBytes != ss.opts.MaxBytes || o.OnRemove != nil) {
 		return nil, &SharedOptionsError{Name: name, Open: ss.opts, Asked: *o}
 	}
 	ss.refs++
