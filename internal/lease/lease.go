@@ -12,8 +12,8 @@ package lease
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"time"
 
 	"github.com/cachet-go/cachet/store"
