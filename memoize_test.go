@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
@@ -383,7 +384,7 @@ func TestMemoize_ZeroNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, payload, ok := parseMemoHeader(b); !ok || h.flags != flagZero || len(payload) != 0 {
+	if h, payload, ok := entry.Decode(b); !ok || h.Flags != entry.FlagZero || len(payload) != 0 {
 		t.Fatalf("stored entry %q: header %+v ok=%v; want a zero-not-found entry", b, h, ok)
 	}
 	if d, _ := s.TTL(ctx, "none"); d > time.Minute || d < 59*time.Second {
@@ -396,7 +397,7 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 	c, s, _ := newTestCache(t, nil)
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 9, nil })
-	for _, raw := range [][]byte{[]byte("1"), {}, {memoMagic}, {memoMagic, memoVersion + 1, 0, 1, 2}, append(appendMemoHeader(nil, memoHeader{}), "garbage"...)} {
+	for _, raw := range [][]byte{[]byte("1"), {}, {entry.Magic}, {entry.Magic, entry.Version + 1, 0, 1, 2}, append(entry.Header{}.Append(nil), "garbage"...)} {
 		if err := s.Set(ctx, "k", raw, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +409,7 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 			t.Fatalf("over %q: fn not called; want a miss", raw)
 		}
 		b, _ := s.Get(ctx, "k")
-		if _, payload, ok := parseMemoHeader(b); !ok || string(payload) != "9" {
+		if _, payload, ok := entry.Decode(b); !ok || string(payload) != "9" {
 			t.Fatalf("over %q: store holds %q; want the memoized entry", raw, b)
 		}
 	}
@@ -729,7 +730,7 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Unix(1_000_000, 0)
-	b, _ := m.entry(created, memoHeader{delta: int64(time.Second)}, []byte("1"), time.Hour)
+	b, _ := m.entry(created, entry.Header{Delta: int64(time.Second)}, []byte("1"), time.Hour)
 	expiry := created.Add(time.Hour)
 	const n = 10000
 	prev := -1.0
