@@ -87,7 +87,8 @@ func Memoize[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, k
 // from the callers' cancellation, keeping their context values, bounded by
 // the call timeout (WithCallTimeout); each caller stops waiting when its
 // own context ends. A panic in fn is re-panicked, as a *PanicError, in
-// every waiting caller.
+// every waiting caller; if fn calls runtime.Goexit (as testing's FailNow
+// does), every waiting caller gets an error instead.
 //
 // Errors of fn are returned as they are and are not cached, except "not
 // found" results with WithNotFound or WithZeroNotFound. Store failures never
