@@ -57,8 +57,9 @@
 // [Cache.GetOrLoad] reads through the cache with a loader. [Memoize] wraps
 // any func(ctx, K) (V, error) so that it reads through a cache: concurrent
 // callers in one process share one call (singleflight), a caller that gives
-// up does not cancel the call for the others, and a panic reaches every
-// caller. Options add negative caching ([WithNotFound]), a cross-process
+// up does not cancel the call for the others, a panic reaches every
+// caller, and a function that calls runtime.Goexit releases them with an
+// error. Options add negative caching ([WithNotFound]), a cross-process
 // stampede lock ([WithStampedeLock]), probabilistic early refresh
 // ([WithEarlyRefresh], XFetch) and stale-while-revalidate
 // ([WithStaleWhileRevalidate]). [MemoizeMany] wraps a batch function and

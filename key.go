@@ -8,21 +8,29 @@ import (
 	"strings"
 )
 
-// keySep separates the namespace, the version and the key in a store key.
-// Namespaces and versions may not contain it, so that the boundary between
-// them and the key is never ambiguous.
+// The key rule: a store key is
+//
+//	[namespace ":" [version ":"]] [memoize prefix ":"] key
+//
+// keySep separates the parts. The parts before the key (namespace,
+// version, a memoized function's prefix) may not contain it, so that the
+// boundary between them and the key is never ambiguous; the key itself may.
+// Everything that builds or takes apart store keys goes through this file.
 const keySep = ":"
+
+// validKeyPart reports whether s may be a part before the key.
+func validKeyPart(s string) bool { return !strings.Contains(s, keySep) }
 
 // keyBuilder turns a typed key into a store key.
 type keyBuilder[K comparable] struct {
-	prefix    string // "namespace:version:" or "namespace:" or ""
+	prefix    string // "namespace:version:" or "namespace:" or "", then a memoize prefix and ':'
 	namespace string // "" when the cache has none
 	fn        func(K) (string, error)
 }
 
 func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (string, error)) (keyBuilder[K], error) {
 	var b keyBuilder[K]
-	if strings.Contains(namespace, keySep) {
+	if !validKeyPart(namespace) {
 		return b, fmt.Errorf("%w: namespace %q contains %q", ErrInvalidOption, namespace, keySep)
 	}
 	ver, err := versionString(version)
@@ -80,11 +88,36 @@ func versionString(v any) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: version must be a string or an integer, not %T", ErrInvalidOption, v)
 	}
-	if strings.Contains(s, keySep) {
+	if !validKeyPart(s) {
 		return "", fmt.Errorf("%w: version %q contains %q", ErrInvalidOption, s, keySep)
 	}
 	return s, nil
 }
+
+// with returns b with segment (if not "") between its prefix and the key,
+// and fn (if not nil) as its key function: the keys of a memoized function
+// with a prefix (WithPrefix) or a key function (WithKey) of its own.
+func (b keyBuilder[K]) with(segment string, fn func(K) (string, error)) keyBuilder[K] {
+	if segment != "" {
+		b.prefix += segment + keySep
+	}
+	if fn != nil {
+		b.fn = fn
+	}
+	return b
+}
+
+// clearPrefix returns the prefix of every key of the namespace, all
+// versions included: "" when there is no namespace.
+func (b *keyBuilder[K]) clearPrefix() string {
+	if b.namespace == "" {
+		return ""
+	}
+	return b.namespace + keySep
+}
+
+// lockKey returns the key of the stampede lock of the entry at key.
+func lockKey(key string) string { return key + LockSuffix }
 
 // build returns the store key for k.
 func (b *keyBuilder[K]) build(op string, k K) (string, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -15,12 +14,10 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
-	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
-	"github.com/cachet-go/cachet/store/memcachestore"
 	"github.com/cachet-go/cachet/store/memstore"
-	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // jsonCodec is the test's codec (package codec's own live in their
@@ -383,7 +380,7 @@ func TestMemoize_ZeroNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, payload, ok := parseMemoHeader(b); !ok || h.flags != flagZero || len(payload) != 0 {
+	if h, payload, ok := entry.Decode(b); !ok || h.Flags != entry.FlagZero || len(payload) != 0 {
 		t.Fatalf("stored entry %q: header %+v ok=%v; want a zero-not-found entry", b, h, ok)
 	}
 	if d, _ := s.TTL(ctx, "none"); d > time.Minute || d < 59*time.Second {
@@ -396,7 +393,7 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 	c, s, _ := newTestCache(t, nil)
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 9, nil })
-	for _, raw := range [][]byte{[]byte("1"), {}, {memoMagic}, {memoMagic, memoVersion + 1, 0, 1, 2}, append(appendMemoHeader(nil, memoHeader{}), "garbage"...)} {
+	for _, raw := range [][]byte{[]byte("1"), {}, {entry.Magic}, {entry.Magic, entry.Version + 1, 0, 1, 2}, append(entry.Header{}.Append(nil), "garbage"...)} {
 		if err := s.Set(ctx, "k", raw, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +405,7 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 			t.Fatalf("over %q: fn not called; want a miss", raw)
 		}
 		b, _ := s.Get(ctx, "k")
-		if _, payload, ok := parseMemoHeader(b); !ok || string(payload) != "9" {
+		if _, payload, ok := entry.Decode(b); !ok || string(payload) != "9" {
 			t.Fatalf("over %q: store holds %q; want the memoized entry", raw, b)
 		}
 	}
@@ -564,417 +561,6 @@ func TestMemoizer_RefreshNoWriteInvalidate(t *testing.T) {
 	s.Close()
 	if err := m.Invalidate(ctx, "k"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Invalidate on a closed store: err = %v; want ErrClosed", err)
-	}
-}
-
-// hideCAD hides the store's CompareAndDeleter, to test the fallback.
-type hideCAD struct{ store.Store }
-
-func TestMemoize_StampedeLock(t *testing.T) {
-	memory := func(t *testing.T) store.Store {
-		s := memstore.Must(nil)
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	for _, tc := range []struct {
-		name string
-		open func(t *testing.T) store.Store
-		wrap func(store.Store) store.Store
-	}{
-		{"memstore", memory, nil},
-		{"memstore without CompareAndDelete", memory, func(s store.Store) store.Store { return hideCAD{s} }},
-		{"redis", func(t *testing.T) store.Store {
-			s, err := redisstore.Open(&redisstore.Options{Addrs: []string{testserver.Redis(t).Addr}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		}, nil},
-		{"memcached", func(t *testing.T) store.Store {
-			s, err := memcachestore.NewFromServers([]string{testserver.Memcached(t).Addr}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			o := Options[string]{Namespace: "lock"}
-			if tc.wrap != nil {
-				o.Middleware = []store.Middleware{tc.wrap}
-			}
-			s := tc.open(t)
-			c, rec := newCacheOver(t, s, &o)
-			_, hasCAD := store.As[store.CompareAndDeleter](c.s)
-			if want := tc.wrap == nil; hasCAD != want {
-				t.Fatalf("CompareAndDeleter found: %v; want %v", hasCAD, want)
-			}
-			// Two Memoizers of one function stand for two processes: they
-			// share the store but not their singleflight.
-			var calls atomic.Int32
-			inFn := make(chan struct{})
-			release := make(chan struct{})
-			fn := func(ctx context.Context, k string) (int, error) {
-				if calls.Add(1) == 1 {
-					close(inFn)
-					<-release
-				}
-				return 11, nil
-			}
-			opt := WithStampedeLock(10*time.Second, time.Millisecond)
-			p1, _ := NewMemoizer(c, fn, opt)
-			p2, _ := NewMemoizer(c, fn, opt)
-			first := make(chan int, 1)
-			go func() { v, _ := p1.Call(ctx, "k"); first <- v }()
-			<-inFn
-			lockKey := "lock:k" + LockSuffix
-			if ok, _ := s.Exists(ctx, lockKey); !ok {
-				t.Fatal("no lock while fn runs")
-			}
-			second := make(chan int, 1)
-			addsBefore := rec.count("add")
-			go func() { v, _ := p2.Call(ctx, "k"); second <- v }()
-			// The second process is waiting once it has tried the lock.
-			for rec.count("add") == addsBefore {
-				time.Sleep(time.Millisecond)
-			}
-			close(release)
-			if v1, v2 := <-first, <-second; v1 != 11 || v2 != 11 {
-				t.Fatalf("got %d and %d; want 11 twice", v1, v2)
-			}
-			if n := calls.Load(); n != 1 {
-				t.Fatalf("fn ran %d times across the two processes; want 1", n)
-			}
-			if ok, _ := s.Exists(ctx, lockKey); ok {
-				t.Fatal("lock not released")
-			}
-		})
-	}
-}
-
-func TestMemoize_StampedeLockTakeOver(t *testing.T) {
-	ctx := context.Background()
-	c, s, _ := newTestCache(t, nil)
-	// Another process holds the lock and dies without a value: the waiter
-	// takes over when the lease expires.
-	if err := s.Add(ctx, "k"+LockSuffix, []byte("someone else"), 50*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int32
-	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 2, nil },
-		WithStampedeLock(time.Second, 5*time.Millisecond))
-	if v, err := f(ctx, "k"); v != 2 || err != nil || calls.Load() != 1 {
-		t.Fatalf("got %d, %v after %d calls; want 2, nil after 1", v, err, calls.Load())
-	}
-	// A caller's own ctx bounds its wait.
-	if err := s.Add(ctx, "w"+LockSuffix, []byte("someone else"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-	defer cancel()
-	if _, err := f(wctx, "w"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("waiting caller: err = %v; want DeadlineExceeded", err)
-	}
-	// The owner's lock is not released by anyone else.
-	if b, _ := s.Get(ctx, "w"+LockSuffix); string(b) != "someone else" {
-		t.Fatalf("lock holds %q; want the other owner's token", b)
-	}
-}
-
-func TestXFetch_ProbabilityRisesNearExpiry(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const (
-		n      = 20000
-		delta  = int64(100 * time.Millisecond)
-		expiry = int64(1e12)
-	)
-	// With beta = 1 the chance of a refresh at gap g before expiry is
-	// exp(-g/delta).
-	prev := -1.0
-	for _, gap := range []float64{5, 3, 2, 1, 0.5, 0.25, 0.1, 0} {
-		hits := 0
-		now := expiry - int64(gap*float64(delta))
-		for range n {
-			if xfetch(now, expiry, delta, 1, 1-rng.Float64()) {
-				hits++
-			}
-		}
-		p := float64(hits) / n
-		want := math.Exp(-gap)
-		if math.Abs(p-want) > 0.015 {
-			t.Errorf("gap %.2f delta: refresh rate %.4f; want %.4f ± 0.015", gap, p, want)
-		}
-		if p <= prev && gap > 0 {
-			t.Errorf("gap %.2f delta: refresh rate %.4f did not rise (was %.4f)", gap, p, prev)
-		}
-		prev = p
-	}
-	if prev != 1 {
-		t.Errorf("at expiry the refresh rate is %v; want 1", prev)
-	}
-}
-
-// TestXFetch_EntriesRefreshEarlier checks the decision on stored entries:
-// a Memoizer with beta = 1 and a seeded random source reads an entry
-// whose recomputation took 1s, at several times before its expiry.
-func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
-	c, _, _ := newTestCache(t, nil)
-	rng := rand.New(rand.NewPCG(3, 4))
-	m, err := NewMemoizer(c, func(context.Context, string) (int, error) { return 1, nil },
-		WithTTL(time.Hour), WithEarlyRefresh(1), withRand(rng.Float64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := time.Unix(1_000_000, 0)
-	b, _ := m.entry(created, memoHeader{delta: int64(time.Second)}, []byte("1"), time.Hour)
-	expiry := created.Add(time.Hour)
-	const n = 10000
-	prev := -1.0
-	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 2 * time.Second, time.Second, 200 * time.Millisecond, 0} {
-		early := 0
-		for range n {
-			_, _, state := m.decode(b, expiry.Add(-before).UnixNano())
-			switch state {
-			case entryEarly:
-				early++
-			case entryFresh:
-			default:
-				if before > 0 {
-					t.Fatalf("%v before expiry: state %v; want fresh or early", before, state)
-				}
-			}
-		}
-		p := float64(early) / n
-		want := math.Exp(-before.Seconds())
-		if before == 0 {
-			want = 0 // at expiry the entry is a miss, not an early refresh
-		}
-		if math.Abs(p-want) > 0.02 {
-			t.Errorf("%v before expiry: early refresh rate %.4f; want %.4f ± 0.02", before, p, want)
-		}
-		if before > 0 && p < prev {
-			t.Errorf("%v before expiry: rate %.4f fell from %.4f", before, p, prev)
-		}
-		prev = p
-	}
-}
-
-// fakeClock is a settable clock for memoize's now seam.
-type fakeClock struct{ ns atomic.Int64 }
-
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func withClock(c *fakeClock) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.now = c.now }
-}
-
-func withRand(f func() float64) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.rand = f }
-}
-
-func withRefreshHook(f func(key string)) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.onRefresh = f }
-}
-
-func TestMemoize_EarlyRefresh(t *testing.T) {
-	ctx := context.Background()
-	c, _, _ := newTestCache(t, nil)
-	clock := &fakeClock{}
-	clock.ns.Store(time.Now().UnixNano())
-	var calls atomic.Int32
-	var r atomic.Value
-	r.Store(0.0) // rand() = 0 gives 1-0 = 1: ln 1 = 0, never early
-	refreshed := make(chan string, 1)
-	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
-		clock.advance(time.Second) // fn "takes" 1s: delta
-		return int(calls.Add(1)), nil
-	}, WithTTL(time.Hour), WithEarlyRefresh(1), withClock(clock),
-		withRand(func() float64 { return r.Load().(float64) }), withRefreshHook(func(k string) { refreshed <- k }))
-
-	if v, _ := f(ctx, "k"); v != 1 {
-		t.Fatalf("first call = %d; want 1", v)
-	}
-	clock.advance(time.Hour - 10*time.Second)
-	if v, _ := f(ctx, "k"); v != 1 || calls.Load() != 1 {
-		t.Fatalf("got %d with %d calls; want the cached 1 without a refresh", v, calls.Load())
-	}
-	// rand() close to 1: -ln(1-r) = ln(1e6) ≈ 13.8 deltas ≥ the 10s left.
-	r.Store(1 - 1e-6)
-	if v, _ := f(ctx, "k"); v != 1 {
-		t.Fatalf("early call = %d; want the cached 1 while refreshing", v)
-	}
-	<-refreshed
-	if v, _ := f(ctx, "k"); v != 2 || calls.Load() != 2 {
-		t.Fatalf("after the early refresh: %d with %d calls; want 2 with 2", v, calls.Load())
-	}
-}
-
-func TestMemoize_StaleWhileRevalidate(t *testing.T) {
-	ctx := context.Background()
-	c, _, _ := newTestCache(t, nil)
-	clock := &fakeClock{}
-	clock.ns.Store(time.Now().UnixNano())
-	var calls atomic.Int32
-	release := make(chan struct{})
-	refreshed := make(chan string, 1)
-	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
-		if calls.Add(1) == 2 {
-			<-release
-		}
-		return int(calls.Load()), nil
-	}, WithTTL(time.Minute), WithStaleWhileRevalidate(time.Hour), withClock(clock), withRefreshHook(func(k string) { refreshed <- k }))
-
-	f(ctx, "k")
-	clock.advance(2 * time.Minute) // stale, within the window
-	for range 3 {
-		if v, err := f(ctx, "k"); v != 1 || err != nil {
-			t.Fatalf("stale call = %d, %v; want the stale 1 at once", v, err)
-		}
-	}
-	close(release)
-	<-refreshed
-	if n := calls.Load(); n != 2 {
-		t.Fatalf("fn ran %d times; want 2 (one background refresh for three stale calls)", n)
-	}
-	if v, _ := f(ctx, "k"); v != 2 {
-		t.Fatalf("after the refresh: %d; want 2", v)
-	}
-	clock.advance(2 * time.Hour) // past the window: a miss
-	if v, _ := f(ctx, "k"); v != 3 {
-		t.Fatalf("past the window: %d; want 3 (computed synchronously)", v)
-	}
-}
-
-func TestMemoizeMany(t *testing.T) {
-	ctx := context.Background()
-	c, _, rec := newTestCache(t, &Options[string]{Namespace: "n"})
-	var mu sync.Mutex
-	var got [][]string
-	f := MemoizeMany(c, func(ctx context.Context, keys []string) (map[string]int, error) {
-		mu.Lock()
-		got = append(got, slices.Sorted(slices.Values(keys)))
-		mu.Unlock()
-		out := map[string]int{}
-		for _, k := range keys {
-			if k != "gone" {
-				out[k] = len(k)
-			}
-		}
-		return out, nil
-	}, WithNotFound(nil, time.Hour))
-	calls := func() [][]string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(got)
-	}
-
-	if m, err := f(ctx, []string{"a"}); err != nil || m["a"] != 1 {
-		t.Fatalf("f([a]) = %v, %v", m, err)
-	}
-	m, err := f(ctx, []string{"a", "bb", "bb", "gone"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := map[string]int{"a": 1, "bb": 2}; fmt.Sprint(m) != fmt.Sprint(want) {
-		t.Fatalf("f([a bb bb gone]) = %v; want %v", m, want)
-	}
-	if want := [][]string{{"a"}, {"bb", "gone"}}; fmt.Sprint(calls()) != fmt.Sprint(want) {
-		t.Fatalf("fn calls = %v; want %v (only the missed keys, once each)", calls(), want)
-	}
-	m, err = f(ctx, []string{"gone", "bb", "a"})
-	if err != nil || len(m) != 2 {
-		t.Fatalf("all cached: %v, %v; want a and bb", m, err)
-	}
-	if len(calls()) != 2 {
-		t.Fatalf("fn called although every key was cached (not-found included): %v", calls())
-	}
-	gets := rec.count("get_many")
-	if m, err := f(ctx, nil); err != nil || m == nil || len(m) != 0 {
-		t.Fatalf("empty input = %v, %v; want an empty map", m, err)
-	}
-	if rec.count("get_many") != gets || len(calls()) != 2 {
-		t.Fatal("empty input reached the store or fn")
-	}
-}
-
-func TestMemoizeMany_OverlappingBatchesShareKeys(t *testing.T) {
-	ctx := context.Background()
-	c, _, _ := newTestCache(t, &Options[string]{Namespace: "overlap"})
-	// Joins: the first batch joins a and b, the second b and c.
-	var joins atomic.Int32
-	allJoined := make(chan struct{})
-	t.Cleanup(flight.SetJoinHook(func(key string) {
-		if strings.HasPrefix(key, "overlap:") && joins.Add(1) == 4 {
-			close(allJoined)
-		}
-	}))
-	var mu sync.Mutex
-	seen := map[string]int{}
-	f := MemoizeMany(c, func(ctx context.Context, keys []string) (map[string]int, error) {
-		mu.Lock()
-		for _, k := range keys {
-			seen[k]++
-		}
-		mu.Unlock()
-		<-allJoined
-		out := map[string]int{}
-		for _, k := range keys {
-			out[k] = int(k[0])
-		}
-		return out, nil
-	})
-	var wg sync.WaitGroup
-	for _, batch := range [][]string{{"a", "b"}, {"b", "c"}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m, err := f(ctx, batch)
-			if err != nil || len(m) != 2 || m[batch[0]] != int(batch[0][0]) || m[batch[1]] != int(batch[1][0]) {
-				t.Errorf("f(%v) = %v, %v", batch, m, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if seen["a"] != 1 || seen["b"] != 1 || seen["c"] != 1 {
-		t.Fatalf("fn saw keys %v; want each once", seen)
-	}
-}
-
-func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
-	ctx := context.Background()
-	c, s, rec := newTestCache(t, nil)
-	boom := errors.New("boom")
-	var calls atomic.Int32
-	f := MemoizeMany(c, func(ctx context.Context, keys []string) (map[string]int, error) {
-		switch calls.Add(1) {
-		case 1:
-			return nil, boom
-		case 2:
-			panic("batch boom")
-		}
-		return map[string]int{"x": 1}, nil
-	})
-	if _, err := f(ctx, []string{"x"}); !errors.Is(err, boom) {
-		t.Fatalf("err = %v; want boom", err)
-	}
-	func() {
-		defer func() {
-			if p, ok := recover().(*PanicError); !ok || p.Value != "batch boom" {
-				t.Fatalf("recovered %v; want the batch's panic", p)
-			}
-		}()
-		f(ctx, []string{"x"})
-	}()
-	s.Close()
-	if m, err := f(ctx, []string{"x"}); err != nil || m["x"] != 1 {
-		t.Fatalf("closed store: %v, %v; want fn's result", m, err)
-	}
-	if len(rec.errors()) == 0 {
-		t.Fatal("middleware saw no store error")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachet-go/cachet/internal/deadline"
 	"github.com/cachet-go/cachet/store"
 )
 
@@ -27,8 +28,6 @@ type Middleware = store.Middleware
 // Chain(a, b)(s) is a(b(s)), so a call passes through a, then b, then s.
 // Nil middlewares are skipped.
 func Chain(mws ...Middleware) Middleware { return store.Chain(mws...) }
-
-func nopCancel() {}
 
 // Timeout returns a Middleware that gives every operation (Close excepted)
 // a context with a deadline d from now, unless the caller's context already
@@ -57,10 +56,7 @@ type timeoutStore struct {
 func (s *timeoutStore) Unwrap() store.Store { return s.Store }
 
 func (s *timeoutStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= s.d {
-		return ctx, nopCancel
-	}
-	return context.WithTimeout(ctx, s.d)
+	return deadline.Bound(ctx, s.d)
 }
 
 func (s *timeoutStore) Get(ctx context.Context, key string) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/deadline"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/store"
 )
@@ -146,18 +147,10 @@ func (c *Cache[K, V]) Store() store.Store { return c.backend }
 // Key returns the store key that k maps to, namespace and version included.
 func (c *Cache[K, V]) Key(k K) (string, error) { return c.keys.build("key", k) }
 
-func noop() {}
-
 // withTimeout applies the cache's per-operation timeout to ctx, unless ctx
 // already has an earlier deadline.
 func (c *Cache[K, V]) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.timeout <= 0 {
-		return ctx, noop
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.timeout {
-		return ctx, noop
-	}
-	return context.WithTimeout(ctx, c.timeout)
+	return deadline.Bound(ctx, c.timeout)
 }
 
 // storeTTL turns a ttl argument into the store's ttl.
@@ -264,29 +257,23 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.
 	if err == nil {
 		return v, nil
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return v, store.Errorf("get", key, ctxErr)
-	}
-	v, _, err = c.flight.Do(ctx, key, func(fctx context.Context) (V, error) {
-		// A caller that missed just as an earlier shared load finished
-		// starts a new one: read once more so that it finds that load's
-		// value instead of loading again.
-		rctx, cancel := c.withTimeout(fctx)
-		v, err := c.get(rctx, key)
-		cancel()
-		if err == nil {
+	return loadShared(ctx, &c.flight, "get", key, func(fctx context.Context) (V, error) {
+		return recheckThenLoad(fctx, func(ctx context.Context) (V, bool, error) {
+			rctx, cancel := c.withTimeout(ctx)
+			defer cancel()
+			v, err := c.get(rctx, key)
+			return v, err == nil, nil
+		}, func(ctx context.Context) (V, error) {
+			v, err := load(ctx)
+			if err != nil {
+				return v, err
+			}
+			sctx, cancel := c.withTimeout(ctx)
+			defer cancel()
+			c.set(sctx, "set", key, v, c.ttl) // a failed write still answers
 			return v, nil
-		}
-		v, err = load(fctx)
-		if err != nil {
-			return v, err
-		}
-		sctx, cancel := c.withTimeout(fctx)
-		defer cancel()
-		c.set(sctx, "set", key, v, c.ttl) // a failed write still answers
-		return v, nil
+		})
 	})
-	return v, err
 }
 
 // Set stores v for k with the cache's default ttl.
@@ -457,10 +444,7 @@ func (c *Cache[K, V]) TTL(ctx context.Context, k K) (time.Duration, error) {
 // Clear removes every value of this cache's namespace, all versions
 // included. A cache without a namespace clears the whole store.
 func (c *Cache[K, V]) Clear(ctx context.Context) error {
-	prefix := ""
-	if c.keys.namespace != "" {
-		prefix = c.keys.namespace + keySep
-	}
+	prefix := c.keys.clearPrefix()
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return store.Errorf("clear", prefix, c.s.Clear(ctx, prefix))

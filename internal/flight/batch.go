@@ -2,7 +2,6 @@ package flight
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 )
 
@@ -33,7 +32,7 @@ type batchCall[V any] struct {
 // one of keys failed, Do returns the values found so far and that error.
 // A caller whose ctx ends first returns ctx's error while the calls go on.
 // A panic in fn is re-panicked, as a *PanicError, in every Do waiting on
-// one of its keys. fn is not called when every key is already in flight.
+// one of its keys; fn calling runtime.Goexit gives them ErrGoexit. fn is not called when every key is already in flight.
 func (b *Batch[V]) Do(ctx context.Context, keys []string, fn func(ctx context.Context, keys []string) (map[string]V, error)) (map[string]V, error) {
 	if len(keys) == 0 {
 		return map[string]V{}, nil
@@ -101,14 +100,19 @@ func (b *Batch[V]) run(ctx context.Context, owned []string, mine map[string]*bat
 	var res map[string]V
 	var err error
 	var p *PanicError
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				p = &PanicError{Value: r, Stack: debug.Stack()}
-			}
-		}()
-		res, err = fn(ctx, owned)
+	returned := false
+	defer func() {
+		if !returned {
+			err = ErrGoexit // fn called runtime.Goexit (see catch)
+		}
+		b.publish(owned, mine, res, err, p)
 	}()
+	p = catch(func() { res, err = fn(ctx, owned) })
+	returned = true
+}
+
+// publish hands the outcome of one call of fn to the keys it owned.
+func (b *Batch[V]) publish(owned []string, mine map[string]*batchCall[V], res map[string]V, err error, p *PanicError) {
 	b.mu.Lock()
 	for _, k := range owned {
 		if b.calls[k] == mine[k] {

@@ -3,10 +3,12 @@ package flight
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestBatch_OverlappingCallsShareKeys(t *testing.T) {
@@ -165,5 +167,31 @@ func TestBatch_Empty(t *testing.T) {
 	})
 	if err != nil || len(m) != 0 {
 		t.Fatalf("got %v, %v; want empty, nil", m, err)
+	}
+}
+
+func TestBatch_GoexitReleasesWaiters(t *testing.T) {
+	var b Batch[int]
+	errs := make(chan error, 1)
+	go func() {
+		_, err := b.Do(context.Background(), []string{"a", "b"}, func(context.Context, []string) (map[string]int, error) {
+			runtime.Goexit()
+			return nil, nil
+		})
+		errs <- err
+	}()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrGoexit) {
+			t.Fatalf("err = %v; want ErrGoexit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Do still blocked 10s after fn called runtime.Goexit")
+	}
+	m, err := b.Do(context.Background(), []string{"a"}, func(context.Context, []string) (map[string]int, error) {
+		return map[string]int{"a": 1}, nil
+	})
+	if err != nil || m["a"] != 1 {
+		t.Fatalf("Do after Goexit = %v, %v; want a=1, nil", m, err)
 	}
 }

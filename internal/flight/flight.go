@@ -1,24 +1,36 @@
-// Package flight is a typed, context-aware layer over
-// golang.org/x/sync/singleflight: concurrent callers for one key share one
-// call, each caller stops waiting when its own context ends, and a panic in
-// the shared call reaches every waiter as a panic instead of a hang or a
-// crash in another goroutine.
+// Package flight is a typed, context-aware singleflight: concurrent
+// callers for one key share one call, each caller stops waiting when its
+// own context ends, and a shared call that does not return normally still
+// releases every waiter: a panic reaches each of them as a panic (instead
+// of a crash in another goroutine), and runtime.Goexit as ErrGoexit
+// (instead of a hang).
 package flight
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Group runs at most one call per key at a time. A zero Group is ready to
 // use; a Group must not be copied after first use. It is safe for
 // concurrent use.
 type Group[V any] struct {
-	g singleflight.Group
+	mu    sync.Mutex
+	calls map[string]*call[V]
+}
+
+// call is one shared call; its fields are written before done is closed
+// (dups under the Group's mutex, while the call is in the map).
+type call[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
+	p    *PanicError
+	dups int
 }
 
 // PanicError is the value re-panicked in every waiter when the shared call
@@ -60,43 +72,85 @@ func joined(key string) {
 	}
 }
 
-type outcome[V any] struct {
-	v V
-	p *PanicError
-}
-
 // Do calls fn once for all concurrent callers with the same key and
 // returns its result to each. fn runs in its own goroutine and is given a
 // context detached from the first caller's cancellation (its values are
 // kept); fn is responsible for bounding its own run time. A caller whose
 // ctx ends first returns ctx's error while the call goes on for the
 // others. shared reports whether the result was given to more than one
-// caller.
+// caller. If fn panics, Do panics with a *PanicError in every caller; if
+// fn calls runtime.Goexit, every caller gets ErrGoexit.
 func (g *Group[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
-	detached := context.WithoutCancel(ctx)
-	ch := g.g.DoChan(key, func() (res any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				res, err = outcome[V]{p: &PanicError{Value: r, Stack: debug.Stack()}}, nil
-			}
-		}()
-		val, err := fn(detached)
-		return outcome[V]{v: val}, err
-	})
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[string]*call[V])
+	}
+	c, ok := g.calls[key]
+	if ok {
+		c.dups++
+	} else {
+		c = &call[V]{done: make(chan struct{})}
+		g.calls[key] = c
+		go g.run(context.WithoutCancel(ctx), key, c, fn)
+	}
+	g.mu.Unlock()
 	joined(key)
 	select {
 	case <-ctx.Done():
 		var zero V
 		return zero, false, ctx.Err()
-	case r := <-ch:
-		o, _ := r.Val.(outcome[V])
-		if o.p != nil {
-			panic(o.p)
-		}
-		return o.v, r.Shared, r.Err
+	case <-c.done:
 	}
+	if c.p != nil {
+		panic(c.p)
+	}
+	return c.v, c.dups > 0, c.err
+}
+
+// run calls fn and publishes its outcome, however fn ends.
+func (g *Group[V]) run(ctx context.Context, key string, c *call[V], fn func(ctx context.Context) (V, error)) {
+	returned := false
+	defer func() {
+		if !returned {
+			// fn called runtime.Goexit: only deferred calls run, so the
+			// waiters are released here.
+			c.err = ErrGoexit
+		}
+		g.mu.Lock()
+		if g.calls[key] == c {
+			delete(g.calls, key)
+		}
+		g.mu.Unlock()
+		close(c.done)
+	}()
+	c.p = catch(func() { c.v, c.err = fn(ctx) })
+	returned = true
+}
+
+// catch runs f and returns its panic, if any, as a *PanicError. It tells a
+// panic from runtime.Goexit, which it lets go on (recover returns nil for
+// it): its caller knows f called Goexit when catch does not return, as in
+// x/sync/singleflight's doCall double defer.
+func catch(f func()) (p *PanicError) {
+	defer func() {
+		// recover is never nil for a panic, even panic(nil), since Go 1.21.
+		if r := recover(); r != nil {
+			p = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
 }
 
 // Forget makes the next Do for key start a new call even if one is in
 // flight.
-func (g *Group[V]) Forget(key string) { g.g.Forget(key) }
+func (g *Group[V]) Forget(key string) {
+	g.mu.Lock()
+	delete(g.calls, key)
+	g.mu.Unlock()
+}
+
+// ErrGoexit is the error every caller waiting on a shared call gets when
+// the call's function exited with runtime.Goexit (as testing's FailNow
+// does) instead of returning.
+var ErrGoexit = errors.New("cachet: shared call exited with runtime.Goexit")

@@ -3,47 +3,54 @@ package flight
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestGroup_OneCallForManyCallers(t *testing.T) {
 	var g Group[int]
 	var calls atomic.Int32
 	release := make(chan struct{})
-	started := make(chan struct{})
 	const n = 200
+	// The call is held until every caller has joined it: then exactly
+	// one call can have run, and every caller must have shared it.
+	var joins atomic.Int32
+	allJoined := make(chan struct{})
+	defer SetJoinHook(func(string) {
+		if joins.Add(1) == n {
+			close(allJoined)
+		}
+	})()
 	var wg sync.WaitGroup
 	results := make([]int, n)
+	shared := make([]bool, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {
-				if calls.Add(1) == 1 {
-					close(started)
-				}
+			v, sh, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+				calls.Add(1)
 				<-release
 				return 42, nil
 			})
 			if err != nil {
 				t.Errorf("Do: %v", err)
 			}
-			results[i] = v
+			results[i], shared[i] = v, sh
 		}(i)
 	}
-	<-started
+	<-allJoined
 	close(release)
 	wg.Wait()
-	// Callers that arrived after the call finished start a new one; with
-	// the release gated on the first call, all that joined share it.
-	if c := calls.Load(); c < 1 || c > n {
-		t.Fatalf("calls = %d; want between 1 and %d", c, n)
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("calls = %d; want 1", c)
 	}
 	for i, v := range results {
-		if v != 42 {
-			t.Fatalf("result %d = %d; want 42", i, v)
+		if v != 42 || !shared[i] {
+			t.Fatalf("result %d = %d, shared %v; want 42, true", i, v, shared[i])
 		}
 	}
 }
@@ -124,5 +131,83 @@ func TestGroup_Error(t *testing.T) {
 	_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 0, want })
 	if !errors.Is(err, want) {
 		t.Fatalf("err = %v; want %v", err, want)
+	}
+}
+
+// A loader that calls runtime.Goexit (as t.FailNow does) releases every
+// waiter with ErrGoexit, and the key is free for the next call.
+func TestGroup_GoexitReleasesWaiters(t *testing.T) {
+	var g Group[int]
+	in := make(chan struct{})
+	exit := make(chan struct{})
+	var joins atomic.Int32
+	bothJoined := make(chan struct{})
+	defer SetJoinHook(func(string) {
+		if joins.Add(1) == 2 {
+			close(bothJoined)
+		}
+	})()
+	errs := make(chan error, 2)
+	go func() {
+		_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+			close(in)
+			<-exit
+			runtime.Goexit()
+			return 1, nil
+		})
+		errs <- err
+	}()
+	<-in
+	go func() {
+		_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+			return 0, errors.New("second call must not run")
+		})
+		errs <- err
+	}()
+	<-bothJoined
+	close(exit)
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrGoexit) {
+				t.Fatalf("waiter err = %v; want ErrGoexit", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("waiter still blocked 10s after the loader called runtime.Goexit")
+		}
+	}
+	v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 7, nil })
+	if v != 7 || err != nil {
+		t.Fatalf("Do after Goexit = %d, %v; want 7, nil", v, err)
+	}
+}
+
+func TestGroup_Forget(t *testing.T) {
+	var g Group[int]
+	in := make(chan struct{})
+	release := make(chan struct{})
+	first := make(chan int, 1)
+	go func() {
+		v, _, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+			close(in)
+			<-release
+			return 1, nil
+		})
+		first <- v
+	}()
+	<-in
+	g.Forget("k")
+	v, shared, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 2, nil })
+	if v != 2 || shared || err != nil {
+		t.Fatalf("Do after Forget = %d, %v, %v; want 2, false, nil (a new call)", v, shared, err)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("first = %d; want 1", v)
+	}
+	// The forgotten call's end must not remove a later call's entry.
+	v, _, _ = g.Do(context.Background(), "k", func(context.Context) (int, error) { return 3, nil })
+	if v != 3 {
+		t.Fatalf("Do = %d; want 3", v)
 	}
 }

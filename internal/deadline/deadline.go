@@ -1,0 +1,36 @@
+// Package deadline holds the one copy of the rule every cachet layer uses
+// to bound an operation: give the context a deadline d from now, unless
+// the caller's own deadline is already at most d away.
+package deadline
+
+import (
+	"context"
+	"time"
+)
+
+func noop() {}
+
+// Bound returns ctx with a deadline d from now, unless d <= 0 (no bound)
+// or ctx already has a deadline at most d away; in both cases ctx itself
+// is returned with a cancel function that does nothing. The cancel
+// function must be called when the operation ends, as for
+// context.WithTimeout.
+func Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, noop
+	}
+	return BoundFrom(ctx, time.Now(), d)
+}
+
+// BoundFrom is Bound for a caller that has just read the clock: now
+// stands for the current time, so that one clock read serves both the
+// caller and the bound.
+func BoundFrom(ctx context.Context, now time.Time, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, noop
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= d {
+		return ctx, noop
+	}
+	return context.WithDeadline(ctx, now.Add(d))
+}

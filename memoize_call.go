@@ -1,0 +1,362 @@
+package cachet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"reflect"
+	"time"
+
+	"github.com/cachet-go/cachet/internal/deadline"
+	"github.com/cachet-go/cachet/internal/entry"
+	"github.com/cachet-go/cachet/internal/lease"
+	"github.com/cachet-go/cachet/store"
+)
+
+// The mechanics of a Memoizer. It uses its Cache only through the seam in
+// raw.go; entries are encoded by internal/entry, the stampede lock is an
+// internal/lease.
+
+func (m *Memoizer[K, V]) key(op string, k K) (string, error) { return m.keys.build(op, k) }
+
+// callCtx bounds the shared call.
+func (m *Memoizer[K, V]) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return deadline.Bound(ctx, m.cfg.callTimeout)
+}
+
+// entryState classifies a cached entry.
+type entryState int
+
+const (
+	entryMiss  entryState = iota // absent, foreign, undecodable or expired
+	entryFresh                   // within its ttl
+	entryEarly                   // within its ttl, but XFetch says refresh
+	entryStale                   // past its ttl, within the stale window
+)
+
+// lookup reads key's entry. A read error, a foreign value or a decoding
+// error is a miss.
+func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, entry.Header, entryState) {
+	b, at, err := m.c.readRaw(ctx, key, m.hitClock)
+	if err != nil {
+		var zero V
+		return zero, entry.Header{}, entryMiss
+	}
+	return m.decode(b, m.unixNano(at))
+}
+
+// unixNano returns the time of a read at (the zero time when the read did
+// not need the clock) for the entries' expiry checks, in Unix nanoseconds;
+// 0 makes decode see no entry as expired.
+func (m *Memoizer[K, V]) unixNano(at time.Time) int64 {
+	switch {
+	case at.IsZero():
+		return 0
+	case !m.cfg.realClock:
+		return m.cfg.now().UnixNano()
+	}
+	return at.UnixNano()
+}
+
+// decode classifies and decodes an entry read at now (Unix nanoseconds).
+func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, entry.Header, entryState) {
+	var v V
+	h, payload, ok := entry.Decode(b)
+	if !ok {
+		return v, h, entryMiss
+	}
+	state := entryFresh
+	if h.Expiry != 0 && now >= h.Expiry {
+		if m.cfg.swr <= 0 || h.Flags != 0 || now >= h.Expiry+int64(m.cfg.swr) {
+			return v, h, entryMiss
+		}
+		state = entryStale
+	} else if m.cfg.beta > 0 && h.Expiry != 0 && h.Flags == 0 && xfetch(now, h.Expiry, h.Delta, m.cfg.beta, 1-m.cfg.rand()) {
+		state = entryEarly
+	}
+	if h.Flags == 0 {
+		if err := m.c.decode(payload, &v); err != nil {
+			var zero V
+			return zero, h, entryMiss
+		}
+	}
+	return v, h, state
+}
+
+// xfetch reports whether a value expiring at expiry, whose recomputation
+// took delta, should be recomputed now; r is uniform in (0, 1].
+func xfetch(now, expiry, delta int64, beta, r float64) bool {
+	return float64(now)-float64(delta)*beta*math.Log(r) >= float64(expiry)
+}
+
+// result turns an entry into the memoized function's answer.
+func (m *Memoizer[K, V]) result(v V, h entry.Header, key string) (V, error) {
+	if h.Flags&entry.FlagNotFound != 0 {
+		if m.cfg.notFound != nil {
+			return v, m.cfg.notFound
+		}
+		return v, &Error{Op: "memoize", Key: key, Err: ErrNotFound}
+	}
+	return v, nil
+}
+
+// recheck reads key within a shared call (see recheckThenLoad).
+func (m *Memoizer[K, V]) recheck(ctx context.Context, key string) (V, bool, error) {
+	v, h, state := m.lookup(ctx, key)
+	if state == entryMiss {
+		return v, false, nil
+	}
+	v, err := m.result(v, h, key)
+	return v, true, err
+}
+
+func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
+	key, err := m.key("memoize", k)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	// Over a networked store, while a shared call for key runs the value
+	// is known to be missing: join the call without a round trip, so that
+	// a burst of cold callers costs fewer reads. (The shared call reads
+	// again before calling fn, so joining one that has just ended finds
+	// its value.) Over memstore the read is as cheap as the check.
+	if !m.joinRunning || !m.running(key) {
+		v, h, state := m.lookup(ctx, key)
+		switch state {
+		case entryFresh:
+			return m.result(v, h, key)
+		case entryEarly, entryStale:
+			m.refreshAsync(ctx, k, key)
+			return m.result(v, h, key)
+		}
+	}
+	return loadShared(ctx, &m.group, "memoize", key, func(ctx context.Context) (V, error) {
+		m.computing.Store(key, struct{}{})
+		defer m.computing.Delete(key)
+		ctx, cancel := m.callCtx(ctx)
+		defer cancel()
+		var recheck func(context.Context) (V, bool, error)
+		if m.cfg.lease <= 0 {
+			// With the stampede lock, the lock reads again once it holds
+			// the lease instead.
+			recheck = func(ctx context.Context) (V, bool, error) { return m.recheck(ctx, key) }
+		}
+		return recheckThenLoad(ctx, recheck, func(ctx context.Context) (V, error) {
+			if m.cfg.lease > 0 {
+				l, done, v, err := m.lock(ctx, key)
+				if done {
+					return v, err
+				}
+				if l != nil {
+					defer m.unlock(ctx, l)
+				}
+			}
+			return m.compute(ctx, k, key, true)
+		})
+	})
+}
+
+// running reports whether a Call's shared call for key is running.
+func (m *Memoizer[K, V]) running(key string) bool {
+	_, ok := m.computing.Load(key)
+	return ok
+}
+
+func (m *Memoizer[K, V]) refresh(ctx context.Context, k K) (V, error) {
+	key, err := m.key("memoize", k)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	v, _, err := m.group.Do(ctx, "\x00refresh\x00"+key, func(ctx context.Context) (V, error) {
+		ctx, cancel := m.callCtx(ctx)
+		defer cancel()
+		return m.compute(ctx, k, key, true)
+	})
+	return v, err
+}
+
+func (m *Memoizer[K, V]) callNoWrite(ctx context.Context, k K) (V, error) {
+	key, err := m.key("memoize", k)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	v, h, state := m.lookup(ctx, key)
+	if state != entryMiss {
+		return m.result(v, h, key)
+	}
+	if err := ctx.Err(); err != nil {
+		return v, &Error{Op: "memoize", Key: key, Err: err}
+	}
+	v, _, err = m.group.Do(ctx, "\x00nowrite\x00"+key, func(ctx context.Context) (V, error) {
+		ctx, cancel := m.callCtx(ctx)
+		defer cancel()
+		return m.compute(ctx, k, key, false)
+	})
+	return v, err
+}
+
+func (m *Memoizer[K, V]) invalidate(ctx context.Context, k K) error {
+	key, err := m.key("delete", k)
+	if err != nil {
+		return err
+	}
+	return store.Errorf("delete", key, m.c.runOp(ctx, func(ctx context.Context, s store.Store) error {
+		_, err := s.Delete(ctx, key)
+		return err
+	}))
+}
+
+// compute calls fn and, when write is set, caches its result.
+func (m *Memoizer[K, V]) compute(ctx context.Context, k K, key string, write bool) (V, error) {
+	start := m.cfg.now()
+	v, err := m.fn(ctx, k)
+	if !write {
+		return v, err
+	}
+	now := m.cfg.now()
+	delta := now.Sub(start)
+	switch {
+	case err != nil:
+		if m.cfg.notFound != nil && errors.Is(err, m.cfg.notFound) {
+			m.write(ctx, key, now, entry.Header{Flags: entry.FlagNotFound}, nil, m.cfg.notFoundTTL)
+		}
+	case m.cfg.zeroSet && isZero(v):
+		m.write(ctx, key, now, entry.Header{Flags: entry.FlagZero}, nil, m.cfg.zeroTTL)
+	case m.skip != nil && m.skip(v):
+	default:
+		payload, merr := m.c.encode(v)
+		if merr == nil {
+			m.write(ctx, key, now, entry.Header{Delta: int64(delta)}, payload, m.ttl)
+		}
+	}
+	return v, err
+}
+
+func isZero[V any](v V) bool { return reflect.ValueOf(&v).Elem().IsZero() }
+
+// write stores an entry; failures are left to the middleware to report.
+func (m *Memoizer[K, V]) write(ctx context.Context, key string, now time.Time, h entry.Header, payload []byte, ttl time.Duration) {
+	b, sttl := m.entry(now, h, payload, ttl)
+	m.c.writeRaw(ctx, key, b, sttl)
+}
+
+// entry returns an entry's bytes and its store ttl.
+func (m *Memoizer[K, V]) entry(now time.Time, h entry.Header, payload []byte, ttl time.Duration) ([]byte, time.Duration) {
+	if ttl == NoExpiry {
+		ttl = 0
+	}
+	h.Created = now.UnixNano()
+	sttl := ttl
+	if ttl > 0 {
+		h.Expiry = now.Add(ttl).UnixNano()
+		if h.Flags == 0 && m.cfg.swr > 0 {
+			sttl += m.cfg.swr
+		}
+	}
+	return entry.Encode(h, payload), sttl
+}
+
+// writeMany stores entries; failures are left to the middleware to report.
+func (m *Memoizer[K, V]) writeMany(ctx context.Context, entries []store.Entry, ttl time.Duration) {
+	if len(entries) == 0 {
+		return
+	}
+	if ttl == NoExpiry {
+		ttl = 0
+	}
+	m.c.writeRawMany(ctx, entries, ttl)
+}
+
+// takeLease tries to take key's stampede lock.
+func (m *Memoizer[K, V]) takeLease(ctx context.Context, key string) (*lease.Lease, error) {
+	var l *lease.Lease
+	err := m.c.runOp(ctx, func(ctx context.Context, s store.Store) error {
+		var err error
+		l, err = lease.Take(ctx, s, lockKey(key), m.cfg.lease)
+		return err
+	})
+	return l, err
+}
+
+// lock takes key's stampede lock, or waits for another process's value.
+// done reports that the wait produced the call's answer (v, err);
+// otherwise the caller computes the value and unlocks l, if not nil,
+// afterwards. When the store fails, the call goes on without the lock.
+func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, done bool, v V, err error) {
+	backoff := m.cfg.poll
+	maxBackoff := min(16*m.cfg.poll, m.cfg.lease)
+	for {
+		l, err := m.takeLease(ctx, key)
+		if err == nil {
+			// The value may have been written, and the lock released,
+			// between our miss and our Add.
+			if v, h, state := m.lookup(ctx, key); state != entryMiss {
+				m.unlock(ctx, l)
+				v, err := m.result(v, h, key)
+				return nil, true, v, err
+			}
+			return l, false, v, nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return nil, false, v, nil
+		}
+		// Jitter: sleep a random time in [backoff/2, backoff].
+		d := backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, true, v, &Error{Op: "memoize", Key: key, Err: fmt.Errorf("waiting for the stampede lock: %w", ctx.Err())}
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+		if v, h, state := m.lookup(ctx, key); state != entryMiss {
+			v, err := m.result(v, h, key)
+			return nil, true, v, err
+		}
+	}
+}
+
+// unlock releases a lock this process holds, even when the call's context
+// has ended.
+func (m *Memoizer[K, V]) unlock(ctx context.Context, l *lease.Lease) {
+	m.c.runOp(context.WithoutCancel(ctx), func(ctx context.Context, _ store.Store) error {
+		_, err := l.Release(ctx)
+		return err
+	})
+}
+
+// refreshAsync recomputes key in the background, once per key at a time
+// in this process (and, with the stampede lock, only if no other process
+// holds it). A panic in fn there is recovered: the entry is left as it was.
+func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
+	if _, busy := m.refreshing.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	go func() {
+		func() {
+			defer func() { _ = recover() }()
+			ctx, cancel := m.callCtx(context.WithoutCancel(ctx))
+			defer cancel()
+			if m.cfg.lease > 0 {
+				l, err := m.takeLease(ctx, key)
+				if errors.Is(err, ErrExists) {
+					return
+				}
+				if err == nil {
+					defer m.unlock(ctx, l)
+				}
+			}
+			m.compute(ctx, k, key, true)
+		}()
+		m.refreshing.Delete(key)
+		if m.cfg.onRefresh != nil {
+			m.cfg.onRefresh(key)
+		}
+	}()
+}
