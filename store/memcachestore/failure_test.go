@@ -181,7 +181,7 @@ func TestFailure_TwoServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := memcache.NewFromSelector(&sl)
-	client.Timeout = 300 * time.Millisecond
+	client.Timeout = 2 * time.Second // generous: a loaded machine must not fail the live server's calls
 	s, err := memcachestore.New(client, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestFailure_NamespaceCounterServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := memcache.NewFromSelector(&sl)
-	client.Timeout = 300 * time.Millisecond
+	client.Timeout = 2 * time.Second // generous: a loaded machine must not fail the live server's calls
 	// Find a namespace whose counter lives on s2.
 	var ns string
 	for i := 0; ns == ""; i++ {
