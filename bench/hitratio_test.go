@@ -146,6 +146,7 @@ var boundedCaches = []struct {
 		// 1 per entry, MaxCost the entry bound.
 		c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
 			NumCounters: int64(10 * n), MaxCost: int64(n), BufferItems: 64,
+			IgnoreInternalCost: true, // the cost is the entry count alone
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -54,6 +54,7 @@ var memoryCaches = []struct {
 	{"ristretto", func(b *testing.B, keys []string, value func() []byte) (any, func(string) bool) {
 		c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
 			NumCounters: int64(10 * len(keys)), MaxCost: int64(2 * len(keys)), BufferItems: 64,
+			IgnoreInternalCost: true,
 		})
 		if err != nil {
 			b.Fatal(err)

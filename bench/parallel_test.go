@@ -30,7 +30,7 @@ const memcacheIdle = 64
 func newMemcacheClient(b *testing.B) *memcache.Client {
 	c := memcache.New(needMemcached(b))
 	c.MaxIdleConns = memcacheIdle
-	c.Timeout = time.Second
+	c.Timeout = 10 * time.Second // generous: 1 MB values on a loaded machine
 	b.Cleanup(func() { c.Close() })
 	return c
 }

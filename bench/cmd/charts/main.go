@@ -73,9 +73,8 @@ func main() {
 }
 
 // results holds every sample of every metric of every benchmark, in the
-// order the benchmarks first appear. Names lose "Benchmark" and keep the
-// -cpu suffix only when it is not the run's GOMAXPROCS... which the output
-// does not say, so the suffix is kept as "@N" when several appear.
+// order the benchmarks first appear. Names lose "Benchmark", and their
+// -cpu suffix "-N" becomes "@N".
 type results struct {
 	order   []string
 	samples map[string]map[string][]float64 // name -> unit -> values
@@ -154,15 +153,19 @@ func summarize(xs []float64) stat {
 	return stat{med, sp, len(s)}
 }
 
-// get returns the median of unit for the benchmark name (with or without
-// a "@procs" suffix when only one run's GOMAXPROCS appears).
+// maxProcs is the largest -cpu suffix in the input.
+func maxProcs() string {
+	best := 0
+	for p := range procsSeen {
+		n, _ := strconv.Atoi(p)
+		best = max(best, n)
+	}
+	return strconv.Itoa(best)
+}
+
+// get returns the median of unit for the benchmark name.
 func (rs *results) get(name, unit string) (float64, bool) {
 	m, ok := rs.samples[name]
-	if !ok && len(procsSeen) == 1 {
-		for p := range procsSeen {
-			m, ok = rs.samples[name+"@"+p]
-		}
-	}
 	if !ok || len(m[unit]) == 0 {
 		return 0, false
 	}
@@ -247,8 +250,10 @@ type point struct {
 func (c chart) points(rs *results) []point {
 	var ps []point
 	for _, name := range rs.order {
+		// The suffix of the run with the most CPUs is dropped, so
+		// that "-cpu 1,2" adds "Get@1" groups beside "Get".
 		base := name
-		if i := strings.LastIndex(base, "@"); i >= 0 && len(procsSeen) == 1 {
+		if i := strings.LastIndex(base, "@"); i >= 0 && base[i+1:] == maxProcs() {
 			base = base[:i]
 		}
 		m := c.pattern.FindStringSubmatch(base)
