@@ -22,6 +22,9 @@ import (
 // chain): their staleness after a foreign write is bounded by it.
 const localTierTTL = 500 * time.Millisecond
 
+// staleCap bounds one staleness measurement.
+const staleCap = 2 * time.Second
+
 // tiered is a two-tier (in-process in front of Redis) cache as the
 // local-tier benchmarks use it: a Get of a string value, and a Set.
 // Two tiered values of one peer are two application instances sharing
@@ -98,7 +101,10 @@ var localTierPeers = []struct {
 // instance A writes a new value, and B polls every 100 µs until it sees
 // it; "stale-ms" is how long B kept serving the old value (rueidis is told
 // by Redis and should show about a round trip; the others their local
-// ttl, 500 ms here). Polling is the measurement itself, not a
+// ttl, 500 ms here). A reader still stale after staleCap stops there:
+// "capped" is the fraction of rounds that did (eko/gocache's chain copies
+// a Redis hit into its memory tier with the Redis key's remaining ttl, an
+// hour here, not with the memory store's own). Polling is the measurement itself, not a
 // synchronisation; the one sleep (5 ms before A writes) is explained
 // below.
 func BenchmarkLocalTier(b *testing.B) {
@@ -125,6 +131,7 @@ func BenchmarkLocalTier(b *testing.B) {
 		b.Run("Staleness/"+p.name, func(b *testing.B) {
 			writer, reader := p.open(b, addr), p.open(b, addr)
 			var stale time.Duration
+			capped := 0
 			for i := 0; b.Loop(); i++ {
 				k := "stale" + strconv.Itoa(i)
 				if err := writer.set(ctx, k, "old"); err != nil {
@@ -150,14 +157,16 @@ func BenchmarkLocalTier(b *testing.B) {
 					if v == "new" {
 						break
 					}
-					if time.Since(start) > 10*localTierTTL {
-						b.Fatalf("reader still sees the old value after %v", time.Since(start))
+					if time.Since(start) > staleCap {
+						capped++ // still stale: counted as staleCap
+						break
 					}
 					time.Sleep(100 * time.Microsecond)
 				}
 				stale += time.Since(start)
 			}
 			b.ReportMetric(float64(stale.Microseconds())/1000/float64(b.N), "stale-ms")
+			b.ReportMetric(float64(capped)/float64(b.N), "capped")
 		})
 	}
 }

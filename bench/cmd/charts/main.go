@@ -6,8 +6,8 @@
 //
 //	go run ./cmd/charts [-out dir] [bench.txt ...]
 //
-// With no file it reads standard input. It writes one SVG per chart it has
-// data for, and summary.md, into -out (default "charts"); a chart whose
+// With no file it reads standard input. It writes one chart (SVG unless
+// -format says png or pdf) for each chart it has data for, and summary.md, into -out (default "charts"); a chart whose
 // benchmarks are absent from the input is skipped.
 package main
 
@@ -33,7 +33,8 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "charts", "directory the SVG files and summary.md are written to")
+	out := flag.String("out", "charts", "directory the charts and summary.md are written to")
+	ext := flag.String("format", "svg", "image format of the charts: svg, png or pdf")
 	flag.Parse()
 	var rs results
 	if flag.NArg() == 0 {
@@ -62,12 +63,13 @@ func main() {
 		log.Fatal(err)
 	}
 	for _, c := range charts {
-		ok, err := c.draw(&rs, filepath.Join(*out, c.file))
+		file := filepath.Join(*out, strings.TrimSuffix(c.file, ".svg")+"."+*ext)
+		ok, err := c.draw(&rs, file)
 		if err != nil {
-			log.Fatalf("%s: %v", c.file, err)
+			log.Fatalf("%s: %v", file, err)
 		}
 		if ok {
-			fmt.Println("wrote", filepath.Join(*out, c.file))
+			fmt.Println("wrote", file)
 		}
 	}
 }
@@ -215,8 +217,8 @@ const (
 )
 
 var charts = []chart{
-	{file: "local.svg", title: "In-process caches, 2 goroutines (RunParallel), all hits", ylabel: "ns/op",
-		pattern: regexp.MustCompile(`^Local/(?P<series>[^/]+)/(?P<group>[^/@]+)$`), unit: "ns/op", kind: bars},
+	{file: "local.svg", title: "In-process caches, RunParallel on 2 CPUs (@1: on 1), all hits", ylabel: "ns/op",
+		pattern: regexp.MustCompile(`^Local/(?P<series>[^/]+)/(?P<group>[^/]+)$`), unit: "ns/op", kind: bars},
 	{file: "redis.svg", title: "Redis: one typed Get/Set of a User, sequential", ylabel: "ns/op",
 		pattern: regexp.MustCompile(`^Redis/(?P<series>[^/]+)/(?P<group>[^/@]+)$`), unit: "ns/op", kind: bars},
 	{file: "codec-size.svg", title: "Encoded size per codec", ylabel: "bytes",
