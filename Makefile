@@ -10,7 +10,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # so that their dependencies stay out of the root module.
 MODULES     := contrib/otelcachet contrib/promcachet
 
-.PHONY: test servers fmt vet staticcheck unit bench-smoke bench
+.PHONY: test servers fmt vet staticcheck unit bench-smoke bench bench-peers charts
 
 test: servers fmt vet staticcheck unit bench-smoke
 
@@ -52,4 +52,24 @@ bench-smoke:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+	$(MAKE) bench-peers charts
+
+# bench-peers runs the bench module at its full sizes (CACHET_BENCH_FULL=1:
+# the 1M-access hit ratio trace, 1M entries for memory, 1e6 resident keys)
+# into bench/results.txt, in about 10 minutes on 2 cores. The one-replay
+# benchmarks (hit ratio, memory, staleness) run a fixed number of times;
+# the timed ones three times each, for the median and spread.
+BENCH_FLAGS := -run '^$$' -benchmem -timeout 30m
+bench-peers:
+	cd bench && { \
+	CACHET_BENCH_FULL=1 $(GO) test $(BENCH_FLAGS) -bench '^Benchmark(HitRatio|MemoryPerEntry)$$' -benchtime 1x . && \
+	CACHET_BENCH_FULL=1 $(GO) test $(BENCH_FLAGS) -bench '^BenchmarkLocalTier$$/^Staleness$$' -benchtime 5x . && \
+	CACHET_BENCH_FULL=1 $(GO) test $(BENCH_FLAGS) -bench '^BenchmarkLocal$$' -cpu 1,2 -benchtime 300ms -count 3 . && \
+	CACHET_BENCH_FULL=1 $(GO) test $(BENCH_FLAGS) -bench '^Benchmark(Codec|Redis|RedisPaired|Memoize.*|RemoteParallel|Growth)$$' -benchtime 300ms -count 3 . && \
+	CACHET_BENCH_FULL=1 $(GO) test $(BENCH_FLAGS) -bench '^BenchmarkLocalTier$$/^Hit$$' -benchtime 300ms -count 3 . ; \
+	} >results.txt 2>&1; status=$$?; cat results.txt; exit $$status
+
+# charts redraws bench/charts/*.svg and bench/charts/summary.md from
+# bench/results.txt (make bench-peers writes it).
+charts:
+	cd bench && $(GO) run ./cmd/charts -out charts results.txt

@@ -13,11 +13,21 @@ import (
 
 // redisAddr is the address of the one redis-server every Redis benchmark
 // shares (so that all libraries meet the same server in the same run);
-// redisErr says why there is none.
+// redisErr says why there is none. memcachedAddr and memcachedErr are the
+// same for the one memcached (1 GiB of memory, 4 MiB items, so that the
+// growth benchmarks' million keys and 1 MB values fit).
 var (
-	redisAddr string
-	redisErr  error
+	redisAddr     string
+	redisErr      error
+	memcachedAddr string
+	memcachedErr  error
 )
+
+// full is true when CACHET_BENCH_FULL=1 (make bench sets it): the hit
+// ratio trace, the memory and the growth benchmarks then use their full
+// sizes (a million accesses or keys); otherwise they use small ones, so
+// that make test's one-iteration run of every benchmark stays quick.
+var full = os.Getenv("CACHET_BENCH_FULL") == "1"
 
 func TestMain(m *testing.M) {
 	srv, err := testserver.StartRedis("")
@@ -26,11 +36,32 @@ func TestMain(m *testing.M) {
 	} else {
 		redisAddr = srv.Addr
 	}
+	mc, err := testserver.StartMemcached("-m", "1024")
+	if err != nil {
+		memcachedErr = err
+	} else {
+		memcachedAddr = mc.Addr
+	}
 	code := m.Run()
 	if srv != nil {
 		srv.Close()
 	}
+	if mc != nil {
+		mc.Close()
+	}
 	os.Exit(code)
+}
+
+// needMemcached is needRedis for the shared memcached.
+func needMemcached(b *testing.B) string {
+	b.Helper()
+	if memcachedErr != nil {
+		if errors.Is(memcachedErr, testserver.ErrNoBinary) && os.Getenv("CI") != "true" {
+			b.Skipf("no memcached (apt-get install memcached): %v", memcachedErr)
+		}
+		b.Fatalf("starting memcached: %v", memcachedErr)
+	}
+	return memcachedAddr
 }
 
 // needRedis returns the shared server's address, or skips the benchmark
