@@ -54,5 +54,8 @@ func (o Op) String() string {
 	if o > 0 && o < numOps {
 		return opNames[o]
 	}
-	return "Op(" + strconv.Itoa(int(o)) + ")"
+	return badOp(o) // out of line, so that String inlines
 }
+
+//go:noinline
+func badOp(o Op) string { return "Op(" + strconv.Itoa(int(o)) + ")" }

@@ -58,7 +58,7 @@ func (b *broken) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 		return err
 	}
 	if ok {
-		return store.Errorf("add", key, store.ErrExists)
+		return store.Errorf(store.OpAdd.String(), key, store.ErrExists)
 	}
 	time.Sleep(time.Millisecond)
 	return b.Store.Set(ctx, key, value, ttl)
@@ -77,7 +77,7 @@ func (b *broken) Increment(ctx context.Context, key string, delta int64) (int64,
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
-		return 0, store.Errorf("increment", key, store.ErrNotInteger)
+		return 0, store.Errorf(store.OpIncrement.String(), key, store.ErrNotInteger)
 	}
 	n += delta
 	return n, b.Store.Set(ctx, key, []byte(strconv.FormatInt(n, 10)), 0)
