@@ -23,7 +23,9 @@ func (r *recorder) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func record(name string, log *[]string) store.Middleware {
-	return func(s store.Store) store.Store { return &recorder{Wrapper: store.Wrapper{Store: s}, name: name, log: log} }
+	return func(s store.Store) store.Store {
+		return &recorder{Wrapper: store.Wrapper{Store: s}, name: name, log: log}
+	}
 }
 
 // base is the innermost store: it logs "base" and has a capability.
@@ -128,7 +130,6 @@ func TestUnwrap(t *testing.T) {
 		t.Errorf("Unwrap(wrapper whose Unwrap returns nil): got %v; want the wrapper", got)
 	}
 }
-
 
 func TestWrapper_ForwardsAndUnwraps(t *testing.T) {
 	ctx := context.Background()
