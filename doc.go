@@ -74,7 +74,10 @@
 // [Recorder] ([ExpvarRecorder] here; OpenTelemetry and Prometheus adapters
 // in the contrib modules), [FailOpen] (failed reads become reported
 // misses), and [WithPlugins], aiocache-style Before/After hooks on every
-// operation with the [HitMissRatio] and [Timing] statistics.
+// operation with the [HitMissRatio] and [Timing] statistics. A middleware
+// of your own embeds store.Wrapper, the forwarding base, overrides only what
+// it changes, and is checked with storetest.RunMiddleware, which also checks
+// that the backend's optional interfaces stay reachable through it.
 //
 // # Configuration
 //

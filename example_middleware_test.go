@@ -43,26 +43,25 @@ func Example_stats() {
 	// gets: 2 min <= avg <= max: true
 }
 
-// limitSize is a middleware's store: it embeds the store it wraps,
-// overrides only Set, and unwraps to the store it wraps. (A complete one
-// would check Add and SetMany too.)
+// limitSize is a middleware's store: it embeds store.Wrapper, the
+// forwarding base (every method forwards to the wrapped store, and Unwrap
+// returns it), and overrides only Set. (A complete one would check Add and
+// SetMany too.)
 type limitSize struct {
-	store.Store
+	store.Wrapper
 	max int
 }
 
 func (l limitSize) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if len(value) > l.max {
-		return store.Errorf("set", key, fmt.Errorf("%w: %d bytes, limit %d", store.ErrInvalidValue, len(value), l.max))
+		return store.Errorf(store.OpSet.String(), key, fmt.Errorf("%w: %d bytes, limit %d", store.ErrInvalidValue, len(value), l.max))
 	}
 	return l.Store.Set(ctx, key, value, ttl)
 }
 
-func (l limitSize) Unwrap() store.Store { return l.Store }
-
 // LimitSize returns a middleware that refuses values larger than max bytes.
 func LimitSize(max int) cachet.Middleware {
-	return func(s store.Store) store.Store { return limitSize{s, max} }
+	return func(s store.Store) store.Store { return limitSize{store.Wrapper{Store: s}, max} }
 }
 
 // Writing your own middleware.

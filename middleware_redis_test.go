@@ -28,13 +28,13 @@ func openRedis(t *testing.T, addr string) *redisstore.Store {
 func TestMiddleware_ConformanceRedis(t *testing.T) {
 	srv := testserver.Redis(t)
 	mw := wrappers(t)["Chain/All"]
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.RunMiddleware(t, func(t *testing.T) store.Store {
 		s := openRedis(t, srv.Addr)
 		if err := s.Clear(bg, ""); err != nil {
 			t.Fatalf("Clear: %v", err)
 		}
-		return mw(s)
-	}, nil)
+		return s
+	}, mw, nil)
 }
 
 // TestMiddleware_OptionalInterfacesRedis checks that the redis client stays

@@ -4,59 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/cachet-go/cachet/store"
 )
 
-// Op names a store operation, as seen by plugins, recorders and [FailOpen].
-// Its String method gives the lowercase name used in store errors ("get",
-// "get_many", ...). Close is not an Op: it is never hooked.
-type Op uint8
+// Op names a store operation, as seen by plugins, recorders and
+// [FailOpen]. It is store.Op: its String method gives the lowercase name
+// used in store errors ("get", "get_many", ...). Plugins see the operations
+// [Ops] lists; Close, and the optional interfaces' operations reached with
+// store.As, are never hooked.
+type Op = store.Op
 
-// The store operations. The zero Op is not a valid operation.
+// The store operations plugins see. The zero Op is not a valid operation.
 const (
-	OpGet Op = iota + 1
-	OpGetMany
-	OpSet
-	OpSetMany
-	OpAdd
-	OpDelete
-	OpExists
-	OpIncrement
-	OpExpire
-	OpTTL
-	OpClear
+	OpGet       = store.OpGet
+	OpGetMany   = store.OpGetMany
+	OpSet       = store.OpSet
+	OpSetMany   = store.OpSetMany
+	OpAdd       = store.OpAdd
+	OpDelete    = store.OpDelete
+	OpExists    = store.OpExists
+	OpIncrement = store.OpIncrement
+	OpExpire    = store.OpExpire
+	OpTTL       = store.OpTTL
+	OpClear     = store.OpClear
 
-	numOps // one more than the largest Op, the length of per-Op arrays
+	numOps = OpClear + 1 // one more than the largest hooked Op, the length of per-Op arrays
 )
 
-var opNames = [numOps]string{
-	OpGet:       "get",
-	OpGetMany:   "get_many",
-	OpSet:       "set",
-	OpSetMany:   "set_many",
-	OpAdd:       "add",
-	OpDelete:    "delete",
-	OpExists:    "exists",
-	OpIncrement: "increment",
-	OpExpire:    "expire",
-	OpTTL:       "ttl",
-	OpClear:     "clear",
-}
-
-// String returns the operation's lowercase name, the one store errors use,
-// or "Op(n)" for an invalid Op.
-func (o Op) String() string {
-	if o > 0 && o < numOps {
-		return opNames[o]
-	}
-	return "Op(" + strconv.Itoa(int(o)) + ")"
-}
-
-// Ops returns every operation, in declaration order.
+// Ops returns every operation plugins see, in declaration order.
 func Ops() []Op {
 	ops := make([]Op, 0, numOps-1)
 	for o := OpGet; o < numOps; o++ {
@@ -183,18 +160,15 @@ func WithPlugins(plugins ...Plugin) Middleware {
 		if len(ps) == 0 {
 			return s
 		}
-		return &pluginStore{Store: s, plugins: ps}
+		return &pluginStore{Wrapper: store.Wrapper{Store: s}, plugins: ps}
 	}
 }
 
 // pluginStore runs plugins around every operation of the store it wraps.
 type pluginStore struct {
-	store.Store
-	plugins []Plugin
+	store.Wrapper // forwards what this wrapper does not override; Unwrap
+	plugins       []Plugin
 }
-
-// Unwrap returns the wrapped store.
-func (s *pluginStore) Unwrap() store.Store { return s.Store }
 
 // inlineCtxs is how many plugins' contexts a hooked call keeps on the
 // stack; calls through more plugins allocate a slice.
@@ -403,147 +377,4 @@ func (s *pluginStore) Clear(ctx context.Context, prefix string) error {
 	c := Call{Op: OpClear, Key: prefix}
 	err := s.Store.Clear(s.before(ctx, &c, &h), prefix)
 	return s.after(&c, &h, err)
-}
-
-// HitMissRatio is a Plugin that counts the keys read by Get and GetMany
-// that were found (hits) and not found (misses), like aiocache's
-// HitMissRatioPlugin. GetMany counts each of its keys; a read that fails
-// counts as misses; what the caller does with a miss (a default value, a
-// load) does not change it. Other operations are not counted.
-//
-// The zero value is ready to use; a HitMissRatio must not be copied after
-// first use. It is safe for concurrent use: hooks only add to atomic
-// counters.
-type HitMissRatio struct {
-	hits   atomic.Int64
-	_      [56]byte // keep hits and misses on separate cache lines
-	misses atomic.Int64
-}
-
-// Before returns ctx.
-func (p *HitMissRatio) Before(ctx context.Context, _ Call) context.Context { return ctx }
-
-// After counts the hits and misses of Get and GetMany.
-func (p *HitMissRatio) After(_ context.Context, c Call) {
-	if c.Op != OpGet && c.Op != OpGetMany {
-		return
-	}
-	if c.Hits > 0 {
-		p.hits.Add(int64(c.Hits))
-	}
-	if c.Misses > 0 {
-		p.misses.Add(int64(c.Misses))
-	}
-}
-
-// Hits returns the number of keys found so far.
-func (p *HitMissRatio) Hits() int64 { return p.hits.Load() }
-
-// Misses returns the number of keys not found so far.
-func (p *HitMissRatio) Misses() int64 { return p.misses.Load() }
-
-// Total returns the number of keys read so far, Hits() + Misses().
-func (p *HitMissRatio) Total() int64 { return p.hits.Load() + p.misses.Load() }
-
-// Ratio returns Hits()/Total(), or 0 before the first read.
-func (p *HitMissRatio) Ratio() float64 {
-	return p.Stats().Ratio
-}
-
-// Stats returns the counters read once each, so that its fields agree
-// with each other (Total is Hits+Misses) even while reads go on.
-func (p *HitMissRatio) Stats() HitMissStats {
-	h, m := p.hits.Load(), p.misses.Load()
-	st := HitMissStats{Hits: h, Misses: m, Total: h + m}
-	if st.Total > 0 {
-		st.Ratio = float64(h) / float64(st.Total)
-	}
-	return st
-}
-
-// HitMissStats is a snapshot of a [HitMissRatio].
-type HitMissStats struct {
-	Total  int64   // keys read
-	Hits   int64   // keys found
-	Misses int64   // keys not found
-	Ratio  float64 // Hits / Total, 0 when Total is 0
-}
-
-// Timing is a Plugin that records, per operation, how many calls were made
-// and their total, average, minimum and maximum duration, like aiocache's
-// TimingPlugin. Durations are [Call.Duration]: the wrapped store's time.
-//
-// The zero value is ready to use; a Timing must not be copied after first
-// use. It is safe for concurrent use: hooks update atomic counters without
-// locks (min and max with a compare-and-swap that retries only when
-// another call set a new extreme at the same moment).
-type Timing struct {
-	ops [numOps]timingCounters
-}
-
-// timingCounters fills one 64-byte cache line so that two operations never
-// share one.
-type timingCounters struct {
-	count atomic.Int64
-	total atomic.Int64 // nanoseconds
-	minP1 atomic.Int64 // minimum + 1ns, 0 before the first call
-	max   atomic.Int64
-	_     [32]byte
-}
-
-// Before returns ctx.
-func (p *Timing) Before(ctx context.Context, _ Call) context.Context { return ctx }
-
-// After records the duration of c.
-func (p *Timing) After(_ context.Context, c Call) {
-	if c.Op == 0 || c.Op >= numOps {
-		return
-	}
-	t := &p.ops[c.Op]
-	d := int64(c.Duration)
-	t.count.Add(1)
-	t.total.Add(d)
-	for {
-		cur := t.minP1.Load()
-		if cur != 0 && cur <= d+1 || t.minP1.CompareAndSwap(cur, d+1) {
-			break
-		}
-	}
-	for {
-		cur := t.max.Load()
-		if cur >= d || t.max.CompareAndSwap(cur, d) {
-			break
-		}
-	}
-}
-
-// Stats returns the statistics of op; all zero for an Op never called. The
-// fields are read one after the other, so while calls go on they may
-// disagree slightly (Total may include a call Count does not yet).
-func (p *Timing) Stats(op Op) TimingStats {
-	if op == 0 || op >= numOps {
-		return TimingStats{}
-	}
-	t := &p.ops[op]
-	st := TimingStats{
-		Count: t.count.Load(),
-		Total: time.Duration(t.total.Load()),
-		Max:   time.Duration(t.max.Load()),
-	}
-	if m := t.minP1.Load(); m > 0 {
-		st.Min = time.Duration(m - 1)
-	}
-	if st.Count > 0 {
-		st.Avg = st.Total / time.Duration(st.Count)
-	}
-	return st
-}
-
-// TimingStats is a snapshot of one operation's [Timing].
-type TimingStats struct {
-	Count int64         // calls
-	Total time.Duration // sum of their durations
-	Avg   time.Duration // Total / Count, 0 when Count is 0
-	Min   time.Duration // shortest call
-	Max   time.Duration // longest call
 }

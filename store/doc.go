@@ -1,6 +1,7 @@
 // Package store defines the byte-level contract that every cachet backend
-// implements, the sentinel errors shared by all backends, and the
-// [Middleware] type used to wrap a store.
+// implements, the names of its operations ([Op]), the sentinel errors
+// shared by all backends, its optional interfaces, and the [Middleware]
+// type used to wrap a store.
 //
 // Most code should use package cachet, whose typed Cache[K, V] sits in front
 // of a Store and handles keys and codecs. This package is for people who
@@ -23,10 +24,32 @@
 // Backend errors (network, protocol) are wrapped with %w so that the
 // original error stays reachable with [errors.As].
 //
+// # Optional interfaces
+//
+// A backend that can do more than [Store] requires says so by
+// implementing optional interfaces, in the manner of database/sql/driver.
+// Each is discovered with [As], which follows Unwrap through middleware,
+// and each documents what callers do when no store in the chain has it:
+//
+//   - [CompareAndDeleter] is an optional interface that may be implemented
+//     by a Store. If a Store does not implement CompareAndDeleter, the
+//     caller reads the key with Get, compares, and Deletes ([CompareAndDelete]
+//     does exactly that): not atomic, so a lease released that way may
+//     remove the value of an owner that took the key in between.
+//   - [InProcess] is an optional interface that may be implemented by a
+//     Store. If a Store does not implement InProcess, it is treated as one
+//     that may wait on I/O, and callers bound its operations with
+//     deadlines ([IsInProcess] reports which).
+//
+// The consumer side, "use the capability, else fall back", is written
+// once, in [CompareAndDelete] and [IsInProcess].
+//
 // # Middleware
 //
 // A [Middleware] is a func(Store) Store. [Chain] composes several, the first
-// being the outermost. A wrapper should embed the Store it wraps so that it
-// only overrides what it changes, and implement Unwrap() Store so that
-// callers can reach the backend with [Unwrap].
+// being the outermost. A wrapper embeds [Wrapper], the forwarding base, so
+// that it only overrides what it changes; Wrapper's Unwrap lets callers
+// reach the backend with [Unwrap] and its optional interfaces with [As].
+// RunMiddleware, in package store/storetest, checks a middleware against the
+// contract, and that optional interfaces stay reachable through it.
 package store

@@ -2,27 +2,37 @@ package store
 
 import "context"
 
-// CompareAndDeleter is an optional interface of a Store that can delete a
-// key only while it still holds a given value, in one atomic step. Locks
-// built on [Store.Add] (such as the stampede lock of cachet's memoize) use
-// it to release a lease only if they still own it: "delete key if it holds
-// my token".
+// CompareAndDeleter is an optional interface that may be implemented by a
+// Store. CompareAndDelete deletes key only while it still holds value, in
+// one atomic step, and reports whether it did. A missing key, or one
+// holding another value, gives false and no error. Errors follow the
+// Store contract, named [OpCompareAndDelete].
 //
-// CompareAndDelete reports whether key held value and was deleted. A
-// missing key, or one holding another value, gives false and no error.
-// Errors follow the Store contract (op name "compare_and_delete").
+// Locks built on [Store.Add] (such as the stampede lock of cachet's
+// memoize) use it to release a lease only if they still own it: "delete
+// key if it holds my token".
 //
-// Discover it through middleware with As:
-//
-//	cad, ok := store.As[store.CompareAndDeleter](s)
-//
-// Fallback when a store lacks it: callers read the key with Get, compare,
-// and Delete when it matches. That is not atomic: if the key expires and is
-// taken by someone else between the Get and the Delete, the Delete removes
-// the new owner's value. Callers that cannot accept that window may instead
-// leave the key to expire through its ttl.
+// If a Store does not implement CompareAndDeleter, the package-level
+// [CompareAndDelete] falls back to Get, compare, then Delete. That is not
+// atomic: if the key expires and is taken by someone else between the Get
+// and the Delete, the Delete removes the new owner's value. Callers that
+// cannot accept that window may instead leave the key to expire through
+// its ttl.
 //
 // Implementations must be safe for concurrent use.
 type CompareAndDeleter interface {
 	CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error)
+}
+
+// InProcess is an optional interface that may be implemented by a Store
+// whose operations never wait on the network or another process, such as
+// memstore and noopstore. A deadline can never interrupt them, so
+// cachet.Cache skips its per-operation timeout (and the context it would
+// allocate) when the store it wraps, or any store below it, implements
+// InProcess. Stores that do I/O must not implement it.
+//
+// If a Store does not implement InProcess, callers treat it as one that
+// may wait on I/O and bound its operations with deadlines.
+type InProcess interface {
+	InProcess()
 }

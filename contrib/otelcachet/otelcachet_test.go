@@ -41,8 +41,14 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw := cachet.Chain(otelcachet.Tracing(opts), metrics)
-	storetest.Run(t, func(t *testing.T) store.Store { return mw(newMem(t)) }, nil)
+	newStore := func(t *testing.T) store.Store { return newMem(t) }
+	for name, mw := range map[string]cachet.Middleware{
+		"Tracing":      otelcachet.Tracing(opts),
+		"Metrics":      metrics,
+		"TracingFirst": cachet.Chain(otelcachet.Tracing(opts), metrics),
+	} {
+		t.Run(name, func(t *testing.T) { storetest.RunMiddleware(t, newStore, mw, nil) })
+	}
 }
 
 // spanStore records the span context its Get runs in.

@@ -33,7 +33,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.Run(t, func(t *testing.T) store.Store { return mw(newMem(t)) }, nil)
+	storetest.RunMiddleware(t, func(t *testing.T) store.Store { return newMem(t) }, mw, nil)
 }
 
 // values gathers reg and returns every non-zero series as

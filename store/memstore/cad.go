@@ -14,10 +14,10 @@ var _ store.CompareAndDeleter = (*Store)(nil)
 // value, atomically, and reports whether it did. It implements
 // store.CompareAndDeleter.
 func (s *Store) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
-	if err := s.begin(ctx, "compare_and_delete", key); err != nil {
+	if err := s.begin(ctx, store.OpCompareAndDelete, key); err != nil {
 		return false, err
 	}
-	if err := s.checkEntry("compare_and_delete", key, value); err != nil {
+	if err := s.checkEntry(store.OpCompareAndDelete, key, value); err != nil {
 		return false, err
 	}
 	deleted := false

@@ -286,26 +286,26 @@ func (s *Store) weigh(key string, it item) uint32 {
 }
 
 // begin makes the checks every operation starts with.
-func (s *Store) begin(ctx context.Context, op, key string) error {
+func (s *Store) begin(ctx context.Context, op store.Op, key string) error {
 	if s.closed.Load() {
-		return &store.Error{Op: op, Key: key, Err: store.ErrClosed}
+		return &store.Error{Op: op.String(), Key: key, Err: store.ErrClosed}
 	}
 	if err := ctx.Err(); err != nil {
-		return &store.Error{Op: op, Key: key, Err: err}
+		return &store.Error{Op: op.String(), Key: key, Err: err}
 	}
 	return nil
 }
 
 // checkEntry validates a key and value about to be written.
-func (s *Store) checkEntry(op, key string, value []byte) error {
-	if err := store.CheckKey(op, key); err != nil {
+func (s *Store) checkEntry(op store.Op, key string, value []byte) error {
+	if err := store.CheckKey(op.String(), key); err != nil {
 		return err
 	}
-	if err := store.CheckValue(op, key, value); err != nil {
+	if err := store.CheckValue(op.String(), key, value); err != nil {
 		return err
 	}
 	if s.weighted && uint64(len(key))+uint64(len(value))+EntryOverhead > s.maxWeight {
-		return &store.Error{Op: op, Key: key, Err: fmt.Errorf("%w: %d bytes do not fit in a store of at most %d bytes", store.ErrInvalidValue, len(value), s.maxWeight)}
+		return &store.Error{Op: op.String(), Key: key, Err: fmt.Errorf("%w: %d bytes do not fit in a store of at most %d bytes", store.ErrInvalidValue, len(value), s.maxWeight)}
 	}
 	return nil
 }
@@ -316,33 +316,33 @@ func clone(b []byte) []byte {
 	return c
 }
 
-func notFound(op, key string) error {
-	return &store.Error{Op: op, Key: key, Err: store.ErrNotFound}
+func notFound(op store.Op, key string) error {
+	return &store.Error{Op: op.String(), Key: key, Err: store.ErrNotFound}
 }
 
 // Get returns a copy of the value stored under key, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, "get", key); err != nil {
+	if err := s.begin(ctx, store.OpGet, key); err != nil {
 		return nil, err
 	}
-	if err := store.CheckKey("get", key); err != nil {
+	if err := store.CheckKey(store.OpGet.String(), key); err != nil {
 		return nil, err
 	}
 	e, ok := s.cache.GetEntry(key)
 	if !ok || !liveAt(e) {
-		return nil, notFound("get", key)
+		return nil, notFound(store.OpGet, key)
 	}
 	return clone(e.Value.value), nil
 }
 
 // GetMany returns a copy of the value of each key, nil for a missing one.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	if err := s.begin(ctx, "get_many", firstKey(keys)); err != nil {
+	if err := s.begin(ctx, store.OpGetMany, firstKey(keys)); err != nil {
 		return nil, err
 	}
 	for _, k := range keys {
-		if err := store.CheckKey("get_many", k); err != nil {
+		if err := store.CheckKey(store.OpGetMany.String(), k); err != nil {
 			return nil, err
 		}
 	}
@@ -364,10 +364,10 @@ func firstKey(keys []string) string {
 
 // Set stores a copy of value under key; ttl <= 0 means no expiry.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "set", key); err != nil {
+	if err := s.begin(ctx, store.OpSet, key); err != nil {
 		return err
 	}
-	if err := s.checkEntry("set", key, value); err != nil {
+	if err := s.checkEntry(store.OpSet, key, value); err != nil {
 		return err
 	}
 	s.cache.Set(key, item{value: clone(value), exp: s.expiry(ttl)})
@@ -381,11 +381,11 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 	if len(entries) > 0 {
 		first = entries[0].Key
 	}
-	if err := s.begin(ctx, "set_many", first); err != nil {
+	if err := s.begin(ctx, store.OpSetMany, first); err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if err := s.checkEntry("set_many", e.Key, e.Value); err != nil {
+		if err := s.checkEntry(store.OpSetMany, e.Key, e.Value); err != nil {
 			return err
 		}
 	}
@@ -399,10 +399,10 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 // Add stores a copy of value under key only if key holds no live value,
 // atomically; otherwise it returns an error wrapping store.ErrExists.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "add", key); err != nil {
+	if err := s.begin(ctx, store.OpAdd, key); err != nil {
 		return err
 	}
-	if err := s.checkEntry("add", key, value); err != nil {
+	if err := s.checkEntry(store.OpAdd, key, value); err != nil {
 		return err
 	}
 	exists := false
@@ -414,18 +414,18 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 		return item{value: clone(value), exp: s.expiry(ttl)}, otter.WriteOp
 	})
 	if exists {
-		return &store.Error{Op: "add", Key: key, Err: store.ErrExists}
+		return &store.Error{Op: store.OpAdd.String(), Key: key, Err: store.ErrExists}
 	}
 	return nil
 }
 
 // Delete removes the keys and returns how many held a live value.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
-	if err := s.begin(ctx, "delete", firstKey(keys)); err != nil {
+	if err := s.begin(ctx, store.OpDelete, firstKey(keys)); err != nil {
 		return 0, err
 	}
 	for _, k := range keys {
-		if err := store.CheckKey("delete", k); err != nil {
+		if err := store.CheckKey(store.OpDelete.String(), k); err != nil {
 			return 0, err
 		}
 	}
@@ -440,10 +440,10 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 
 // Exists reports whether key holds a live value.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	if err := s.begin(ctx, "exists", key); err != nil {
+	if err := s.begin(ctx, store.OpExists, key); err != nil {
 		return false, err
 	}
-	if err := store.CheckKey("exists", key); err != nil {
+	if err := store.CheckKey(store.OpExists.String(), key); err != nil {
 		return false, err
 	}
 	e, ok := s.cache.GetEntry(key)
@@ -456,10 +456,10 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 // a leading zero, "-0" or spaces gives an error wrapping
 // store.ErrNotInteger.
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := s.begin(ctx, "increment", key); err != nil {
+	if err := s.begin(ctx, store.OpIncrement, key); err != nil {
 		return 0, err
 	}
-	if err := store.CheckKey("increment", key); err != nil {
+	if err := store.CheckKey(store.OpIncrement.String(), key); err != nil {
 		return 0, err
 	}
 	var (
@@ -485,7 +485,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 		return item{value: strconv.AppendInt(nil, n, 10), exp: exp}, otter.WriteOp
 	})
 	if err != nil {
-		return 0, &store.Error{Op: "increment", Key: key, Err: err}
+		return 0, &store.Error{Op: store.OpIncrement.String(), Key: key, Err: err}
 	}
 	return n, nil
 }
@@ -529,10 +529,10 @@ func truncate(b []byte) []byte {
 // Expire gives key a new ttl (ttl <= 0 removes its expiry) and reports
 // whether key held a live value.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := s.begin(ctx, "expire", key); err != nil {
+	if err := s.begin(ctx, store.OpExpire, key); err != nil {
 		return false, err
 	}
-	if err := store.CheckKey("expire", key); err != nil {
+	if err := store.CheckKey(store.OpExpire.String(), key); err != nil {
 		return false, err
 	}
 	ok := false
@@ -549,15 +549,15 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 // TTL returns the remaining time to live of key, 0 when it has no expiry,
 // or an error wrapping store.ErrNotFound.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
-	if err := s.begin(ctx, "ttl", key); err != nil {
+	if err := s.begin(ctx, store.OpTTL, key); err != nil {
 		return 0, err
 	}
-	if err := store.CheckKey("ttl", key); err != nil {
+	if err := store.CheckKey(store.OpTTL.String(), key); err != nil {
 		return 0, err
 	}
 	e, ok := s.cache.GetEntry(key)
 	if !ok || !liveAt(e) {
-		return 0, notFound("ttl", key)
+		return 0, notFound(store.OpTTL, key)
 	}
 	if e.Value.exp == 0 {
 		return 0, nil
@@ -570,7 +570,7 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 // the store; it stops early, with the context's error, when ctx is done.
 // Keys written while Clear runs may survive it.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
-	if err := s.begin(ctx, "clear", prefix); err != nil {
+	if err := s.begin(ctx, store.OpClear, prefix); err != nil {
 		return err
 	}
 	if prefix == "" {
@@ -581,7 +581,7 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 	for k := range s.cache.Keys() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return &store.Error{Op: "clear", Key: prefix, Err: err}
+				return &store.Error{Op: store.OpClear.String(), Key: prefix, Err: err}
 			}
 		}
 		if strings.HasPrefix(k, prefix) {
@@ -595,7 +595,7 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 // calls of any method return store.ErrClosed.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return &store.Error{Op: "close", Err: store.ErrClosed}
+		return &store.Error{Op: store.OpClose.String(), Err: store.ErrClosed}
 	}
 	s.cache.InvalidateAll()
 	s.cache.StopAllGoroutines()

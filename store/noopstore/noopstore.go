@@ -25,20 +25,20 @@ var _ store.Store = (*Store)(nil)
 func New() *Store { return new(Store) }
 
 // begin makes the checks every operation starts with.
-func (s *Store) begin(ctx context.Context, op, key string) error {
+func (s *Store) begin(ctx context.Context, op store.Op, key string) error {
 	if s.closed.Load() {
-		return &store.Error{Op: op, Key: key, Err: store.ErrClosed}
+		return &store.Error{Op: op.String(), Key: key, Err: store.ErrClosed}
 	}
 	if err := ctx.Err(); err != nil {
-		return &store.Error{Op: op, Key: key, Err: err}
+		return &store.Error{Op: op.String(), Key: key, Err: err}
 	}
 	return nil
 }
 
 // checkKeys validates keys for a batch operation.
-func checkKeys(op string, keys []string) error {
+func checkKeys(op store.Op, keys []string) error {
 	for _, k := range keys {
-		if err := store.CheckKey(op, k); err != nil {
+		if err := store.CheckKey(op.String(), k); err != nil {
 			return err
 		}
 	}
@@ -54,21 +54,21 @@ func firstKey(keys []string) string {
 
 // Get returns an error wrapping store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, "get", key); err != nil {
+	if err := s.begin(ctx, store.OpGet, key); err != nil {
 		return nil, err
 	}
-	if err := store.CheckKey("get", key); err != nil {
+	if err := store.CheckKey(store.OpGet.String(), key); err != nil {
 		return nil, err
 	}
-	return nil, &store.Error{Op: "get", Key: key, Err: store.ErrNotFound}
+	return nil, &store.Error{Op: store.OpGet.String(), Key: key, Err: store.ErrNotFound}
 }
 
 // GetMany returns one nil slot per key.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	if err := s.begin(ctx, "get_many", firstKey(keys)); err != nil {
+	if err := s.begin(ctx, store.OpGetMany, firstKey(keys)); err != nil {
 		return nil, err
 	}
-	if err := checkKeys("get_many", keys); err != nil {
+	if err := checkKeys(store.OpGetMany, keys); err != nil {
 		return nil, err
 	}
 	return make([][]byte, len(keys)), nil
@@ -76,13 +76,13 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 
 // Set validates key and value and forgets them.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "set", key); err != nil {
+	if err := s.begin(ctx, store.OpSet, key); err != nil {
 		return err
 	}
-	if err := store.CheckKey("set", key); err != nil {
+	if err := store.CheckKey(store.OpSet.String(), key); err != nil {
 		return err
 	}
-	return store.CheckValue("set", key, value)
+	return store.CheckValue(store.OpSet.String(), key, value)
 }
 
 // SetMany validates the entries and forgets them.
@@ -91,14 +91,14 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 	if len(entries) > 0 {
 		first = entries[0].Key
 	}
-	if err := s.begin(ctx, "set_many", first); err != nil {
+	if err := s.begin(ctx, store.OpSetMany, first); err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if err := store.CheckKey("set_many", e.Key); err != nil {
+		if err := store.CheckKey(store.OpSetMany.String(), e.Key); err != nil {
 			return err
 		}
-		if err := store.CheckValue("set_many", e.Key, e.Value); err != nil {
+		if err := store.CheckValue(store.OpSetMany.String(), e.Key, e.Value); err != nil {
 			return err
 		}
 	}
@@ -107,37 +107,37 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 
 // Add validates key and value and succeeds: the key is always absent.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "add", key); err != nil {
+	if err := s.begin(ctx, store.OpAdd, key); err != nil {
 		return err
 	}
-	if err := store.CheckKey("add", key); err != nil {
+	if err := store.CheckKey(store.OpAdd.String(), key); err != nil {
 		return err
 	}
-	return store.CheckValue("add", key, value)
+	return store.CheckValue(store.OpAdd.String(), key, value)
 }
 
 // Delete returns 0: no key exists.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
-	if err := s.begin(ctx, "delete", firstKey(keys)); err != nil {
+	if err := s.begin(ctx, store.OpDelete, firstKey(keys)); err != nil {
 		return 0, err
 	}
-	return 0, checkKeys("delete", keys)
+	return 0, checkKeys(store.OpDelete, keys)
 }
 
 // Exists reports false.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	if err := s.begin(ctx, "exists", key); err != nil {
+	if err := s.begin(ctx, store.OpExists, key); err != nil {
 		return false, err
 	}
-	return false, store.CheckKey("exists", key)
+	return false, store.CheckKey(store.OpExists.String(), key)
 }
 
 // Increment returns delta, as for a missing key.
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := s.begin(ctx, "increment", key); err != nil {
+	if err := s.begin(ctx, store.OpIncrement, key); err != nil {
 		return 0, err
 	}
-	if err := store.CheckKey("increment", key); err != nil {
+	if err := store.CheckKey(store.OpIncrement.String(), key); err != nil {
 		return 0, err
 	}
 	return delta, nil
@@ -145,33 +145,33 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 
 // Expire reports false: the key is always missing.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := s.begin(ctx, "expire", key); err != nil {
+	if err := s.begin(ctx, store.OpExpire, key); err != nil {
 		return false, err
 	}
-	return false, store.CheckKey("expire", key)
+	return false, store.CheckKey(store.OpExpire.String(), key)
 }
 
 // TTL returns an error wrapping store.ErrNotFound.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
-	if err := s.begin(ctx, "ttl", key); err != nil {
+	if err := s.begin(ctx, store.OpTTL, key); err != nil {
 		return 0, err
 	}
-	if err := store.CheckKey("ttl", key); err != nil {
+	if err := store.CheckKey(store.OpTTL.String(), key); err != nil {
 		return 0, err
 	}
-	return 0, &store.Error{Op: "ttl", Key: key, Err: store.ErrNotFound}
+	return 0, &store.Error{Op: store.OpTTL.String(), Key: key, Err: store.ErrNotFound}
 }
 
 // Clear does nothing.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
-	return s.begin(ctx, "clear", prefix)
+	return s.begin(ctx, store.OpClear, prefix)
 }
 
 // Close marks the store closed: later calls of any method return
 // store.ErrClosed.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return &store.Error{Op: "close", Err: store.ErrClosed}
+		return &store.Error{Op: store.OpClose.String(), Err: store.ErrClosed}
 	}
 	return nil
 }

@@ -26,26 +26,56 @@
 //     default, see [Options.MaxValueSize]); keys with spaces, unicode and
 //     300 bytes; keys with control characters round trip or give
 //     ErrInvalidKey, and never disturb other keys.
+//
 //   - GetMany order, a nil slot for a missing key and a non-nil empty slot
 //     for a stored empty value; SetMany, all or nothing on bad input.
+//
 //   - ttls: sub-second expiry, overwrite resets the ttl, ttl <= 0 means no
 //     expiry, Expire sets and removes a ttl and reports a missing key, TTL
 //     reads it back (0 for no expiry, ErrNotFound when missing).
+//
 //   - Add only when absent (ErrExists and no change otherwise), Add after
 //     expiry, and exactly one winner among 100 concurrent Adds.
+//
 //   - Increment: missing key starts at 0, negative delta, decimal ASCII
 //     storage, ErrNotInteger, ErrOverflow, ttl kept, and an exact total
 //     after 100 concurrent Increments.
+//
 //   - Delete counts only keys that existed; Exists; Clear(prefix) leaves
 //     other prefixes alone (including prefixes holding glob metacharacters)
 //     and Clear("") empties the keyspace.
+//
 //   - Values are copies: mutating a slice passed to or returned by the
 //     store does not change what it holds.
+//
 //   - Bad input: an empty key gives ErrInvalidKey and a nil value
 //     ErrInvalidValue for every operation that takes one; a cancelled or
 //     expired context gives an error wrapping context.Canceled or
 //     context.DeadlineExceeded for every operation; after Close every
 //     operation, Close included, gives ErrClosed.
+//
+//   - Optional interfaces, found with store.As (so through any middleware):
+//     a [store.CompareAndDeleter] deletes for the owner of the value and not
+//     for anyone else, reports false for a missing or expired key, lets the
+//     key be taken again with Add, and among 50 goroutines releasing the
+//     same key at once exactly one reports the deletion; its bad input,
+//     cancelled context and ErrClosed are checked as for the other
+//     operations. A check whose interface no store in the chain implements
+//     is skipped.
+//
+// # Middleware
+//
+// [RunMiddleware] checks a middleware: the whole suite on stores wrapped
+// in it, plus "optional capabilities stay reachable through the wrapper":
+// every optional interface store.As finds on the backend, it must find
+// through the middleware, acting on the same data, and store.Unwrap must
+// lead to the backend.
+//
+//	func TestMyMiddleware(t *testing.T) {
+//		storetest.RunMiddleware(t, func(t *testing.T) store.Store {
+//			return memstore.Must(nil)
+//		}, mymw.New(), nil)
+//	}
 //
 // # Timing
 //

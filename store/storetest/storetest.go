@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts *Options) {
 	} else {
 		checks = append(checks, su.storing()...)
 	}
+	checks = append(checks, su.optional()...)
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			c.fn(t, su.open(t))

@@ -58,7 +58,7 @@ func (b *broken) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 		return err
 	}
 	if ok {
-		return store.Errorf("add", key, store.ErrExists)
+		return store.Errorf(store.OpAdd.String(), key, store.ErrExists)
 	}
 	time.Sleep(time.Millisecond)
 	return b.Store.Set(ctx, key, value, ttl)
@@ -77,7 +77,7 @@ func (b *broken) Increment(ctx context.Context, key string, delta int64) (int64,
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
-		return 0, store.Errorf("increment", key, store.ErrNotInteger)
+		return 0, store.Errorf(store.OpIncrement.String(), key, store.ErrNotInteger)
 	}
 	n += delta
 	return n, b.Store.Set(ctx, key, []byte(strconv.FormatInt(n, 10)), 0)
@@ -124,6 +124,28 @@ func (b *broken) Clear(ctx context.Context, prefix string) error {
 	return b.Store.Clear(ctx, prefix)
 }
 
+// CompareAndDelete makes broken a store.CompareAndDeleter.
+func (b *broken) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
+	switch b.bug {
+	case "cad-ignores-value":
+		n, err := b.Store.Delete(ctx, key)
+		return n > 0, err
+	case "cad-reports-every-reader":
+		v, err := b.Store.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) || err == nil && string(v) != string(value) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		time.Sleep(time.Millisecond) // a round trip between the two commands
+		_, err = b.Store.Delete(ctx, key)
+		return true, err
+	}
+	cad, _ := store.As[store.CompareAndDeleter](b.Store)
+	return cad.CompareAndDelete(ctx, key, value)
+}
+
 func (b *broken) Close() error {
 	if b.bug == "close-twice-nil" {
 		if b.closed {
@@ -153,6 +175,9 @@ func TestRun_CatchesBrokenStores(t *testing.T) {
 		{"clear-without-separator", "Clear/NamespacePrefix"},
 		{"close-twice-nil", "Close/EveryOpAfterClose"},
 		{"empty-key-accepted", "InvalidKey/Empty"},
+		{"cad-ignores-value", "CompareAndDelete/NonOwnerKeeps"},
+		{"cad-reports-every-reader", "CompareAndDelete/Concurrent"},
+		{"middleware-hides-capabilities", "Middleware/OptionalReachable"},
 	}
 	for _, c := range cases {
 		t.Run(c.bug, func(t *testing.T) {
@@ -179,9 +204,31 @@ func TestBrokenChild(t *testing.T) {
 	if bug == "" {
 		t.Skip("only run by TestRun_CatchesBrokenStores")
 	}
+	if bug == "middleware-hides-capabilities" {
+		storetest.RunMiddleware(t, newMem, func(s store.Store) store.Store { return hiding{s} }, nil)
+		return
+	}
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return &broken{Store: newMem(t), bug: bug}
 	}, nil)
+}
+
+// hiding is a wrapper without Unwrap: it hides every optional interface
+// of the store it wraps.
+type hiding struct{ store.Store }
+
+func TestRunMiddleware(t *testing.T) {
+	for name, mw := range map[string]store.Middleware{
+		"Wrapper":   func(s store.Store) store.Store { return &store.Wrapper{Store: s} },
+		"Identity":  func(s store.Store) store.Store { return s },
+		"TwoLayers": store.Chain(func(s store.Store) store.Store { return store.Wrapper{Store: s} }, func(s store.Store) store.Store { return &store.Wrapper{Store: s} }),
+	} {
+		t.Run(name, func(t *testing.T) { storetest.RunMiddleware(t, newMem, mw, nil) })
+	}
+	t.Run("Noopstore", func(t *testing.T) {
+		storetest.RunMiddleware(t, func(*testing.T) store.Store { return noopstore.New() },
+			func(s store.Store) store.Store { return store.Wrapper{Store: s} }, &storetest.Options{KeepsNothing: true})
+	})
 }
 
 // coarse wraps a correct store to behave like memcached: ttls are rounded
