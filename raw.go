@@ -54,10 +54,7 @@ func (c *Cache[K, V]) defaultTTL() time.Duration { return c.ttl }
 // inProcess reports whether the cache's store is in-process
 // (store.InProcess): it never waits, and hides an entry at its ttl to the
 // millisecond.
-func (c *Cache[K, V]) inProcess() bool {
-	_, ok := store.As[store.InProcess](c.s)
-	return ok
-}
+func (c *Cache[K, V]) inProcess() bool { return store.IsInProcess(c.s) }
 
 // encode and decode run the cache's codec.
 func (c *Cache[K, V]) encode(v V) ([]byte, error)  { return c.codec.Marshal(v) }

@@ -113,8 +113,17 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	case timeout < 0:
 		timeout = 0
 	}
-	if _, ok := store.As[store.InProcess](s); ok {
+	if store.IsInProcess(s) {
 		timeout = 0 // nothing to interrupt: save the context per call
+	}
+	if o.Namespace != "" {
+		// A store that keeps namespaces apart by its own means (memcached's
+		// generations) must know this one before the first key of it.
+		if nu, ok := store.As[store.NamespaceUser](s); ok {
+			if err := nu.UseNamespace(o.Namespace); err != nil {
+				return nil, fmt.Errorf("%w: Namespace %q: %w", ErrInvalidOption, o.Namespace, err)
+			}
+		}
 	}
 	wrapped := s
 	if len(o.Middleware) > 0 {

@@ -10,10 +10,8 @@
 package lease
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"time"
 
 	"github.com/cachet-go/cachet/store"
@@ -45,17 +43,5 @@ func (l *Lease) Key() string { return l.key }
 // process has taken over since, is left alone (but see the package
 // comment for stores without store.CompareAndDeleter).
 func (l *Lease) Release(ctx context.Context) (bool, error) {
-	if cad, ok := store.As[store.CompareAndDeleter](l.s); ok {
-		return cad.CompareAndDelete(ctx, l.key, l.token)
-	}
-	// The one fallback: not atomic.
-	b, err := l.s.Get(ctx, l.key)
-	if err != nil || !bytes.Equal(b, l.token) {
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-		return false, err
-	}
-	n, err := l.s.Delete(ctx, l.key)
-	return n > 0, err
+	return store.CompareAndDelete(ctx, l.s, l.key, l.token)
 }

@@ -24,7 +24,7 @@ var testHookCompared func(pk string)
 // at once: the cas fails, and nothing is deleted, if anyone wrote the key
 // in between. Two or three round trips.
 func (s *Store) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
-	const op = "compare_and_delete"
+	op := store.OpCompareAndDelete.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return false, err
 	}

@@ -552,7 +552,7 @@ func recorded(flags uint32) int32 {
 // namespace takes one more when the namespace's cached generation is older
 // than GenerationCacheTTL.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	const op = "get"
+	op := store.OpGet.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return nil, err
 	}
@@ -585,7 +585,7 @@ func (s *Store) getItem(ctx context.Context, key string) (*memcache.Item, error)
 // generation of each declared namespace whose cached generation is older
 // than GenerationCacheTTL (one more round trip each).
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	const op = "get_many"
+	op := store.OpGetMany.String()
 	if s.closed.Load() {
 		return nil, store.Errorf(op, "", store.ErrClosed)
 	}
@@ -642,7 +642,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // A value larger than the server's item size limit gives
 // store.ErrInvalidValue.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return fail("set", key, s.put(ctx, "set", key, value, ttl, s.client.Set))
+	return fail(store.OpSet.String(), key, s.put(ctx, store.OpSet.String(), key, value, ttl, s.client.Set))
 }
 
 // put writes value under key with write (the client's Set or Add),
@@ -678,7 +678,7 @@ func (s *Store) put(ctx context.Context, op, key string, value []byte, ttl time.
 // It returns the first error; the entries are not written atomically, so
 // after an error some of them may be stored.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
-	const op = "set_many"
+	op := store.OpSetMany.String()
 	if s.closed.Load() {
 		return store.Errorf(op, "", store.ErrClosed)
 	}
@@ -737,17 +737,17 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Dur
 // Add stores value under key only if key is absent (memcached's add, which
 // is atomic), else it returns an error wrapping store.ErrExists.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	err := s.put(ctx, "add", key, value, ttl, s.client.Add)
+	err := s.put(ctx, store.OpAdd.String(), key, value, ttl, s.client.Add)
 	if errors.Is(err, memcache.ErrNotStored) {
-		return store.Errorf("add", key, store.ErrExists)
+		return store.Errorf(store.OpAdd.String(), key, store.ErrExists)
 	}
-	return fail("add", key, err)
+	return fail(store.OpAdd.String(), key, err)
 }
 
 // Delete removes the keys and returns how many of them existed. Several
 // keys are deleted concurrently, as SetMany writes.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
-	const op = "delete"
+	op := store.OpDelete.String()
 	if s.closed.Load() {
 		return 0, store.Errorf(op, "", store.ErrClosed)
 	}
@@ -787,7 +787,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 // Exists reports whether key holds a live value. memcached's text protocol
 // has no existence check, so the value is fetched (as Get does).
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	const op = "exists"
+	op := store.OpExists.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return false, err
 	}
@@ -814,7 +814,7 @@ const maxCASAttempts = 1 << 16
 // value keeps the key's expiry, which the Store records in the item's
 // flags when it writes a value with a ttl (memcached cannot report it).
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	const op = "increment"
+	op := store.OpIncrement.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return 0, err
 	}
@@ -885,7 +885,7 @@ func parseCanonical(b []byte) (int64, error) {
 // (which Increment relies on), so Expire rewrites the item with gets and
 // cas: two round trips, and the value travels both ways.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	const op = "expire"
+	op := store.OpExpire.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return false, err
 	}
@@ -931,7 +931,7 @@ var errNoTTL = fmt.Errorf("%w: memcached cannot report a key's remaining ttl", s
 // protocol cannot report the remaining ttl of a key, and the Store does
 // not invent one.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
-	const op = "ttl"
+	op := store.OpTTL.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return 0, err
 	}
@@ -947,7 +947,7 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 // generations are disabled, gives store.ErrNotSupported: memcached cannot
 // list keys.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
-	const op = "clear"
+	op := store.OpClear.String()
 	if s.closed.Load() {
 		return store.Errorf(op, prefix, store.ErrClosed)
 	}
@@ -997,10 +997,10 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 // Operations already running finish.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return store.Errorf("close", "", store.ErrClosed)
+		return store.Errorf(store.OpClose.String(), "", store.ErrClosed)
 	}
 	if err := s.client.Close(); err != nil {
-		return store.Errorf("close", "", err)
+		return store.Errorf(store.OpClose.String(), "", err)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ return 0
 // script on the server), and reports whether it did. It implements
 // store.CompareAndDeleter.
 func (s *Store) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
-	const op = "compare_and_delete"
+	op := store.OpCompareAndDelete.String()
 	if err := s.begin(ctx, op, key); err != nil {
 		return false, err
 	}

@@ -267,15 +267,15 @@ func pttl(ttl time.Duration) time.Duration {
 // Get returns the value stored under key (GET), or an error wrapping
 // store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, "get", key); err != nil {
+	if err := s.begin(ctx, store.OpGet.String(), key); err != nil {
 		return nil, err
 	}
 	str, err := s.client.Get(ctx, key).Result()
 	if err != nil {
 		if err == redis.Nil {
-			return nil, store.Errorf("get", key, store.ErrNotFound)
+			return nil, store.Errorf(store.OpGet.String(), key, store.ErrNotFound)
 		}
-		return nil, s.fail(ctx, "get", key, err)
+		return nil, s.fail(ctx, store.OpGet.String(), key, err)
 	}
 	return nonNil(owned(str)), nil
 }
@@ -289,7 +289,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // masters in parallel. On a Ring it is
 // a pipeline of GETs.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	const op = "get_many"
+	op := store.OpGetMany.String()
 	if err := s.beginMany(ctx, op, keys); err != nil {
 		return nil, err
 	}
@@ -435,14 +435,14 @@ func groupBySlot(keys []string) []slotGroup {
 // Set stores value under key (SET, with PX when ttl > 0), replacing any
 // previous value and ttl. Sub-millisecond ttls are rounded up to 1ms.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "set", key); err != nil {
+	if err := s.begin(ctx, store.OpSet.String(), key); err != nil {
 		return err
 	}
-	if err := store.CheckValue("set", key, value); err != nil {
+	if err := store.CheckValue(store.OpSet.String(), key, value); err != nil {
 		return err
 	}
 	if err := s.client.Set(ctx, key, value, pttl(ttl)).Err(); err != nil {
-		return s.fail(ctx, "set", key, err)
+		return s.fail(ctx, store.OpSet.String(), key, err)
 	}
 	return nil
 }
@@ -457,7 +457,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 // parallel, and on a Ring it is a pipeline of SETs: there the batch is not
 // atomic, and an error can leave some of the entries written.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
-	const op = "set_many"
+	op := store.OpSetMany.String()
 	first := ""
 	if len(entries) > 0 {
 		first = entries[0].Key
@@ -544,10 +544,10 @@ func pairs(entries []store.Entry, idx []int) []any {
 // when ttl > 0), atomically. When key exists it returns an error wrapping
 // store.ErrExists.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx, "add", key); err != nil {
+	if err := s.begin(ctx, store.OpAdd.String(), key); err != nil {
 		return err
 	}
-	if err := store.CheckValue("add", key, value); err != nil {
+	if err := store.CheckValue(store.OpAdd.String(), key, value); err != nil {
 		return err
 	}
 	args := []any{"set", key, value, "nx"}
@@ -558,10 +558,10 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	_ = s.client.Process(ctx, onceBool{cmd})
 	ok, err := cmd.Result()
 	if err != nil {
-		return s.fail(ctx, "add", key, err)
+		return s.fail(ctx, store.OpAdd.String(), key, err)
 	}
 	if !ok {
-		return store.Errorf("add", key, store.ErrExists)
+		return store.Errorf(store.OpAdd.String(), key, store.ErrExists)
 	}
 	return nil
 }
@@ -571,7 +571,7 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 // On a Redis Cluster the keys are grouped by hash slot, one UNLINK per
 // slot in one pipeline.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
-	const op = "delete"
+	op := store.OpDelete.String()
 	if err := s.beginMany(ctx, op, keys); err != nil {
 		return 0, err
 	}
@@ -638,12 +638,12 @@ func unlink(ctx context.Context, c interface {
 
 // Exists reports whether key holds a live value (EXISTS).
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	if err := s.begin(ctx, "exists", key); err != nil {
+	if err := s.begin(ctx, store.OpExists.String(), key); err != nil {
 		return false, err
 	}
 	n, err := s.client.Exists(ctx, key).Result()
 	if err != nil {
-		return false, s.fail(ctx, "exists", key, err)
+		return false, s.fail(ctx, store.OpExists.String(), key, err)
 	}
 	return n > 0, nil
 }
@@ -654,7 +654,7 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 // int64 gives an error wrapping store.ErrNotInteger, a result outside
 // int64 one wrapping store.ErrOverflow.
 func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := s.begin(ctx, "increment", key); err != nil {
+	if err := s.begin(ctx, store.OpIncrement.String(), key); err != nil {
 		return 0, err
 	}
 	cmd := redis.NewIntCmd(ctx, "incrby", key, delta)
@@ -670,7 +670,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 				err = fmt.Errorf("%w: %w", store.ErrOverflow, err)
 			}
 		}
-		return 0, s.fail(ctx, "increment", key, err)
+		return 0, s.fail(ctx, store.OpIncrement.String(), key, err)
 	}
 	return n, nil
 }
@@ -687,19 +687,19 @@ return redis.call('EXISTS', KEYS[1])
 // or, when ttl <= 0, removes its expiry (PERSIST, in a script that also
 // checks that key exists). It reports false when key is missing.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := s.begin(ctx, "expire", key); err != nil {
+	if err := s.begin(ctx, store.OpExpire.String(), key); err != nil {
 		return false, err
 	}
 	if ttl <= 0 {
 		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
 		if err != nil {
-			return false, s.fail(ctx, "expire", key, err)
+			return false, s.fail(ctx, store.OpExpire.String(), key, err)
 		}
 		return n == 1, nil
 	}
 	ok, err := s.client.PExpire(ctx, key, pttl(ttl)).Result()
 	if err != nil {
-		return false, s.fail(ctx, "expire", key, err)
+		return false, s.fail(ctx, store.OpExpire.String(), key, err)
 	}
 	return ok, nil
 }
@@ -709,16 +709,16 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 // store.ErrNotFound when it is missing. A key whose last millisecond is
 // running reports 1ms, never 0.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
-	if err := s.begin(ctx, "ttl", key); err != nil {
+	if err := s.begin(ctx, store.OpTTL.String(), key); err != nil {
 		return 0, err
 	}
 	d, err := s.client.PTTL(ctx, key).Result()
 	if err != nil {
-		return 0, s.fail(ctx, "ttl", key, err)
+		return 0, s.fail(ctx, store.OpTTL.String(), key, err)
 	}
 	switch {
 	case d == -2:
-		return 0, store.Errorf("ttl", key, store.ErrNotFound)
+		return 0, store.Errorf(store.OpTTL.String(), key, store.ErrNotFound)
 	case d == -1:
 		return 0, nil
 	case d <= 0:
@@ -741,7 +741,7 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, error) {
 // of the server are untouched, and keys disappear at once while memory is
 // freed in the background. It never uses FLUSHALL.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
-	const op = "clear"
+	op := store.OpClear.String()
 	if s.closed.Load() {
 		return store.Errorf(op, prefix, store.ErrClosed)
 	}
@@ -849,11 +849,11 @@ func escapeGlob(prefix string) string {
 // store.ErrClosed.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return store.Errorf("close", "", store.ErrClosed)
+		return store.Errorf(store.OpClose.String(), "", store.ErrClosed)
 	}
 	if s.owned {
 		if err := s.client.Close(); err != nil {
-			return store.Errorf("close", "", err)
+			return store.Errorf(store.OpClose.String(), "", err)
 		}
 	}
 	return nil
