@@ -648,14 +648,15 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 	if got, err := pages.Get(ctx, "/index"); err != nil || string(got) != "<html>" {
 		t.Errorf("pages Get = %q, %v", got, err)
 	}
-	// Another process (here: a store opened from its own URL) sees it.
-	other, _, err := cachet.Open("memcached://" + msrv.Addr)
+	// Another process (here: a cache opened from its own URL, with the same
+	// namespace, which memcached keeps under a generation) sees it.
+	other, err := cachet.OpenCache[string]("memcached://"+msrv.Addr+"?namespace=pages", codec.Bytes(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if got, err := other.Get(ctx, "pages:/index"); err != nil || string(got) != "<html>" {
-		t.Errorf("pages:/index through another store = %q, %v", got, err)
+	if got, err := other.Get(ctx, "/index"); err != nil || string(got) != "<html>" {
+		t.Errorf("/index through another cache = %q, %v", got, err)
 	}
 }
 
