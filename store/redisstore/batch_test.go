@@ -261,15 +261,13 @@ func TestStore_BatchCallerContexts(t *testing.T) {
 	// trip is held; d shares it with them.
 	bctx, bcancel := context.WithCancel(ctx)
 	defer bcancel()
-	cctx, ccancel := context.WithTimeout(ctx, time.Hour)
-	defer ccancel()
 	b, d := get(bctx, "b"), get(ctx, "d")
 	waitPending(t, s, 3, 0)
 	acancel()
 	if r := <-a; !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("queued Get(a) after cancel = %q, %v; want context.Canceled", r.v, r.err)
 	}
-	cctx, ccancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	cctx, ccancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer ccancel()
 	c := get(cctx, "c")
 	waitPending(t, s, 4, 0) // a, withdrawn, is still in the queue
