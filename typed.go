@@ -62,6 +62,10 @@ type Options[K comparable] struct {
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
+
+	// Disabled starts the cache switched off: it behaves as over
+	// noopstore until Enable (see Cache.Disable). Default: false, on.
+	Disabled bool
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -130,7 +134,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		wrapped = store.Chain(o.Middleware...)(s)
 	}
 	return &Cache[K, V]{
-		s:       wrapped,
+		s:       newSwitch(wrapped, o.Disabled), // switch.go
 		backend: s,
 		codec:   c,
 		keys:    keys,

@@ -109,7 +109,7 @@ func (r *Registry) Configure(aliases map[string]Config) error {
 //	}
 //
 // The fields are those of [Config] (store, codec, ttl, namespace,
-// version, timeout, plugins); ttl and timeout are numbers of seconds or
+// version, timeout, plugins, disabled); ttl and timeout are numbers of seconds or
 // Go duration strings. Unknown fields are an error.
 func (r *Registry) ConfigureJSON(data []byte) error {
 	var raw map[string]json.RawMessage
