@@ -204,6 +204,14 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 	for {
 		r.mu.Lock()
 		e, ok := r.aliases[alias]
+		if !ok && alias == DefaultAlias {
+			if d, err := newEntry("default", alias, DefaultConfig); err == nil {
+				if r.aliases == nil {
+					r.aliases = map[string]*aliasEntry{}
+				}
+				r.aliases[alias], e, ok = d, d, true
+			}
+		}
 		var names []string
 		if !ok {
 			for name := range r.aliases {
