@@ -222,9 +222,16 @@ func TestCache_ClearNamespaceOnly(t *testing.T) {
 	if u, err := foobar.Get(ctx, "k"); err != nil || u.ID != 7 {
 		t.Fatalf("foobar:k after Clear of foo = %+v, %v; want it kept", u, err)
 	}
-	// A cache without a namespace clears the whole store.
+	// A cache without a namespace refuses Clear, and clears the whole
+	// store only through ClearAll.
 	all := newUsers(t, s, nil)
-	if err := all.Clear(ctx); err != nil {
+	if err := all.Clear(ctx); !errors.Is(err, cachet.ErrClearAll) {
+		t.Fatalf("Clear without a namespace: err = %v; want ErrClearAll", err)
+	}
+	if u, err := foobar.Get(ctx, "k"); err != nil || u.ID != 7 {
+		t.Fatalf("foobar:k after a refused Clear = %+v, %v; want it kept", u, err)
+	}
+	if err := all.ClearAll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := foobar.Get(ctx, "k"); !errors.Is(err, cachet.ErrNotFound) {
