@@ -479,3 +479,20 @@ func TestStore_EntryCountNearBound(t *testing.T) {
 		t.Errorf("entries held once pending work is applied: got %d; want at most %d", n, maxEntries)
 	}
 }
+
+func TestStore_Options(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{MaxEntries: 100},
+		{MaxBytes: -1},
+		{MaxEntries: 100, MaxBytes: 1 << 20},
+	} {
+		got := newStore(t, &o).Options()
+		if got.MaxEntries != o.MaxEntries || got.MaxBytes != o.MaxBytes {
+			t.Errorf("New(%+v).Options() = %+v; want the same bounds", o, got)
+		}
+	}
+	if got := newStore(t, nil).Options(); got.MaxEntries != 0 || got.MaxBytes != 0 || got.OnRemove != nil {
+		t.Errorf("New(nil).Options() = %+v; want the zero Options", got)
+	}
+}
