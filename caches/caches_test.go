@@ -1,6 +1,7 @@
 package caches_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/caches"
@@ -384,32 +386,67 @@ func TestRegistry_Codecs(t *testing.T) {
 		"bytes":   {Store: "memory://", Codec: "bytes"},
 		"point":   {Store: "memory://", Codec: "cachet-test-point"},
 	})
-	for _, alias := range []string{"json", "msgpack", "gob"} {
+	// Each built-in codec name stores that codec's bytes, not just bytes
+	// that round-trip: a msgpack alias that wrote JSON would read back.
+	ada := user{"Ada", 36}
+	encodings := map[string][]byte{}
+	for alias, cd := range map[string]codec.Codec[user]{
+		"json":    codec.JSON[user](),
+		"msgpack": codec.Msgpack[user](),
+		"gob":     codec.Gob[user](),
+	} {
+		want, err := cd.Marshal(ada)
+		if err != nil {
+			t.Fatalf("%s: Marshal: %v", alias, err)
+		}
+		for other, b := range encodings {
+			if bytes.Equal(b, want) {
+				t.Fatalf("%s and %s encode %+v alike; the check below could not tell them apart", alias, other, ada)
+			}
+		}
+		encodings[alias] = want
 		c, err := caches.Alias[string, user](r, alias)
 		if err != nil {
 			t.Fatalf("%s: %v", alias, err)
 		}
-		if err := c.Set(ctx, "k", user{"Ada", 36}); err != nil {
+		if err := c.Set(ctx, "k", ada); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := c.Get(ctx, "k"); err != nil || got != (user{"Ada", 36}) {
-			t.Errorf("%s: Get = %+v, %v", alias, got, err)
+		raw, err := c.Store().Get(ctx, "k")
+		if err != nil {
+			t.Fatalf("%s: raw Get: %v", alias, err)
+		}
+		if !bytes.Equal(raw, want) {
+			t.Errorf("%s codec stored %q; want %q", alias, raw, want)
+		}
+		if got, err := c.Get(ctx, "k"); err != nil || got != ada {
+			t.Errorf("%s: Get = %+v, %v; want %+v, nil", alias, got, err, ada)
 		}
 	}
+	var decoded user
+	if err := msgpack.Unmarshal(encodings["msgpack"], &decoded); err != nil || decoded != ada || json.Valid(encodings["msgpack"]) {
+		t.Errorf("msgpack codec encodes %+v as %q; want msgpack, not JSON (decoded %+v, %v)", ada, encodings["msgpack"], decoded, err)
+	}
 	s := cachet.Must(caches.Alias[string, string](r, "string"))
-	s.Set(ctx, "k", "hello")
-	if raw, _ := s.Store().Get(ctx, "k"); string(raw) != "hello" {
-		t.Errorf("string codec stored %q; want hello", raw)
+	if err := s.Set(ctx, "k", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := s.Store().Get(ctx, "k"); err != nil || string(raw) != "hello" {
+		t.Errorf("string codec stored %q, %v; want hello", raw, err)
 	}
 	b := cachet.Must(caches.Alias[string, []byte](r, "bytes"))
-	b.Set(ctx, "k", []byte{1, 2})
-	if raw, _ := b.Store().Get(ctx, "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
-		t.Errorf("bytes codec stored %v", raw)
+	if err := b.Set(ctx, "k", []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := b.Store().Get(ctx, "k"); err != nil || !reflect.DeepEqual(raw, []byte{1, 2}) {
+		t.Errorf("bytes codec stored %v, %v; want [1 2]", raw, err)
 	}
 	p := cachet.Must(caches.Alias[string, point](r, "point"))
-	p.Set(ctx, "k", point{3, 4})
-	if raw, _ := p.Store().Get(ctx, "k"); string(raw) != "3,4" {
-		t.Errorf("registered codec stored %q; want 3,4", raw)
+	if err := p.Set(ctx, "k", point{3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := p.Store().Get(ctx, "k"); err != nil || string(raw) != "3,4" {
+		t.Errorf("registered codec stored %q, %v; want 3,4", raw, err)
 	}
 
 	// Codecs that do not fit V.
@@ -654,6 +691,14 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	// Every process sharing memcached declares the same namespaces.
+	nu, ok := store.As[store.NamespaceUser](other)
+	if !ok {
+		t.Fatalf("memcached store %T does not declare namespaces", other)
+	}
+	if err := nu.UseNamespace("pages"); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := other.Get(ctx, "pages:/index"); err != nil || string(got) != "<html>" {
 		t.Errorf("pages:/index through another store = %q, %v", got, err)
 	}
