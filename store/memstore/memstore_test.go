@@ -129,8 +129,8 @@ func TestStore_ValueLargerThanBound(t *testing.T) {
 	if !errors.Is(err, store.ErrInvalidValue) {
 		t.Errorf("SetMany with a value larger than MaxBytes: got error %v; want ErrInvalidValue", err)
 	}
-	if ok, _ := s.Exists(bg, "small"); ok {
-		t.Errorf("SetMany refused for one entry: got the other entry stored; want nothing stored")
+	if ok, err := s.Exists(bg, "small"); err != nil || ok {
+		t.Errorf("SetMany refused for one entry: got the other entry stored; want nothing stored (err %v)", err)
 	}
 	fits := make([]byte, 4096-EntryOverhead-len("k"))
 	if err := s.Set(bg, "k", fits, 0); err != nil {
@@ -391,8 +391,8 @@ func TestStore_IncrementCanonicalOnly(t *testing.T) {
 		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
 			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", in, n, err)
 		}
-		if v, _ := s.Get(bg, "n"); string(v) != in {
-			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged", in, v)
+		if v, err := s.Get(bg, "n"); err != nil || string(v) != in {
+			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged (err %v)", in, v, err)
 		}
 	}
 	for _, c := range []struct {

@@ -256,11 +256,19 @@ func TestParse_MemoryNamesAreIsolated(t *testing.T) {
 		t.Errorf("carts.Get(k) error = %v; want ErrNotFound (names must not share keys)", err)
 	}
 	// Unnamed memory stores are private to each open.
-	a, _, _ := open("memory://")
-	b, _, _ := open("memory://")
+	a, _, err := open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer a.Close()
+	b, _, err := open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
-	a.Set(ctx, "k", []byte("a"), 0)
+	if err := a.Set(ctx, "k", []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unnamed stores share keys: Get = %v; want ErrNotFound", err)
 	}
