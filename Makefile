@@ -1,7 +1,8 @@
 # make test is the one command that checks everything: it installs the
 # server packages the tests need (when missing and it can), then runs the
 # format check, go vet, staticcheck, the race-enabled tests and the bench
-# module's benchmarks once each.
+# module's benchmarks once each. make fuzz (not part of make test) fuzzes
+# every fuzz target for FUZZTIME each.
 
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -18,7 +19,7 @@ MODULES     := contrib/otelcachet contrib/promcachet
 NOWORK      := GOWORK=off
 WORK        := GOWORK=$(CURDIR)/go.work
 
-.PHONY: test servers fmt check-mods vet staticcheck unit bench-smoke bench bench-peers charts
+.PHONY: test servers fmt check-mods vet staticcheck unit bench-smoke fuzz bench bench-peers charts
 
 test: servers fmt check-mods vet staticcheck unit bench-smoke
 
@@ -31,6 +32,8 @@ servers:
 		echo "servers: installing redis-server, redis-tools and memcached"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools memcached >/dev/null; \
+	elif [ "$$CI" = true ]; then \
+		echo "servers: redis-server/memcached missing and cannot install them; with CI=true their tests will fail (apt-get install redis-server redis-tools memcached)"; \
 	else \
 		echo "servers: redis-server/memcached missing and cannot install them; their tests will skip (apt-get install redis-server redis-tools memcached)"; \
 	fi
@@ -76,10 +79,32 @@ unit:
 	@for m in $(MODULES); do (cd $$m && $(WORK) $(GO) test -race -count=1 ./...) || exit 1; done
 
 # bench-smoke runs every benchmark once so that they keep compiling and
-# working; use make bench for real numbers.
+# working; use make bench for real numbers. Its output is shown only when
+# a benchmark fails.
 bench-smoke:
-	$(NOWORK) $(GO) test -run '^$$' -bench . -benchtime 1x ./... >/dev/null
-	@if [ -f bench/go.mod ]; then cd bench && $(NOWORK) $(GO) test -run '^$$' -bench . -benchtime 1x ./... >/dev/null; fi
+	@for m in . bench; do \
+		[ -f $$m/go.mod ] || continue; \
+		echo "bench-smoke $$m"; \
+		out=$$(cd $$m && $(NOWORK) $(GO) test -run '^$$' -bench . -benchtime 1x ./... 2>&1) || { echo "$$out"; exit 1; }; \
+	done
+
+# fuzz runs each fuzz target of every module for FUZZTIME (go test fuzzes
+# one target per invocation). An input that fails is saved under the
+# package's testdata/fuzz, where go test then replays it.
+FUZZTIME ?= 10s
+fuzz:
+	@for m in . $(MODULES) bench; do \
+		[ -f $$m/go.mod ] || continue; \
+		case $$m in contrib/*) w='$(WORK)';; *) w='$(NOWORK)';; esac; \
+		list=$$(cd $$m && env $$w $(GO) test -list '^Fuzz' ./... 2>&1) || { echo "$$list"; exit 1; }; \
+		echo "$$list" | awk '/^Fuzz/ { names = names " " $$1 } /^ok / { if (names != "") print $$2 names; names = "" }' | \
+		while read pkg names; do \
+			for n in $$names; do \
+				echo "fuzz $$pkg $$n ($(FUZZTIME))"; \
+				(cd $$m && env $$w $(GO) test -run '^$$' -fuzz "^$$n\$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
+			done; \
+		done || exit 1; \
+	done
 
 bench:
 	$(NOWORK) $(GO) test -run '^$$' -bench . -benchmem ./...
