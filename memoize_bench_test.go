@@ -28,7 +28,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 	}{
 		{"string", func(b *testing.B) (get, memo func(context.Context, string) error) {
 			c := Must(New[string](memstore.Must(nil), codec.String(), &Options[string]{Namespace: "b", TTL: time.Hour}))
-			m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, WithPrefix("m"))
+			m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, &MemoizeOptions[string, string]{Prefix: "m"})
 			c.Set(ctx, "k", "value of k")
 			m(ctx, "k")
 			return func(ctx context.Context, k string) error { _, err := c.Get(ctx, k); return err },
@@ -37,7 +37,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 		{"json", func(b *testing.B) (get, memo func(context.Context, string) error) {
 			c := Must(New[string](memstore.Must(nil), codec.JSON[benchUser](), &Options[string]{Namespace: "b", TTL: time.Hour}))
 			u := benchUser{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com"}
-			m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, WithPrefix("m"))
+			m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, &MemoizeOptions[string, benchUser]{Prefix: "m"})
 			c.Set(ctx, "k", u)
 			m(ctx, "k")
 			return func(ctx context.Context, k string) error { _, err := c.Get(ctx, k); return err },
@@ -79,14 +79,14 @@ func BenchmarkMemoizeHitRatio(b *testing.B) {
 	ctx := context.Background()
 	b.Run("string", func(b *testing.B) {
 		c := Must(New[string](memstore.Must(nil), codec.String(), &Options[string]{Namespace: "b", TTL: time.Hour}))
-		m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, WithPrefix("m"))
+		m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, &MemoizeOptions[string, string]{Prefix: "m"})
 		c.Set(ctx, "k", "value of k")
 		hitRatio(b, func() error { _, err := c.Get(ctx, "k"); return err }, func() error { _, err := m(ctx, "k"); return err })
 	})
 	b.Run("json", func(b *testing.B) {
 		c := Must(New[string](memstore.Must(nil), codec.JSON[benchUser](), &Options[string]{Namespace: "b", TTL: time.Hour}))
 		u := benchUser{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com"}
-		m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, WithPrefix("m"))
+		m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, &MemoizeOptions[string, benchUser]{Prefix: "m"})
 		c.Set(ctx, "k", u)
 		hitRatio(b, func() error { _, err := c.Get(ctx, "k"); return err }, func() error { _, err := m(ctx, "k"); return err })
 	})
@@ -137,7 +137,7 @@ func BenchmarkMemoizeColdBurst(b *testing.B) {
 				calls.Add(1)
 				time.Sleep(work)
 				return k, nil
-			})
+			}, nil)
 			b.ReportAllocs()
 			var wall time.Duration
 			i := 0

@@ -30,7 +30,7 @@ func TestMemoizeMany(t *testing.T) {
 			}
 		}
 		return out, nil
-	}, WithNotFound(nil, time.Hour))
+	}, &MemoizeOptions[string, int]{NotFoundTTL: time.Hour})
 	calls := func() [][]string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -91,7 +91,7 @@ func TestMemoizeMany_OverlappingBatchesShareKeys(t *testing.T) {
 			out[k] = int(k[0])
 		}
 		return out, nil
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	for _, batch := range [][]string{{"a", "b"}, {"b", "c"}} {
 		wg.Add(1)
@@ -122,7 +122,7 @@ func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 			panic("batch boom")
 		}
 		return map[string]int{"x": 1}, nil
-	})
+	}, nil)
 	if _, err := f(ctx, []string{"x"}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v; want boom", err)
 	}
