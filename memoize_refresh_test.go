@@ -221,7 +221,6 @@ type fakeClock struct{ ns atomic.Int64 }
 func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-
 func TestMemoize_EarlyRefresh(t *testing.T) {
 	ctx := context.Background()
 	c, _, _ := newTestCache(t, nil)

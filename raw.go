@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/deadline"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/store"
 )
