@@ -408,6 +408,7 @@ func TestCache_CloseStopsMemoize(t *testing.T) {
 		}
 		close(inRefresh)
 		<-ctx.Done() // only Close ends it: the call timeout is an hour
+		time.Sleep(20 * time.Millisecond) // a slow cleanup Close must wait for
 		refreshEnded.Store(true)
 		return 0, ctx.Err()
 	}, &MemoizeOptions[string, int]{TTL: time.Minute, StaleWhileRevalidate: time.Hour, CallTimeout: time.Hour, now: clock.now})
@@ -420,8 +421,15 @@ func TestCache_CloseStopsMemoize(t *testing.T) {
 		t.Fatalf("stale call = %d, %v", v, err)
 	}
 	<-inRefresh
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not cancel the background refresh")
 	}
 	if !refreshEnded.Load() {
 		t.Fatal("Close returned before the background refresh ended")
