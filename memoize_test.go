@@ -261,16 +261,17 @@ func TestMemoize_PanicReachesEveryWaiter(t *testing.T) {
 }
 
 func TestMemoize_StoreFailureStillAnswers(t *testing.T) {
-	c, s, rec := newTestCache(t, nil)
+	down := &downStore{Store: memstore.Must(nil)}
+	c, rec := newCacheOver(t, down, nil)
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
 		return int(calls.Add(1)), nil
 	}, nil)
-	s.Close()
+	down.down.Store(true)
 	for i := 1; i <= 2; i++ {
 		v, err := f(context.Background(), "k")
 		if err != nil || v != i {
-			t.Fatalf("call %d on a closed store = %d, %v; want %d, nil", i, v, err, i)
+			t.Fatalf("call %d on a failing store = %d, %v; want %d, nil", i, v, err, i)
 		}
 	}
 	errs := rec.errors()
@@ -278,10 +279,50 @@ func TestMemoize_StoreFailureStillAnswers(t *testing.T) {
 		t.Fatal("the middleware saw no store error")
 	}
 	for _, err := range errs {
-		if !errors.Is(err, store.ErrClosed) {
-			t.Fatalf("middleware saw %v; want ErrClosed", err)
+		if !errors.Is(err, errDown) {
+			t.Fatalf("middleware saw %v; want errDown", err)
 		}
 	}
+}
+
+// errDown is the error of a downStore that is down.
+var errDown = errors.New("test: store down")
+
+// downStore fails every read and write with errDown while down is set: an
+// outage (unlike a closed store, which is an error for memoized calls).
+type downStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (d *downStore) Unwrap() store.Store { return d.Store }
+
+func (d *downStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if d.down.Load() {
+		return nil, errDown
+	}
+	return d.Store.Get(ctx, key)
+}
+
+func (d *downStore) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if d.down.Load() {
+		return nil, errDown
+	}
+	return d.Store.GetMany(ctx, keys)
+}
+
+func (d *downStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Store.Set(ctx, key, value, ttl)
+}
+
+func (d *downStore) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Store.SetMany(ctx, entries, ttl)
 }
 
 func TestMemoize_ErrorsAreNotCached(t *testing.T) {
