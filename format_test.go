@@ -407,7 +407,7 @@ func TestCache_CloseStopsMemoize(t *testing.T) {
 			return 1, nil
 		}
 		close(inRefresh)
-		<-ctx.Done() // only Close ends it: the call timeout is an hour
+		<-ctx.Done()                      // only Close ends it: the call timeout is an hour
 		time.Sleep(20 * time.Millisecond) // a slow cleanup Close must wait for
 		refreshEnded.Store(true)
 		return 0, ctx.Err()
