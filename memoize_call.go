@@ -136,8 +136,20 @@ func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
 		var zero V
 		return zero, closedErr("memoize", key)
 	}
+	if !m.joinFirst {
+		// The read before the shared call (see readThrough), inline: a
+		// hit allocates nothing.
+		if v, hit, err := m.answer(ctx, k, key); hit || err != nil {
+			return v, err
+		}
+	}
+	return m.load(ctx, k, key)
+}
+
+// load is a Call's read-through after its own read, if any, missed.
+func (m *Memoizer[K, V]) load(ctx context.Context, k K, key string) (V, error) {
 	lookup := func(ctx context.Context) (V, bool, error) { return m.answer(ctx, k, key) }
-	v, _, err := readThrough(ctx, &m.group, "memoize", key, m.joinFirst, lookup, func(ctx context.Context) (V, error) {
+	v, _, err := readThrough(ctx, &m.group, "memoize", key, true, lookup, func(ctx context.Context) (V, error) {
 		ctx, cancel := m.callCtx(ctx)
 		defer cancel()
 		if m.cfg.lease > 0 {

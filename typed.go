@@ -292,13 +292,25 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.
 		var zero V
 		return zero, err
 	}
+	if c.inProc {
+		// The read before the shared call (see readThrough), inline: a
+		// hit allocates nothing.
+		if v, err := c.get(ctx, key); err == nil {
+			return v, nil
+		}
+	}
+	return c.load(ctx, key, load)
+}
+
+// load is GetOrLoad's read-through after its own read, if any, missed.
+func (c *Cache[K, V]) load(ctx context.Context, key string, load func(ctx context.Context) (V, error)) (V, error) {
 	lookup := func(ctx context.Context) (V, bool, error) {
 		rctx, cancel := c.withTimeout(ctx)
 		defer cancel()
 		v, err := c.get(rctx, key)
 		return v, err == nil, nil
 	}
-	v, _, err := readThrough(ctx, &c.flight, "get", key, !c.inProc, lookup, func(ctx context.Context) (V, error) {
+	v, _, err := readThrough(ctx, &c.flight, "get", key, true, lookup, func(ctx context.Context) (V, error) {
 		ctx, ttl := withLoadTTL(ctx)
 		v, err := load(ctx)
 		if err != nil {
