@@ -217,9 +217,6 @@ func (c *Cache[K, V]) defaultTTL() time.Duration { return c.ttl }
 // millisecond.
 func (c *Cache[K, V]) inProcess() bool { return c.inProc }
 
-// encode and decode run the cache's codec.
-func (c *Cache[K, V]) encode(v V) ([]byte, error)  { return c.codec.Marshal(v) }
-func (c *Cache[K, V]) decode(b []byte, v *V) error { return c.codec.Unmarshal(b, v) }
 
 // readRaw reads the bytes stored at key through the middleware, under the
 // per-operation timeout. It also returns the time it read for the timeout,
