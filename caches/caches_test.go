@@ -19,6 +19,7 @@ import (
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/caches"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
@@ -398,17 +399,17 @@ func TestRegistry_Codecs(t *testing.T) {
 	}
 	s := cachet.Must(caches.Alias[string, string](r, "string"))
 	s.Set(ctx, "k", "hello")
-	if raw, _ := s.Store().Get(ctx, "k"); string(raw) != "hello" {
+	if raw := payload(t, s.Store(), "k"); string(raw) != "hello" {
 		t.Errorf("string codec stored %q; want hello", raw)
 	}
 	b := cachet.Must(caches.Alias[string, []byte](r, "bytes"))
 	b.Set(ctx, "k", []byte{1, 2})
-	if raw, _ := b.Store().Get(ctx, "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
+	if raw := payload(t, b.Store(), "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
 		t.Errorf("bytes codec stored %v", raw)
 	}
 	p := cachet.Must(caches.Alias[string, point](r, "point"))
 	p.Set(ctx, "k", point{3, 4})
-	if raw, _ := p.Store().Get(ctx, "k"); string(raw) != "3,4" {
+	if raw := payload(t, p.Store(), "k"); string(raw) != "3,4" {
 		t.Errorf("registered codec stored %q; want 3,4", raw)
 	}
 
@@ -654,8 +655,8 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if got, err := other.Get(ctx, "pages:/index"); err != nil || string(got) != "<html>" {
-		t.Errorf("pages:/index through another store = %q, %v", got, err)
+	if got := payload(t, other, "pages:/index"); string(got) != "<html>" {
+		t.Errorf("pages:/index through another store = %q", got)
 	}
 }
 
@@ -705,4 +706,19 @@ func TestConfig_JSONRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %s through %s = %#v; want %#v", name, data, got, want)
 		}
 	}
+}
+
+// payload returns the codec's output stored at key: the value a Cache
+// wrote, without its entry header (see cachet's "Stored format").
+func payload(t *testing.T, s store.Store, key string) []byte {
+	t.Helper()
+	b, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	_, p, err := entry.Decode(b)
+	if err != nil {
+		t.Fatalf("Get(%q) = %q: %v", key, b, err)
+	}
+	return p
 }
