@@ -217,7 +217,6 @@ func (c *Cache[K, V]) defaultTTL() time.Duration { return c.ttl }
 // millisecond.
 func (c *Cache[K, V]) inProcess() bool { return c.inProc }
 
-
 // readRaw reads the bytes stored at key through the middleware, under the
 // per-operation timeout. It also returns the time it read for the timeout,
 // or, when clock is set, in any case; otherwise the zero time. One clock
