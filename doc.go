@@ -50,23 +50,63 @@
 // Errors name the operation and the store key and wrap sentinel errors that
 // are compared with [errors.Is]: [ErrNotFound], [ErrExists],
 // [ErrNotInteger], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
-// and so on. A cache never panics on bad input; only [New] panics, and only
-// for a nil store.
+// and so on. A cache never panics on bad input. Panics are for programming
+// errors only: [New] with a nil store, [Must] with an error, [Memoize] and
+// [MemoizeMany] with a nil cache or function or invalid options
+// ([NewMemoizer] and [NewManyMemoizer] return the latter as errors).
+//
+// # Stored format
+//
+// A Cache has one stored format, and every method reads and writes it:
+// a value written by [Cache.Set], [Cache.SetMany], [Cache.Add],
+// [Cache.GetOrLoad], a [Memoizer] or [MemoizeMany] is read by [Cache.Get],
+// [Cache.GetMany], GetOrLoad and the memoizers alike. By default it is the
+// entry format: the codec's output behind a small header, 3 bytes for a
+// value without a ttl (magic byte 0xC7, format version 2, flags), plus
+// uvarint fields only when present: the logical expiry (Unix
+// milliseconds, for any value written with a ttl) and how long the loader
+// took (for early refresh). The flags mark "not found" entries of negative
+// caching, which Get reports as [ErrNotFound], and entries the store keeps
+// past their expiry for stale-while-revalidate, which Get treats as
+// missing while a memoizer may serve them stale.
+//
+// Options.Raw stores the codec's bare output instead, for interop with
+// other clients and languages (plain JSON or msgpack bytes in Redis); a
+// raw cache cannot use the memoize options that need the header.
+// Counters ([Cache.Increment]) are decimal ASCII in both modes, outside
+// codec and format. Reading a value in the other format gives an error
+// wrapping [ErrDecode] that names the cause ("not in cachet's entry
+// format: written by another client, a raw cache (Options.Raw) or
+// Increment", or "in cachet's entry format; read it with a cache without
+// Options.Raw"); so do a truncated header and an unknown version. Such a
+// value is never decoded into garbage. A memoizer treats it as a miss and
+// overwrites it with the loader's value.
 //
 // # Read-through and memoize
 //
-// [Cache.GetOrLoad] reads through the cache with a loader. [Memoize] wraps
-// any func(ctx, K) (V, error) so that it reads through a cache: concurrent
-// callers in one process share one call (singleflight), a caller that gives
-// up does not cancel the call for the others, a panic reaches every
-// caller, and a function that calls runtime.Goexit releases them with an
-// error. Options add negative caching ([WithNotFound]), a cross-process
-// stampede lock ([WithStampedeLock]), probabilistic early refresh
-// ([WithEarlyRefresh], XFetch) and stale-while-revalidate
-// ([WithStaleWhileRevalidate]). [MemoizeMany] wraps a batch function and
-// calls it only with the keys that missed. [NewMemoizer] returns a handle
-// with Refresh, CallNoWrite and Invalidate. A store failure never fails a
+// There is one read-through path, with two doors. [Cache.GetOrLoad] takes
+// the loader at the call site: use it where the loader differs from call
+// to call or needs local variables. [Memoize] wraps a func(ctx, K) (V,
+// error) once and returns a function with its signature: use it for a
+// lookup called from many places, and for the options. Both share every
+// Cache option (timeout, middleware, key rules), the stored format (see
+// ExampleCache_readThrough: Memoize, Get and Set over one key agree), and
+// the mechanics: concurrent callers in one process share one call
+// (singleflight), a caller that gives up does not cancel the call for the
+// others, a panic reaches every caller, a function that calls
+// runtime.Goexit releases them with an error, and over a networked store a
+// cold key costs one read and one write however many callers arrive
+// together. A loader may set its value's ttl with [SetTTL].
+//
+// [MemoizeOptions] adds negative caching (NotFound, ZeroNotFoundTTL), a
+// cross-process stampede lock (StampedeLease), probabilistic early refresh
+// (EarlyRefresh, XFetch) and stale-while-revalidate. [MemoizeMany] wraps a
+// batch function and calls it only with the keys that missed.
+// [NewMemoizer] returns a handle with Refresh, CallNoWrite and Invalidate;
+// [NewManyMemoizer] one with Invalidate. A store failure never fails a
 // memoized call: the function answers and the middleware sees the error.
+// [Cache.Close] cancels background refreshes and waits for them; memoized
+// calls after it return [ErrClosed].
 //
 // # Middleware and plugins
 //

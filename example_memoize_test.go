@@ -34,7 +34,7 @@ func ExampleMemoize() {
 		Namespace: "customers",
 		TTL:       10 * time.Minute,
 	}))
-	getCustomer := cachet.Memoize(customers, loadCustomer)
+	getCustomer := cachet.Memoize(customers, loadCustomer, nil)
 
 	u, _ := getCustomer(ctx, 42) // a miss: calls loadCustomer
 	fmt.Println(u.Name)
@@ -46,12 +46,15 @@ func ExampleMemoize() {
 	// customer 42
 }
 
-func ExampleWithNotFound() {
+func ExampleMemoizeOptions_notFound() {
 	ctx := context.Background()
 	customers := cachet.Must(cachet.New[int](memstore.Must(nil), codec.JSON[Customer](), nil))
 	// "No such customer" is cached too, for a minute, so that lookups of
 	// missing customers do not reach the database every time.
-	getCustomer := cachet.Memoize(customers, loadCustomer, cachet.WithNotFound(ErrNoCustomer, time.Minute))
+	getCustomer := cachet.Memoize(customers, loadCustomer, &cachet.MemoizeOptions[int, Customer]{
+		NotFound:    ErrNoCustomer,
+		NotFoundTTL: time.Minute,
+	})
 
 	for range 2 {
 		_, err := getCustomer(ctx, 0)
@@ -66,7 +69,7 @@ func ExampleWithNotFound() {
 func ExampleNewMemoizer() {
 	ctx := context.Background()
 	customers := cachet.Must(cachet.New[int](memstore.Must(nil), codec.JSON[Customer](), nil))
-	m, err := cachet.NewMemoizer(customers, loadCustomer, cachet.WithPrefix("byid"))
+	m, err := cachet.NewMemoizer(customers, loadCustomer, &cachet.MemoizeOptions[int, Customer]{Prefix: "byid"})
 	if err != nil {
 		panic(err)
 	}
@@ -99,7 +102,7 @@ func ExampleMemoizeMany() {
 		}
 		return out, nil
 	}
-	getCustomers := cachet.MemoizeMany(customers, loadCustomers)
+	getCustomers := cachet.MemoizeMany(customers, loadCustomers, nil)
 
 	getCustomers(ctx, []int{1, 2})
 	found, _ := getCustomers(ctx, []int{1, 2, 3}) // only 3 is loaded
@@ -110,7 +113,58 @@ func ExampleMemoizeMany() {
 	// 3 customer 3
 }
 
-func ExampleWithStampedeLock() {
+func ExampleNewManyMemoizer() {
+	ctx := context.Background()
+	customers := cachet.Must(cachet.New[int](memstore.Must(nil), codec.JSON[Customer](), nil))
+	mm, err := cachet.NewManyMemoizer(customers, func(ctx context.Context, ids []int) (map[int]Customer, error) {
+		fmt.Println("loading customers", ids)
+		// The source says how long its answer stays valid.
+		cachet.SetTTL(ctx, 30*time.Second)
+		out := make(map[int]Customer, len(ids))
+		for _, id := range ids {
+			out[id] = Customer{ID: id, Name: fmt.Sprint("customer ", id)}
+		}
+		return out, nil
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	mm.Call(ctx, []int{1})
+	mm.Invalidate(ctx, 1) // customer 1 changed
+	mm.Call(ctx, []int{1})
+	// Output:
+	// loading customers [1]
+	// loading customers [1]
+}
+
+// ExampleCache_readThrough shows the one read-through story: a Cache has
+// one stored format, so a memoized function, Get, Set and GetOrLoad over
+// the same keys see the same values. Memoize wraps a loader once, for
+// every call site; GetOrLoad takes the loader at the call site.
+func ExampleCache_readThrough() {
+	ctx := context.Background()
+	users := cachet.Must(cachet.New[int](memstore.Must(nil), codec.JSON[Customer](), &cachet.Options[int]{Namespace: "users"}))
+	getUser := cachet.Memoize(users, loadCustomer, nil)
+
+	u, _ := getUser(ctx, 1) // loads and stores
+	fmt.Println(u.Name)
+	u, _ = users.Get(ctx, 1) // the memoized value, read by Get
+	fmt.Println(u.Name)
+	users.Set(ctx, 1, Customer{ID: 1, Name: "updated"}) // write-through on update
+	u, _ = getUser(ctx, 1)                              // a hit: the updated value
+	fmt.Println(u.Name)
+	u, _ = users.GetOrLoad(ctx, 2, func(ctx context.Context) (Customer, error) { return loadCustomer(ctx, 2) })
+	fmt.Println(u.Name)
+	// Output:
+	// loading customer 1
+	// customer 1
+	// customer 1
+	// updated
+	// loading customer 2
+	// customer 2
+}
+
+func ExampleMemoizeOptions_stampedeLock() {
 	ctx := context.Background()
 	// With a shared store (Redis, memcached), the lock makes one process
 	// compute a missing value while the others wait for it.
@@ -118,7 +172,7 @@ func ExampleWithStampedeLock() {
 	report := cachet.Memoize(reports, func(ctx context.Context, day string) (string, error) {
 		fmt.Println("building the report of", day)
 		return "report of " + day, nil
-	}, cachet.WithStampedeLock(30*time.Second, 50*time.Millisecond))
+	}, &cachet.MemoizeOptions[string, string]{StampedeLease: 30 * time.Second, StampedePoll: 50 * time.Millisecond})
 
 	r, _ := report(ctx, "2026-11-21")
 	fmt.Println(r)
@@ -127,7 +181,7 @@ func ExampleWithStampedeLock() {
 	// report of 2026-11-21
 }
 
-func ExampleWithStaleWhileRevalidate() {
+func ExampleMemoizeOptions_staleWhileRevalidate() {
 	ctx := context.Background()
 	prices := cachet.Must(cachet.New[string](memstore.Must(nil), codec.JSON[float64](), nil))
 	// Prices are fresh for a minute; for ten more minutes a stale price is
@@ -135,7 +189,11 @@ func ExampleWithStaleWhileRevalidate() {
 	// keys are also refreshed a little before they expire (XFetch).
 	price := cachet.Memoize(prices, func(ctx context.Context, sku string) (float64, error) {
 		return 9.99, nil
-	}, cachet.WithTTL(time.Minute), cachet.WithStaleWhileRevalidate(10*time.Minute), cachet.WithEarlyRefresh(1))
+	}, &cachet.MemoizeOptions[string, float64]{
+		TTL:                  time.Minute,
+		StaleWhileRevalidate: 10 * time.Minute,
+		EarlyRefresh:         1,
+	})
 
 	p, _ := price(ctx, "sku-1")
 	fmt.Println(p)

@@ -98,7 +98,8 @@ func versionString(v any) (string, error) {
 
 // with returns b with segment (if not "") between its prefix and the key,
 // and fn (if not nil) as its key function: the keys of a memoized function
-// with a prefix (WithPrefix) or a key function (WithKey) of its own.
+// with a prefix (MemoizeOptions.Prefix) or a key function
+// (MemoizeOptions.Key) of its own.
 func (b keyBuilder[K]) with(segment string, fn func(K) (string, error)) keyBuilder[K] {
 	if segment != "" {
 		b.prefix += segment + keySep

@@ -2,6 +2,7 @@ package cachet
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -9,7 +10,11 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchutil"
+	"github.com/cachet-go/cachet/internal/testserver"
+	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memstore"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 type benchUser struct {
@@ -28,7 +33,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 	}{
 		{"string", func(b *testing.B) (get, memo func(context.Context, string) error) {
 			c := Must(New[string](memstore.Must(nil), codec.String(), &Options[string]{Namespace: "b", TTL: time.Hour}))
-			m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, WithPrefix("m"))
+			m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, &MemoizeOptions[string, string]{Prefix: "m"})
 			c.Set(ctx, "k", "value of k")
 			m(ctx, "k")
 			return func(ctx context.Context, k string) error { _, err := c.Get(ctx, k); return err },
@@ -37,7 +42,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 		{"json", func(b *testing.B) (get, memo func(context.Context, string) error) {
 			c := Must(New[string](memstore.Must(nil), codec.JSON[benchUser](), &Options[string]{Namespace: "b", TTL: time.Hour}))
 			u := benchUser{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com"}
-			m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, WithPrefix("m"))
+			m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, &MemoizeOptions[string, benchUser]{Prefix: "m"})
 			c.Set(ctx, "k", u)
 			m(ctx, "k")
 			return func(ctx context.Context, k string) error { _, err := c.Get(ctx, k); return err },
@@ -79,14 +84,14 @@ func BenchmarkMemoizeHitRatio(b *testing.B) {
 	ctx := context.Background()
 	b.Run("string", func(b *testing.B) {
 		c := Must(New[string](memstore.Must(nil), codec.String(), &Options[string]{Namespace: "b", TTL: time.Hour}))
-		m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, WithPrefix("m"))
+		m := Memoize(c, func(ctx context.Context, k string) (string, error) { return "value of " + k, nil }, &MemoizeOptions[string, string]{Prefix: "m"})
 		c.Set(ctx, "k", "value of k")
 		hitRatio(b, func() error { _, err := c.Get(ctx, "k"); return err }, func() error { _, err := m(ctx, "k"); return err })
 	})
 	b.Run("json", func(b *testing.B) {
 		c := Must(New[string](memstore.Must(nil), codec.JSON[benchUser](), &Options[string]{Namespace: "b", TTL: time.Hour}))
 		u := benchUser{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com"}
-		m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, WithPrefix("m"))
+		m := Memoize(c, func(ctx context.Context, k string) (benchUser, error) { return u, nil }, &MemoizeOptions[string, benchUser]{Prefix: "m"})
 		c.Set(ctx, "k", u)
 		hitRatio(b, func() error { _, err := c.Get(ctx, "k"); return err }, func() error { _, err := m(ctx, "k"); return err })
 	})
@@ -137,7 +142,7 @@ func BenchmarkMemoizeColdBurst(b *testing.B) {
 				calls.Add(1)
 				time.Sleep(work)
 				return k, nil
-			})
+			}, nil)
 			b.ReportAllocs()
 			var wall time.Duration
 			i := 0
@@ -168,6 +173,89 @@ func BenchmarkMemoizeColdBurst(b *testing.B) {
 			}
 			b.ReportMetric(float64(calls.Load())/float64(i), "fn-calls/op")
 			b.ReportMetric(float64(wall)/float64(i)/float64(work), "x-fn")
+		})
+	}
+}
+
+// floorRun numbers the floor's keys across benchmark runs.
+var floorRun atomic.Int64
+
+// BenchmarkMemoizeColdBurstRedis sends N callers at once at a cold key
+// over a real redis-server, the loader taking 1ms; one op is one burst on
+// a fresh key. It pairs cachet's Memoize with the floor of the same work
+// done by hand (one GET, the load, one SET, the callers waiting on a
+// channel) and reports the GETs each Memoize burst sent to Redis
+// (gets/burst; the target: at most 2).
+func BenchmarkMemoizeColdBurstRedis(b *testing.B) {
+	srv := testserver.Redis(b)
+	rs, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rs.Close()
+	const load = time.Millisecond
+	for _, callers := range []int{100, 1000} {
+		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
+			ctx := context.Background()
+			counter := &getCounter{}
+			c := Must(New[string](rs, codec.String(), &Options[string]{
+				Namespace:  "burst" + strconv.Itoa(callers),
+				Middleware: []store.Middleware{func(s store.Store) store.Store { counter.Store = s; return counter }},
+			}))
+			f := Memoize(c, func(ctx context.Context, k string) (string, error) {
+				time.Sleep(load)
+				return k, nil
+			}, nil)
+			client := rs.Client()
+			burst := func(call func(key string) error, key string) error {
+				var wg sync.WaitGroup
+				errs := make(chan error, callers)
+				for range callers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if err := call(key); err != nil {
+							errs <- err
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				return <-errs
+			}
+			i := 0
+			bursts := 0
+			benchutil.Paired(b, "memoize", "floor", func() error {
+				i++
+				bursts++
+				return burst(func(key string) error {
+					v, err := f(ctx, key)
+					if err == nil && v != key {
+						err = fmt.Errorf("got %q; want %q", v, key)
+					}
+					return err
+				}, "m"+strconv.FormatInt(floorRun.Add(1), 10))
+			}, func() error {
+				i++
+				key := "floor:" + strconv.Itoa(callers) + ":" + strconv.FormatInt(floorRun.Add(1), 10)
+				done := make(chan struct{})
+				var once sync.Once
+				return burst(func(string) error {
+					leader := false
+					once.Do(func() { leader = true })
+					if !leader {
+						<-done
+						return nil
+					}
+					defer close(done)
+					if err := client.Get(ctx, key).Err(); err == nil {
+						return fmt.Errorf("floor key %s exists", key)
+					}
+					time.Sleep(load)
+					return client.Set(ctx, key, key, 0).Err()
+				}, key)
+			})
+			b.ReportMetric(float64(counter.gets.Load())/float64(bursts), "gets/burst")
 		})
 	}
 }

@@ -19,12 +19,15 @@ import (
 // raw.go; entries are encoded by internal/entry, the stampede lock is an
 // internal/lease.
 
-func (m *Memoizer[K, V]) key(op string, k K) (string, error) { return m.keys.build(op, k) }
+func (m *Memoizer[K, V]) key(op string, k K) (string, error) { return m.cfg.keys.build(op, k) }
 
 // callCtx bounds the shared call.
 func (m *Memoizer[K, V]) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return deadline.Bound(ctx, m.cfg.callTimeout)
 }
+
+// closedErr is the error of a memoized call after Cache.Close.
+func closedErr(op, key string) error { return &Error{Op: op, Key: key, Err: ErrClosed} }
 
 // entryState classifies a cached entry.
 type entryState int
@@ -36,20 +39,25 @@ const (
 	entryStale                   // past its ttl, within the stale window
 )
 
-// lookup reads key's entry. A read error, a foreign value or a decoding
-// error is a miss.
-func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, entry.Header, entryState) {
+// lookup reads key's entry. A read error, a value in the other format or
+// a decoding error is a miss; only a closed store is an error.
+func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, entry.Header, entryState, error) {
 	b, at, err := m.c.readRaw(ctx, key, m.hitClock)
 	if err != nil {
 		var zero V
-		return zero, entry.Header{}, entryMiss
+		if errors.Is(err, ErrClosed) {
+			return zero, entry.Header{}, entryMiss, store.Errorf("memoize", key, err)
+		}
+		return zero, entry.Header{}, entryMiss, nil
 	}
-	return m.decode(b, m.unixNano(at))
+	v, h, state := m.decode(key, b, m.unixNano(at))
+	return v, h, state, nil
 }
 
 // unixNano returns the time of a read at (the zero time when the read did
 // not need the clock) for the entries' expiry checks, in Unix nanoseconds;
-// 0 makes decode see no entry as expired.
+// 0 makes decode see no entry as expired unless it was kept past its
+// expiry.
 func (m *Memoizer[K, V]) unixNano(at time.Time) int64 {
 	switch {
 	case at.IsZero():
@@ -60,27 +68,26 @@ func (m *Memoizer[K, V]) unixNano(at time.Time) int64 {
 	return at.UnixNano()
 }
 
-// decode classifies and decodes an entry read at now (Unix nanoseconds).
-func (m *Memoizer[K, V]) decode(b []byte, now int64) (V, entry.Header, entryState) {
+// decode classifies and decodes an entry of key read at now (Unix
+// nanoseconds, 0 if not known).
+func (m *Memoizer[K, V]) decode(key string, b []byte, now int64) (V, entry.Header, entryState) {
 	var v V
-	h, payload, ok := entry.Decode(b)
-	if !ok {
+	h, err := m.c.decodeEntry("memoize", key, b, &v)
+	if err != nil {
 		return v, h, entryMiss
 	}
-	state := entryFresh
-	if h.Expiry != 0 && now >= h.Expiry {
-		if m.cfg.swr <= 0 || h.Flags != 0 || now >= h.Expiry+int64(m.cfg.swr) {
-			return v, h, entryMiss
-		}
-		state = entryStale
-	} else if m.cfg.beta > 0 && h.Expiry != 0 && h.Flags == 0 && xfetch(now, h.Expiry, h.Delta, m.cfg.beta, 1-m.cfg.rand()) {
-		state = entryEarly
+	if now == 0 && h.Flags&entry.FlagStale != 0 {
+		now = m.cfg.now().UnixNano() // kept past its expiry by the store
 	}
-	if h.Flags == 0 {
-		if err := m.c.decode(payload, &v); err != nil {
+	state := entryFresh
+	if h.Expiry != 0 && now != 0 && now >= h.Expiry {
+		if m.cfg.swr <= 0 || h.Negative() || now >= h.Expiry+int64(m.cfg.swr) {
 			var zero V
 			return zero, h, entryMiss
 		}
+		state = entryStale
+	} else if m.cfg.beta > 0 && h.Expiry != 0 && !h.Negative() && now != 0 && xfetch(now, h.Expiry, h.Delta, m.cfg.beta, 1-m.cfg.rand()) {
+		state = entryEarly
 	}
 	return v, h, state
 }
@@ -102,13 +109,20 @@ func (m *Memoizer[K, V]) result(v V, h entry.Header, key string) (V, error) {
 	return v, nil
 }
 
-// recheck reads key within a shared call (see recheckThenLoad).
-func (m *Memoizer[K, V]) recheck(ctx context.Context, key string) (V, bool, error) {
-	v, h, state := m.lookup(ctx, key)
-	if state == entryMiss {
+// answer reads key for a Call of k: a hit (fresh, early or stale, the last
+// two starting a background refresh) or a closed store is the call's
+// answer.
+func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, error) {
+	v, h, state, err := m.lookup(ctx, key)
+	switch {
+	case err != nil:
+		return v, false, err
+	case state == entryMiss:
 		return v, false, nil
+	case state != entryFresh:
+		m.refreshAsync(ctx, k, key)
 	}
-	v, err := m.result(v, h, key)
+	v, err = m.result(v, h, key)
 	return v, true, err
 }
 
@@ -118,51 +132,38 @@ func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
 		var zero V
 		return zero, err
 	}
-	// Over a networked store, while a shared call for key runs the value
-	// is known to be missing: join the call without a round trip, so that
-	// a burst of cold callers costs fewer reads. (The shared call reads
-	// again before calling fn, so joining one that has just ended finds
-	// its value.) Over memstore the read is as cheap as the check.
-	if !m.joinRunning || !m.running(key) {
-		v, h, state := m.lookup(ctx, key)
-		switch state {
-		case entryFresh:
-			return m.result(v, h, key)
-		case entryEarly, entryStale:
-			m.refreshAsync(ctx, k, key)
-			return m.result(v, h, key)
+	if m.c.life.isClosed() {
+		var zero V
+		return zero, closedErr("memoize", key)
+	}
+	if !m.joinFirst {
+		// The read before the shared call (see readThrough), inline: a
+		// hit allocates nothing.
+		if v, hit, err := m.answer(ctx, k, key); hit || err != nil {
+			return v, err
 		}
 	}
-	return loadShared(ctx, &m.group, "memoize", key, func(ctx context.Context) (V, error) {
-		m.computing.Store(key, struct{}{})
-		defer m.computing.Delete(key)
-		ctx, cancel := m.callCtx(ctx)
-		defer cancel()
-		var recheck func(context.Context) (V, bool, error)
-		if m.cfg.lease <= 0 {
-			// With the stampede lock, the lock reads again once it holds
-			// the lease instead.
-			recheck = func(ctx context.Context) (V, bool, error) { return m.recheck(ctx, key) }
-		}
-		return recheckThenLoad(ctx, recheck, func(ctx context.Context) (V, error) {
-			if m.cfg.lease > 0 {
-				l, done, v, err := m.lock(ctx, key)
-				if done {
-					return v, err
-				}
-				if l != nil {
-					defer m.unlock(ctx, l)
-				}
-			}
-			return m.compute(ctx, k, key, true)
-		})
-	})
+	return m.load(ctx, k, key)
 }
 
-// running reports whether a Call's shared call for key is running.
-func (m *Memoizer[K, V]) running(key string) bool {
-	_, ok := m.computing.Load(key)
-	return ok
+// load is a Call's read-through after its own read, if any, missed.
+func (m *Memoizer[K, V]) load(ctx context.Context, k K, key string) (V, error) {
+	lookup := func(ctx context.Context) (V, bool, error) { return m.answer(ctx, k, key) }
+	v, _, err := readThrough(ctx, &m.group, "memoize", key, true, lookup, func(ctx context.Context) (V, error) {
+		ctx, cancel := m.callCtx(ctx)
+		defer cancel()
+		if m.cfg.lease > 0 {
+			l, done, v, err := m.lock(ctx, key)
+			if done {
+				return v, err
+			}
+			if l != nil {
+				defer m.unlock(ctx, l)
+			}
+		}
+		return m.compute(ctx, k, key, true)
+	})
+	return v, err
 }
 
 func (m *Memoizer[K, V]) refresh(ctx context.Context, k K) (V, error) {
@@ -170,6 +171,10 @@ func (m *Memoizer[K, V]) refresh(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		var zero V
 		return zero, err
+	}
+	if m.c.life.isClosed() {
+		var zero V
+		return zero, closedErr("memoize", key)
 	}
 	v, _, err := m.group.Do(ctx, "\x00refresh\x00"+key, func(ctx context.Context) (V, error) {
 		ctx, cancel := m.callCtx(ctx)
@@ -185,7 +190,14 @@ func (m *Memoizer[K, V]) callNoWrite(ctx context.Context, k K) (V, error) {
 		var zero V
 		return zero, err
 	}
-	v, h, state := m.lookup(ctx, key)
+	if m.c.life.isClosed() {
+		var zero V
+		return zero, closedErr("memoize", key)
+	}
+	v, h, state, err := m.lookup(ctx, key)
+	if err != nil {
+		return v, err
+	}
 	if state != entryMiss {
 		return m.result(v, h, key)
 	}
@@ -213,6 +225,7 @@ func (m *Memoizer[K, V]) invalidate(ctx context.Context, k K) error {
 
 // compute calls fn and, when write is set, caches its result.
 func (m *Memoizer[K, V]) compute(ctx context.Context, k K, key string, write bool) (V, error) {
+	ctx, lt := withLoadTTL(ctx)
 	start := m.cfg.now()
 	v, err := m.fn(ctx, k)
 	if !write {
@@ -223,42 +236,59 @@ func (m *Memoizer[K, V]) compute(ctx context.Context, k K, key string, write boo
 	switch {
 	case err != nil:
 		if m.cfg.notFound != nil && errors.Is(err, m.cfg.notFound) {
-			m.write(ctx, key, now, entry.Header{Flags: entry.FlagNotFound}, nil, m.cfg.notFoundTTL)
+			m.write(ctx, key, now, entry.Header{Flags: entry.FlagNotFound}, v, m.cfg.notFoundTTL)
 		}
-	case m.cfg.zeroSet && isZero(v):
-		m.write(ctx, key, now, entry.Header{Flags: entry.FlagZero}, nil, m.cfg.zeroTTL)
-	case m.skip != nil && m.skip(v):
+	case m.cfg.zeroTTL != 0 && isZero(v):
+		m.write(ctx, key, now, entry.Header{Flags: entry.FlagZero}, v, m.cfg.zeroTTL)
+	case m.cfg.skip != nil && m.cfg.skip(v):
 	default:
-		payload, merr := m.c.encode(v)
-		if merr == nil {
-			m.write(ctx, key, now, entry.Header{Delta: int64(delta)}, payload, m.ttl)
+		ttl := m.cfg.ttl
+		if d, ok := lt.get(); ok {
+			ttl = d
 		}
+		m.write(ctx, key, now, entry.Header{Delta: m.delta(delta)}, v, ttl)
 	}
 	return v, err
+}
+
+// delta returns the computation time to keep in an entry: only early
+// refresh needs it.
+func (m *Memoizer[K, V]) delta(d time.Duration) int64 {
+	if m.cfg.beta <= 0 || d <= 0 {
+		return 0
+	}
+	return int64(d)
 }
 
 func isZero[V any](v V) bool { return reflect.ValueOf(&v).Elem().IsZero() }
 
 // write stores an entry; failures are left to the middleware to report.
-func (m *Memoizer[K, V]) write(ctx context.Context, key string, now time.Time, h entry.Header, payload []byte, ttl time.Duration) {
-	b, sttl := m.entry(now, h, payload, ttl)
-	m.c.writeRaw(ctx, key, b, sttl)
+func (m *Memoizer[K, V]) write(ctx context.Context, key string, now time.Time, h entry.Header, v V, ttl time.Duration) {
+	b, sttl, err := m.entry(key, now, h, v, ttl)
+	if err == nil {
+		m.c.writeRaw(ctx, key, b, sttl)
+	}
 }
 
-// entry returns an entry's bytes and its store ttl.
-func (m *Memoizer[K, V]) entry(now time.Time, h entry.Header, payload []byte, ttl time.Duration) ([]byte, time.Duration) {
+// entry returns an entry's bytes and its store ttl; ttl is a store ttl (0:
+// none) or NoExpiry.
+func (m *Memoizer[K, V]) entry(key string, now time.Time, h entry.Header, v V, ttl time.Duration) ([]byte, time.Duration, error) {
 	if ttl == NoExpiry {
 		ttl = 0
 	}
-	h.Created = now.UnixNano()
 	sttl := ttl
 	if ttl > 0 {
-		h.Expiry = now.Add(ttl).UnixNano()
-		if h.Flags == 0 && m.cfg.swr > 0 {
+		h.Expiry = expiryAt(now, ttl)
+		if !h.Negative() && m.cfg.swr > 0 {
 			sttl += m.cfg.swr
+			h.Flags |= entry.FlagStale
 		}
 	}
-	return entry.Encode(h, payload), sttl
+	if h.Negative() {
+		return entry.Encode(h, nil), sttl, nil
+	}
+	b, err := m.c.encodeEntry("memoize", key, v, h)
+	return b, sttl, err
 }
 
 // writeMany stores entries; failures are left to the middleware to report.
@@ -295,7 +325,7 @@ func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, 
 		if err == nil {
 			// The value may have been written, and the lock released,
 			// between our miss and our Add.
-			if v, h, state := m.lookup(ctx, key); state != entryMiss {
+			if v, h, state, _ := m.lookup(ctx, key); state != entryMiss {
 				m.unlock(ctx, l)
 				v, err := m.result(v, h, key)
 				return nil, true, v, err
@@ -315,7 +345,7 @@ func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, 
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
-		if v, h, state := m.lookup(ctx, key); state != entryMiss {
+		if v, h, state, _ := m.lookup(ctx, key); state != entryMiss {
 			v, err := m.result(v, h, key)
 			return nil, true, v, err
 		}
@@ -333,20 +363,21 @@ func (m *Memoizer[K, V]) unlock(ctx context.Context, l *lease.Lease) {
 
 // refreshAsync recomputes key in the background, once per key at a time
 // in this process (and, with the stampede lock, only if no other process
-// holds it). A panic in fn there is recovered: the entry is left as it was.
+// holds it). Cache.Close cancels it and waits for it. A panic in fn there
+// is recovered: the entry is left as it was.
 func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
 	if _, busy := m.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
-	go func() {
+	started := m.c.life.goBackground(ctx, func(ctx context.Context) {
 		func() {
 			defer func() { _ = recover() }()
-			ctx, cancel := m.callCtx(context.WithoutCancel(ctx))
+			ctx, cancel := m.callCtx(ctx)
 			defer cancel()
 			if m.cfg.lease > 0 {
 				l, err := m.takeLease(ctx, key)
 				if errors.Is(err, ErrExists) {
-					return
+					return // another process computes it
 				}
 				if err == nil {
 					defer m.unlock(ctx, l)
@@ -358,5 +389,8 @@ func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
 		if m.cfg.onRefresh != nil {
 			m.cfg.onRefresh(key)
 		}
-	}()
+	})
+	if !started {
+		m.refreshing.Delete(key)
+	}
 }

@@ -30,7 +30,7 @@ func TestMemoize_GoexitReleasesWaiters(t *testing.T) {
 			runtime.Goexit()
 		}
 		return 1, nil
-	})
+	}, nil)
 	errs := make(chan error, n)
 	for range n {
 		go func() {

@@ -2,6 +2,8 @@ package cachet
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
@@ -9,12 +11,36 @@ import (
 )
 
 // MemoizeMany returns a function with fn's signature that reads a batch
-// of keys through the cache c (aiocache's multi_cached): one GetMany for
-// all keys, then fn is called only with the keys that missed
-// (deduplicated; they are read once more first, in case a concurrent call
-// has just stored them), and its results are cached with one SetMany. The
-// result holds the keys found, cached or computed. An empty batch calls
-// neither the store nor fn.
+// of keys through the cache c (aiocache's multi_cached); it is
+// NewManyMemoizer(c, fn, o).Call. It panics if o is invalid (a programming
+// error, which NewManyMemoizer reports as an error wrapping
+// ErrInvalidOption), or if c or fn is nil.
+func MemoizeMany[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, keys []K) (map[K]V, error), o *MemoizeOptions[K, V]) func(ctx context.Context, keys []K) (map[K]V, error) {
+	mm, err := NewManyMemoizer(c, fn, o)
+	if err != nil {
+		panic(err)
+	}
+	return mm.Call
+}
+
+// ManyMemoizer is a memoized batch function: Call reads a batch of keys
+// through the cache, Invalidate forgets keys. Create one with
+// NewManyMemoizer; MemoizeMany returns its Call method.
+//
+// A ManyMemoizer is safe for concurrent use by multiple goroutines.
+type ManyMemoizer[K comparable, V any] struct {
+	m     *Memoizer[K, V] // configuration and helpers; its fn and group are unused
+	fn    func(ctx context.Context, keys []K) (map[K]V, error)
+	batch flight.Batch[V]
+}
+
+// NewManyMemoizer returns a ManyMemoizer of fn over the cache c,
+// configured by o (nil for the defaults). Call makes one GetMany for all
+// keys, then calls fn only with the keys that missed (deduplicated; they
+// are read once more first, in case a concurrent call has just stored
+// them), and caches its results with one SetMany. The result holds the
+// keys found, cached or computed. An empty batch calls neither the store
+// nor fn.
 //
 // Keys being computed for an overlapping concurrent batch are not passed
 // to fn again: the call waits for them (per-key singleflight). fn runs
@@ -22,38 +48,58 @@ import (
 // and each caller stops waiting when its own context ends. A panic in fn
 // reaches every waiting caller as a *PanicError. An error of fn is
 // returned as is (with a nil map) and nothing is cached; store failures
-// never fail the call, as for NewMemoizer.
+// never fail the call, as for NewMemoizer. fn may set the ttl of the
+// batch's values with SetTTL.
 //
-// Options: WithTTL, WithPrefix, WithKey, WithSkip, WithNotFound (keys that
-// fn's map lacks are cached as not found and left out of later results),
-// WithZeroNotFound and WithCallTimeout. The other options, and invalid
-// ones, make MemoizeMany panic (a programming error). It also panics if c
-// or fn is nil.
-//
-// The returned function is safe for concurrent use.
-func MemoizeMany[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, keys []K) (map[K]V, error), opts ...MemoizeOption) func(ctx context.Context, keys []K) (map[K]V, error) {
+// Options: TTL, Prefix, Key, Skip, NotFoundTTL (keys that fn's map lacks
+// are cached as not found and left out of later results),
+// ZeroNotFoundTTL and CallTimeout. The others, and invalid values, give
+// an error wrapping ErrInvalidOption. It panics if c or fn is nil.
+func NewManyMemoizer[K comparable, V any](c *Cache[K, V], fn func(ctx context.Context, keys []K) (map[K]V, error), o *MemoizeOptions[K, V]) (*ManyMemoizer[K, V], error) {
 	if c == nil || fn == nil {
-		panic("cachet: MemoizeMany called with a nil cache or function")
+		panic("cachet: NewManyMemoizer called with a nil cache or function")
 	}
-	mm := &manyMemoizer[K, V]{fn: fn}
-	mm.m.c = c
-	if err := mm.m.configure(opts, true); err != nil {
-		panic(err)
+	cfg, err := memoConfigOf(c, o, true)
+	if err != nil {
+		return nil, err
 	}
-	return mm.call
+	return &ManyMemoizer[K, V]{m: newMemoizer(c, nil, cfg), fn: fn}, nil
 }
 
-type manyMemoizer[K comparable, V any] struct {
-	m     Memoizer[K, V] // configuration and helpers; its fn and group are unused
-	fn    func(ctx context.Context, keys []K) (map[K]V, error)
-	batch flight.Batch[V]
+// Key returns the store key of k's memoized entry.
+func (mm *ManyMemoizer[K, V]) Key(k K) (string, error) { return mm.m.Key(k) }
+
+// Call returns the values of keys, cached or computed by fn for the keys
+// that missed; see NewManyMemoizer.
+func (mm *ManyMemoizer[K, V]) Call(ctx context.Context, keys []K) (map[K]V, error) {
+	return mm.call(ctx, keys)
 }
 
-func (mm *manyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error) {
+// Invalidate removes the memoized entries of keys, so that the next Call
+// computes them again, in one store call. It returns the store's error.
+func (mm *ManyMemoizer[K, V]) Invalidate(ctx context.Context, keys ...K) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	skeys := make([]string, len(keys))
+	for i, k := range keys {
+		key, err := mm.m.key("delete", k)
+		if err != nil {
+			return err
+		}
+		skeys[i] = key
+	}
+	return store.Errorf("delete", skeys[0], mm.m.c.runOp(ctx, func(ctx context.Context, s store.Store) error {
+		_, err := s.Delete(ctx, skeys...)
+		return err
+	}))
+}
+
+func (mm *ManyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error) {
 	if len(ks) == 0 {
 		return map[K]V{}, nil
 	}
-	m := &mm.m
+	m := mm.m
 	keys := make([]string, 0, len(ks))
 	byKey := make(map[string]K, len(ks))
 	for _, k := range ks {
@@ -66,8 +112,14 @@ func (mm *manyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 			keys = append(keys, key)
 		}
 	}
+	if m.c.life.isClosed() {
+		return nil, closedErr("memoize_many", keys[0])
+	}
 	out := make(map[K]V, len(keys))
 	vals, at, err := m.c.readRawMany(ctx, keys, m.hitClock)
+	if errors.Is(err, ErrClosed) {
+		return nil, store.Errorf("memoize_many", keys[0], err)
+	}
 	now := m.unixNano(at)
 	missed := keys
 	if err == nil && len(vals) == len(keys) {
@@ -77,7 +129,7 @@ func (mm *manyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 				missed = append(missed, keys[i])
 				continue
 			}
-			v, h, state := m.decode(b, now)
+			v, h, state := m.decode(keys[i], b, now)
 			switch {
 			case state == entryMiss:
 				missed = append(missed, keys[i])
@@ -105,8 +157,8 @@ func (mm *manyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 }
 
 // compute calls fn for keys (a subset of byKey's) and caches the results.
-func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey map[string]K) (map[string]V, error) {
-	m := &mm.m
+func (mm *ManyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey map[string]K) (map[string]V, error) {
+	m := mm.m
 	ctx, cancel := m.callCtx(ctx)
 	defer cancel()
 	res := make(map[string]V, len(keys))
@@ -118,9 +170,13 @@ func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey 
 	if err == nil && len(vals) == len(keys) {
 		missed := keys[:0:0]
 		for i, b := range vals {
-			v, h, state := m.decode(b, readAt)
+			if b == nil {
+				missed = append(missed, keys[i])
+				continue
+			}
+			v, h, state := m.decode(keys[i], b, readAt)
 			switch {
-			case b == nil || state == entryMiss:
+			case state == entryMiss:
 				missed = append(missed, keys[i])
 			case h.Flags&entry.FlagNotFound == 0:
 				res[keys[i]] = v
@@ -135,36 +191,41 @@ func (mm *manyMemoizer[K, V]) compute(ctx context.Context, keys []string, byKey 
 	for i, key := range keys {
 		ks[i] = byKey[key]
 	}
+	ctx, lt := withLoadTTL(ctx)
 	start := m.cfg.now()
 	got, err := mm.fn(ctx, ks)
 	if err != nil {
 		return nil, err
 	}
 	now := m.cfg.now()
-	delta := int64(now.Sub(start))
+	ttl := m.cfg.ttl
+	if d, ok := lt.get(); ok {
+		ttl = d
+	}
+	delta := m.delta(now.Sub(start))
 	var values, notFound, zeros []store.Entry
+	add := func(list *[]store.Entry, key string, h entry.Header, v V, ttl time.Duration) {
+		if b, _, err := m.entry(key, now, h, v, ttl); err == nil {
+			*list = append(*list, store.Entry{Key: key, Value: b})
+		}
+	}
 	for i, key := range keys {
 		v, ok := got[ks[i]]
 		switch {
 		case !ok:
-			if m.cfg.notFoundSet {
-				b, _ := m.entry(now, entry.Header{Flags: entry.FlagNotFound}, nil, m.cfg.notFoundTTL)
-				notFound = append(notFound, store.Entry{Key: key, Value: b})
+			if m.cfg.notFoundTTL != 0 {
+				add(&notFound, key, entry.Header{Flags: entry.FlagNotFound}, v, m.cfg.notFoundTTL)
 			}
 			continue
-		case m.cfg.zeroSet && isZero(v):
-			b, _ := m.entry(now, entry.Header{Flags: entry.FlagZero}, nil, m.cfg.zeroTTL)
-			zeros = append(zeros, store.Entry{Key: key, Value: b})
-		case m.skip != nil && m.skip(v):
+		case m.cfg.zeroTTL != 0 && isZero(v):
+			add(&zeros, key, entry.Header{Flags: entry.FlagZero}, v, m.cfg.zeroTTL)
+		case m.cfg.skip != nil && m.cfg.skip(v):
 		default:
-			if payload, err := m.c.encode(v); err == nil {
-				b, _ := m.entry(now, entry.Header{Delta: delta}, payload, m.ttl)
-				values = append(values, store.Entry{Key: key, Value: b})
-			}
+			add(&values, key, entry.Header{Delta: delta}, v, ttl)
 		}
 		res[key] = v
 	}
-	m.writeMany(ctx, values, m.ttl)
+	m.writeMany(ctx, values, ttl)
 	m.writeMany(ctx, notFound, m.cfg.notFoundTTL)
 	m.writeMany(ctx, zeros, m.cfg.zeroTTL)
 	return res, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet/internal/flight"
+	"github.com/cachet-go/cachet/store/memstore"
 )
 
 func TestMemoizeMany(t *testing.T) {
@@ -30,7 +31,7 @@ func TestMemoizeMany(t *testing.T) {
 			}
 		}
 		return out, nil
-	}, WithNotFound(nil, time.Hour))
+	}, &MemoizeOptions[string, int]{NotFoundTTL: time.Hour})
 	calls := func() [][]string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -91,7 +92,7 @@ func TestMemoizeMany_OverlappingBatchesShareKeys(t *testing.T) {
 			out[k] = int(k[0])
 		}
 		return out, nil
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	for _, batch := range [][]string{{"a", "b"}, {"b", "c"}} {
 		wg.Add(1)
@@ -111,7 +112,8 @@ func TestMemoizeMany_OverlappingBatchesShareKeys(t *testing.T) {
 
 func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 	ctx := context.Background()
-	c, s, rec := newTestCache(t, nil)
+	down := &downStore{Store: memstore.Must(nil)}
+	c, rec := newCacheOver(t, down, nil)
 	boom := errors.New("boom")
 	var calls atomic.Int32
 	f := MemoizeMany(c, func(ctx context.Context, keys []string) (map[string]int, error) {
@@ -122,7 +124,7 @@ func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 			panic("batch boom")
 		}
 		return map[string]int{"x": 1}, nil
-	})
+	}, nil)
 	if _, err := f(ctx, []string{"x"}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v; want boom", err)
 	}
@@ -134,9 +136,9 @@ func TestMemoizeMany_FailuresAndPanics(t *testing.T) {
 		}()
 		f(ctx, []string{"x"})
 	}()
-	s.Close()
+	down.down.Store(true)
 	if m, err := f(ctx, []string{"x"}); err != nil || m["x"] != 1 {
-		t.Fatalf("closed store: %v, %v; want fn's result", m, err)
+		t.Fatalf("failing store: %v, %v; want fn's result", m, err)
 	}
 	if len(rec.errors()) == 0 {
 		t.Fatal("middleware saw no store error")

@@ -121,7 +121,7 @@ func stampedeChild(t *testing.T, addr string) {
 			case <-time.After(2 * time.Millisecond):
 			}
 		}
-	}, WithTTL(time.Minute), WithStampedeLock(10*time.Second, 5*time.Millisecond), WithCallTimeout(20*time.Second))
+	}, &MemoizeOptions[string, string]{TTL: time.Minute, StampedeLease: 10 * time.Second, StampedePoll: 5 * time.Millisecond, CallTimeout: 20 * time.Second})
 
 	// Barrier: every process is up before any calls.
 	if err := client.Incr(ctx, "test:ready").Err(); err != nil {
@@ -177,7 +177,7 @@ func TestMemoize_RedisDown(t *testing.T) {
 	}
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) { return int(calls.Add(1)), nil },
-		WithStampedeLock(time.Second, time.Millisecond))
+		&MemoizeOptions[string, int]{StampedeLease: time.Second, StampedePoll: time.Millisecond})
 	ctx := context.Background()
 	if v, err := f(ctx, "k"); v != 1 || err != nil {
 		t.Fatalf("up: %d, %v; want 1, nil", v, err)
@@ -235,7 +235,7 @@ func TestMemoize_JoinRunningCallWithoutRead(t *testing.T) {
 		}
 		<-allJoined
 		return 7, nil
-	})
+	}, nil)
 	leaderDone := make(chan error, 1)
 	go func() {
 		v, err := fn(context.Background(), "k")

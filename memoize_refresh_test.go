@@ -74,7 +74,7 @@ func TestMemoize_StampedeLock(t *testing.T) {
 				}
 				return 11, nil
 			}
-			opt := WithStampedeLock(10*time.Second, time.Millisecond)
+			opt := &MemoizeOptions[string, int]{StampedeLease: 10 * time.Second, StampedePoll: time.Millisecond}
 			p1, _ := NewMemoizer(c, fn, opt)
 			p2, _ := NewMemoizer(c, fn, opt)
 			first := make(chan int, 1)
@@ -115,7 +115,7 @@ func TestMemoize_StampedeLockTakeOver(t *testing.T) {
 	}
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 2, nil },
-		WithStampedeLock(time.Second, 5*time.Millisecond))
+		&MemoizeOptions[string, int]{StampedeLease: time.Second, StampedePoll: 5 * time.Millisecond})
 	if v, err := f(ctx, "k"); v != 2 || err != nil || calls.Load() != 1 {
 		t.Fatalf("got %d, %v after %d calls; want 2, nil after 1", v, err, calls.Load())
 	}
@@ -174,19 +174,22 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 	c, _, _ := newTestCache(t, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
 	m, err := NewMemoizer(c, func(context.Context, string) (int, error) { return 1, nil },
-		WithTTL(time.Hour), WithEarlyRefresh(1), withRand(rng.Float64))
+		&MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1, rand: rng.Float64})
 	if err != nil {
 		t.Fatal(err)
 	}
 	created := time.Unix(1_000_000, 0)
-	b, _ := m.entry(created, entry.Header{Delta: int64(time.Second)}, []byte("1"), time.Hour)
+	b, _, err := m.entry("k", created, entry.Header{Delta: int64(time.Second)}, 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	expiry := created.Add(time.Hour)
 	const n = 10000
 	prev := -1.0
 	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 2 * time.Second, time.Second, 200 * time.Millisecond, 0} {
 		early := 0
 		for range n {
-			_, _, state := m.decode(b, expiry.Add(-before).UnixNano())
+			_, _, state := m.decode("k", b, expiry.Add(-before).UnixNano())
 			switch state {
 			case entryEarly:
 				early++
@@ -218,18 +221,6 @@ type fakeClock struct{ ns atomic.Int64 }
 func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func withClock(c *fakeClock) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.now = c.now }
-}
-
-func withRand(f func() float64) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.rand = f }
-}
-
-func withRefreshHook(f func(key string)) MemoizeOption {
-	return func(cfg *memoConfig) { cfg.onRefresh = f }
-}
-
 func TestMemoize_EarlyRefresh(t *testing.T) {
 	ctx := context.Background()
 	c, _, _ := newTestCache(t, nil)
@@ -242,8 +233,8 @@ func TestMemoize_EarlyRefresh(t *testing.T) {
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
 		clock.advance(time.Second) // fn "takes" 1s: delta
 		return int(calls.Add(1)), nil
-	}, WithTTL(time.Hour), WithEarlyRefresh(1), withClock(clock),
-		withRand(func() float64 { return r.Load().(float64) }), withRefreshHook(func(k string) { refreshed <- k }))
+	}, &MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1, now: clock.now,
+		rand: func() float64 { return r.Load().(float64) }, onRefresh: func(k string) { refreshed <- k }})
 
 	if v, _ := f(ctx, "k"); v != 1 {
 		t.Fatalf("first call = %d; want 1", v)
@@ -276,7 +267,7 @@ func TestMemoize_StaleWhileRevalidate(t *testing.T) {
 			<-release
 		}
 		return int(calls.Load()), nil
-	}, WithTTL(time.Minute), WithStaleWhileRevalidate(time.Hour), withClock(clock), withRefreshHook(func(k string) { refreshed <- k }))
+	}, &MemoizeOptions[string, int]{TTL: time.Minute, StaleWhileRevalidate: time.Hour, now: clock.now, onRefresh: func(k string) { refreshed <- k }})
 
 	f(ctx, "k")
 	clock.advance(2 * time.Minute) // stale, within the window

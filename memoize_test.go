@@ -155,7 +155,7 @@ func TestMemoize_ThousandCallersOneCall(t *testing.T) {
 		calls.Add(1)
 		<-allJoined // every caller shares this call before it ends
 		return 49, nil
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
@@ -198,7 +198,7 @@ func TestMemoize_LeaderCancelledOthersGetValue(t *testing.T) {
 			return 0, errors.New("context values of the leader lost")
 		}
 		return 5, nil
-	})
+	}, nil)
 	leaderCtx, cancel := context.WithCancel(context.WithValue(context.Background(), memoCtxKey{}, "leader"))
 	leader := make(chan error, 1)
 	go func() { _, err := f(leaderCtx, "k"); leader <- err }()
@@ -235,7 +235,7 @@ func TestMemoize_PanicReachesEveryWaiter(t *testing.T) {
 			panic("boom")
 		}
 		return 1, nil
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	var panics atomic.Int32
 	for range n {
@@ -261,16 +261,17 @@ func TestMemoize_PanicReachesEveryWaiter(t *testing.T) {
 }
 
 func TestMemoize_StoreFailureStillAnswers(t *testing.T) {
-	c, s, rec := newTestCache(t, nil)
+	down := &downStore{Store: memstore.Must(nil)}
+	c, rec := newCacheOver(t, down, nil)
 	var calls atomic.Int32
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
 		return int(calls.Add(1)), nil
-	})
-	s.Close()
+	}, nil)
+	down.down.Store(true)
 	for i := 1; i <= 2; i++ {
 		v, err := f(context.Background(), "k")
 		if err != nil || v != i {
-			t.Fatalf("call %d on a closed store = %d, %v; want %d, nil", i, v, err, i)
+			t.Fatalf("call %d on a failing store = %d, %v; want %d, nil", i, v, err, i)
 		}
 	}
 	errs := rec.errors()
@@ -278,10 +279,50 @@ func TestMemoize_StoreFailureStillAnswers(t *testing.T) {
 		t.Fatal("the middleware saw no store error")
 	}
 	for _, err := range errs {
-		if !errors.Is(err, store.ErrClosed) {
-			t.Fatalf("middleware saw %v; want ErrClosed", err)
+		if !errors.Is(err, errDown) {
+			t.Fatalf("middleware saw %v; want errDown", err)
 		}
 	}
+}
+
+// errDown is the error of a downStore that is down.
+var errDown = errors.New("test: store down")
+
+// downStore fails every read and write with errDown while down is set: an
+// outage (unlike a closed store, which is an error for memoized calls).
+type downStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (d *downStore) Unwrap() store.Store { return d.Store }
+
+func (d *downStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if d.down.Load() {
+		return nil, errDown
+	}
+	return d.Store.Get(ctx, key)
+}
+
+func (d *downStore) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if d.down.Load() {
+		return nil, errDown
+	}
+	return d.Store.GetMany(ctx, keys)
+}
+
+func (d *downStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Store.Set(ctx, key, value, ttl)
+}
+
+func (d *downStore) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Store.SetMany(ctx, entries, ttl)
 }
 
 func TestMemoize_ErrorsAreNotCached(t *testing.T) {
@@ -293,7 +334,7 @@ func TestMemoize_ErrorsAreNotCached(t *testing.T) {
 			return 0, boom
 		}
 		return 3, nil
-	})
+	}, nil)
 	if _, err := f(context.Background(), "k"); !errors.Is(err, boom) {
 		t.Fatalf("err = %v; want boom", err)
 	}
@@ -320,7 +361,7 @@ func TestMemoize_NegativeCaching(t *testing.T) {
 			return 0, nil
 		}
 		return 7, nil
-	}, WithTTL(time.Hour), WithNotFound(errNoUser, 30*time.Millisecond))
+	}, &MemoizeOptions[string, int]{TTL: time.Hour, NotFound: errNoUser, NotFoundTTL: 30 * time.Millisecond})
 
 	for i := range 3 {
 		if _, err := f(ctx, "ghost"); !errors.Is(err, errNoUser) {
@@ -367,7 +408,7 @@ func TestMemoize_ZeroNotFound(t *testing.T) {
 			return 0, nil
 		}
 		return 1, nil
-	}, WithTTL(time.Hour), WithZeroNotFound(time.Minute))
+	}, &MemoizeOptions[string, int]{TTL: time.Hour, ZeroNotFoundTTL: time.Minute})
 	for range 2 {
 		if v, err := f(ctx, "none"); v != 0 || err != nil {
 			t.Fatalf("got %d, %v; want 0, nil", v, err)
@@ -380,8 +421,8 @@ func TestMemoize_ZeroNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, payload, ok := entry.Decode(b); !ok || h.Flags != entry.FlagZero || len(payload) != 0 {
-		t.Fatalf("stored entry %q: header %+v ok=%v; want a zero-not-found entry", b, h, ok)
+	if h, payload, err := entry.Decode(b); err != nil || h.Flags&^entry.FlagExpiry != entry.FlagZero || len(payload) != 0 {
+		t.Fatalf("stored entry %q: header %+v, %v; want a zero-not-found entry", b, h, err)
 	}
 	if d, _ := s.TTL(ctx, "none"); d > time.Minute || d < 59*time.Second {
 		t.Fatalf("TTL = %v; want the not-found ttl, 1m", d)
@@ -392,11 +433,16 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 	ctx := context.Background()
 	c, s, _ := newTestCache(t, nil)
 	var calls atomic.Int32
-	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 9, nil })
-	for _, raw := range [][]byte{[]byte("1"), {}, {entry.Magic}, {entry.Magic, entry.Version + 1, 0, 1, 2}, append(entry.Header{}.Append(nil), "garbage"...)} {
+	f := Memoize(c, func(ctx context.Context, k string) (int, error) { calls.Add(1); return 9, nil }, nil)
+	for _, raw := range [][]byte{[]byte("1"), {}, {entry.Magic}, {entry.Magic, entry.Version + 1, 0, 1, 2}, append(entry.Header{Flags: entry.FlagNotFound}.Append(nil), "garbage"...)} {
 		if err := s.Set(ctx, "k", raw, 0); err != nil {
 			t.Fatal(err)
 		}
+		// Cache.Get reports the value as undecodable, naming the cause...
+		if _, err := c.Get(ctx, "k"); !errors.Is(err, ErrDecode) {
+			t.Fatalf("Get over %q: err = %v; want ErrDecode", raw, err)
+		}
+		// ...while the Memoizer treats it as a miss and overwrites it.
 		before := calls.Load()
 		if v, err := f(ctx, "k"); v != 9 || err != nil {
 			t.Fatalf("over %q: got %d, %v; want 9, nil", raw, v, err)
@@ -404,17 +450,24 @@ func TestMemoize_ForeignValueIsAMiss(t *testing.T) {
 		if calls.Load() != before+1 {
 			t.Fatalf("over %q: fn not called; want a miss", raw)
 		}
-		b, _ := s.Get(ctx, "k")
-		if _, payload, ok := entry.Decode(b); !ok || string(payload) != "9" {
+		b, err := s.Get(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, payload, err := entry.Decode(b); err != nil || string(payload) != "9" {
 			t.Fatalf("over %q: store holds %q; want the memoized entry", raw, b)
 		}
+		if v, err := c.Get(ctx, "k"); v != 9 || err != nil {
+			t.Fatalf("Get after the Memoizer overwrote %q: got %d, %v; want 9, nil", raw, v, err)
+		}
 	}
-	// A plain Set value does not carry the header: it is raw codec output.
+	// A plain Set value is in the same format: a hit for the Memoizer.
 	if err := c.Set(ctx, "plain", 4); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := s.Get(ctx, "plain"); string(b) != "4" {
-		t.Fatalf("Cache.Set stored %q; want raw codec output %q", b, "4")
+	before := calls.Load()
+	if v, err := f(ctx, "plain"); v != 4 || err != nil || calls.Load() != before {
+		t.Fatalf("Memoize over Cache.Set: got %d, %v, %d calls of fn; want 4, nil, 0", v, err, calls.Load()-before)
 	}
 }
 
@@ -425,7 +478,7 @@ func TestMemoize_Options(t *testing.T) {
 	fn := func(ctx context.Context, k string) (int, error) { calls.Add(1); return len(k), nil }
 
 	t.Run("prefix", func(t *testing.T) {
-		m, err := NewMemoizer(c, fn, WithPrefix("len"))
+		m, err := NewMemoizer(c, fn, &MemoizeOptions[string, int]{Prefix: "len"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,12 +491,12 @@ func TestMemoize_Options(t *testing.T) {
 		}
 	})
 	t.Run("key", func(t *testing.T) {
-		m, err := NewMemoizer(c, fn, WithKey(func(k string) (string, error) {
+		m, err := NewMemoizer(c, fn, &MemoizeOptions[string, int]{Key: func(k string) (string, error) {
 			if k == "bad" {
 				return "", errors.New("no")
 			}
 			return strings.ToUpper(k), nil
-		}))
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,24 +511,24 @@ func TestMemoize_Options(t *testing.T) {
 		}
 	})
 	t.Run("ttl", func(t *testing.T) {
-		m, _ := NewMemoizer(c, fn, WithPrefix("ttl"), WithTTL(time.Minute))
+		m, _ := NewMemoizer(c, fn, &MemoizeOptions[string, int]{Prefix: "ttl", TTL: time.Minute})
 		m.Call(ctx, "a")
 		if d, _ := s.TTL(ctx, "app:ttl:a"); d > time.Minute || d < 59*time.Second {
 			t.Fatalf("TTL = %v; want 1m", d)
 		}
-		m, _ = NewMemoizer(c, fn, WithPrefix("def"))
+		m, _ = NewMemoizer(c, fn, &MemoizeOptions[string, int]{Prefix: "def"})
 		m.Call(ctx, "a")
 		if d, _ := s.TTL(ctx, "app:def:a"); d < 59*time.Minute {
 			t.Fatalf("TTL = %v; want the cache's default, 1h", d)
 		}
-		m, _ = NewMemoizer(c, fn, WithPrefix("none"), WithTTL(NoExpiry))
+		m, _ = NewMemoizer(c, fn, &MemoizeOptions[string, int]{Prefix: "none", TTL: NoExpiry})
 		m.Call(ctx, "a")
 		if d, _ := s.TTL(ctx, "app:none:a"); d != 0 {
 			t.Fatalf("TTL = %v; want 0 (no expiry)", d)
 		}
 	})
 	t.Run("skip", func(t *testing.T) {
-		m, _ := NewMemoizer(c, fn, WithPrefix("skip"), WithSkip(func(v int) bool { return v > 3 }))
+		m, _ := NewMemoizer(c, fn, &MemoizeOptions[string, int]{Prefix: "skip", Skip: func(v int) bool { return v > 3 }})
 		m.Call(ctx, "long")
 		m.Call(ctx, "abc")
 		if ok, _ := s.Exists(ctx, "app:skip:long"); ok {
@@ -486,25 +539,27 @@ func TestMemoize_Options(t *testing.T) {
 		}
 	})
 	t.Run("invalid", func(t *testing.T) {
-		for name, opt := range map[string]MemoizeOption{
-			"ttl":          WithTTL(-5),
-			"prefix":       WithPrefix("a:b"),
-			"empty":        WithPrefix(""),
-			"key type":     WithKey(func(int) (string, error) { return "", nil }),
-			"skip type":    WithSkip(func(string) bool { return false }),
-			"not found":    WithNotFound(nil, time.Second),
-			"lock":         WithStampedeLock(time.Second, 2*time.Second),
-			"beta":         WithEarlyRefresh(0),
-			"nan":          WithEarlyRefresh(math.NaN()),
-			"swr":          WithStaleWhileRevalidate(-1),
-			"negative ttl": WithNotFound(errNoUser, 0),
+		type O = MemoizeOptions[string, int]
+		for name, opt := range map[string]*O{
+			"ttl":              {TTL: -5},
+			"prefix":           {Prefix: "a:b"},
+			"not found no err": {NotFoundTTL: time.Second},
+			"not found no ttl": {NotFound: errNoUser},
+			"not found ttl":    {NotFound: errNoUser, NotFoundTTL: -5},
+			"zero ttl":         {ZeroNotFoundTTL: -5},
+			"lock":             {StampedeLease: time.Second, StampedePoll: 2 * time.Second},
+			"lock negative":    {StampedeLease: -1},
+			"beta":             {EarlyRefresh: -1},
+			"nan":              {EarlyRefresh: math.NaN()},
+			"inf":              {EarlyRefresh: math.Inf(1)},
+			"swr":              {StaleWhileRevalidate: -1},
 		} {
 			if _, err := NewMemoizer(c, fn, opt); !errors.Is(err, ErrInvalidOption) {
 				t.Errorf("%s: err = %v; want ErrInvalidOption", name, err)
 			}
 		}
 		noTTL, _, _ := newTestCache(t, nil)
-		if _, err := NewMemoizer(noTTL, fn, WithEarlyRefresh(1)); !errors.Is(err, ErrInvalidOption) {
+		if _, err := NewMemoizer(noTTL, fn, &MemoizeOptions[string, int]{EarlyRefresh: 1}); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("early refresh without ttl: err = %v; want ErrInvalidOption", err)
 		}
 		func() {
@@ -513,7 +568,7 @@ func TestMemoize_Options(t *testing.T) {
 					t.Errorf("Memoize with an invalid option: recovered %v; want ErrInvalidOption", err)
 				}
 			}()
-			Memoize(c, fn, WithPrefix(""))
+			Memoize(c, fn, &MemoizeOptions[string, int]{Prefix: "a:b"})
 		}()
 		func() {
 			defer func() {
@@ -521,7 +576,7 @@ func TestMemoize_Options(t *testing.T) {
 					t.Errorf("MemoizeMany with a lock: recovered %v; want ErrInvalidOption", err)
 				}
 			}()
-			MemoizeMany(c, func(context.Context, []string) (map[string]int, error) { return nil, nil }, WithStampedeLock(time.Second, time.Millisecond))
+			MemoizeMany(c, func(context.Context, []string) (map[string]int, error) { return nil, nil }, &MemoizeOptions[string, int]{StampedeLease: time.Second, StampedePoll: time.Millisecond})
 		}()
 	})
 }
@@ -530,7 +585,7 @@ func TestMemoizer_RefreshNoWriteInvalidate(t *testing.T) {
 	ctx := context.Background()
 	c, s, _ := newTestCache(t, nil)
 	var calls atomic.Int32
-	m, err := NewMemoizer(c, func(ctx context.Context, k string) (int, error) { return int(calls.Add(1)), nil })
+	m, err := NewMemoizer(c, func(ctx context.Context, k string) (int, error) { return int(calls.Add(1)), nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +636,7 @@ func TestMemoize_FailOpenReportsStoreFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := Memoize(c, func(ctx context.Context, k string) (int, error) { return 8, nil })
+	f := Memoize(c, func(ctx context.Context, k string) (int, error) { return 8, nil }, nil)
 	s.Close() // the backend fails beneath the middleware: an outage
 	if v, err := f(context.Background(), "k"); v != 8 || err != nil {
 		t.Fatalf("got %d, %v; want fn's 8, nil", v, err)

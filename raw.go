@@ -2,9 +2,14 @@ package cachet
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachet-go/cachet/internal/deadline"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/store"
 )
@@ -13,31 +18,187 @@ import (
 // memoize*.go use a Cache through these methods only, and the read-through
 // that GetOrLoad and the Memoizer share.
 
-// loadShared is the read-through step that GetOrLoad and the Memoizer
-// share, for a caller that has missed key: it returns ctx's error (as an
-// error of op) when ctx has ended, else it joins key's shared call of
-// fill in g, which should be recheckThenLoad.
-func loadShared[V any](ctx context.Context, g *flight.Group[V], op, key string, fill func(ctx context.Context) (V, error)) (V, error) {
-	if err := ctx.Err(); err != nil {
-		var zero V
-		return zero, store.Errorf(op, key, err)
-	}
-	v, _, err := g.Do(ctx, key, fill)
-	return v, err
-}
-
-// recheckThenLoad is the body of a shared call (see loadShared): recheck,
-// if not nil, reads the key once more, so that a caller that missed just
-// as an earlier shared call stored the value, and reached the group just
-// after that call ended, finds the value there (hit) instead of loading it
-// again; load runs on a miss.
-func recheckThenLoad[V any](ctx context.Context, recheck func(ctx context.Context) (v V, hit bool, err error), load func(ctx context.Context) (V, error)) (V, error) {
-	if recheck != nil {
-		if v, hit, err := recheck(ctx); hit {
-			return v, err
+// readThrough is the one read-through path, shared by GetOrLoad, the
+// Memoizer and (for its keys) MemoizeMany's callers: lookup reads key and
+// reports a hit; load runs on a miss, within key's shared call in g.
+//
+// With joinFirst (a networked store, where a read is a round trip) a
+// caller joins the shared call at once and the call reads the store once
+// before loading: a cold burst of callers costs one read and one write.
+// Otherwise (an in-process store) a caller reads first, so that a hit
+// costs no shared call, and the shared call reads once more before
+// loading, so that a caller that missed just as an earlier shared call
+// stored the value, and reached the group just after that call ended,
+// finds the value there instead of loading it again.
+//
+// shared reports whether the caller joined a call another caller started
+// (or its result was given to several callers). A caller whose ctx has
+// ended gets ctx's error, as an error of op.
+func readThrough[V any](ctx context.Context, g *flight.Group[V], op, key string, joinFirst bool, lookup func(ctx context.Context) (v V, hit bool, err error), load func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
+	if !joinFirst {
+		if v, hit, err := lookup(ctx); hit || err != nil {
+			return v, false, err
 		}
 	}
-	return load(ctx)
+	if err := ctx.Err(); err != nil {
+		var zero V
+		return zero, false, store.Errorf(op, key, err)
+	}
+	return g.Do(ctx, key, func(ctx context.Context) (V, error) {
+		if lookup != nil {
+			if v, hit, err := lookup(ctx); hit || err != nil {
+				return v, err
+			}
+		}
+		return load(ctx)
+	})
+}
+
+// decodeEntry decodes the bytes b stored at key into *v and returns their
+// entry header (the zero Header for a raw cache). A value in the other
+// stored format, a corrupt header or a codec failure gives an error of op
+// wrapping ErrDecode that says what was found.
+func (c *Cache[K, V]) decodeEntry(op, key string, b []byte, v *V) (entry.Header, error) {
+	if c.raw {
+		if _, _, err := entry.Decode(b); err == nil {
+			return entry.Header{}, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is in cachet's entry format; read it with a cache without Options.Raw", ErrDecode)}
+		}
+		if err := c.codec.Unmarshal(b, v); err != nil {
+			var zero V
+			*v = zero
+			return entry.Header{}, store.Errorf(op, key, err)
+		}
+		return entry.Header{}, nil
+	}
+	h, payload, err := entry.Decode(b)
+	switch {
+	case errors.Is(err, entry.ErrNotEntry):
+		return h, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is %s: written by another client, a raw cache (Options.Raw) or Increment", ErrDecode, entry.ErrNotEntry)}
+	case err != nil:
+		return h, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: %w", ErrDecode, err)}
+	case h.Negative():
+		return h, nil
+	}
+	if err := c.codec.Unmarshal(payload, v); err != nil {
+		var zero V
+		*v = zero
+		return h, store.Errorf(op, key, err)
+	}
+	return h, nil
+}
+
+// encodeEntry returns the bytes to store for v: the codec's output, behind
+// the header h unless the cache is raw.
+func (c *Cache[K, V]) encodeEntry(op, key string, v V, h entry.Header) ([]byte, error) {
+	payload, err := c.codec.Marshal(v)
+	if err != nil {
+		return nil, store.Errorf(op, key, err)
+	}
+	if c.raw {
+		return payload, nil
+	}
+	return entry.Encode(h, payload), nil
+}
+
+// expired reports whether the entry h is past its logical expiry. An
+// in-process store hides entries at their ttl itself, so the clock is read
+// only for entries kept past it (stale-while-revalidate) or over a
+// networked store (memcached keeps ttls in whole seconds).
+func (c *Cache[K, V]) expired(h entry.Header) bool {
+	if h.Expiry == 0 || (c.inProc && h.Flags&entry.FlagStale == 0) {
+		return false
+	}
+	return h.Expired(time.Now().UnixNano())
+}
+
+// expiryAt returns the logical expiry, in Unix nanoseconds, of an entry
+// written at now (the zero time: read the clock) with the store ttl ttl;
+// 0 for none.
+func expiryAt(now time.Time, ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now.Add(ttl).UnixNano()
+}
+
+// lifecycle is what Close ends: the background work (refreshes) started
+// for a cache, which Close cancels and waits for.
+type lifecycle struct {
+	mu     sync.Mutex
+	closed atomic.Bool
+	ctx    context.Context // cancelled by close; nil until first used
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// isClosed reports whether Close has been called.
+func (l *lifecycle) isClosed() bool { return l.closed.Load() }
+
+// goBackground runs f in a new goroutine with a context that carries ctx's
+// values and is cancelled by Close, unless Close has been called, and
+// reports whether it did. Close waits for f to return.
+func (l *lifecycle) goBackground(ctx context.Context, f func(ctx context.Context)) bool {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return false
+	}
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancel(context.Background())
+	}
+	life := l.ctx
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go func() {
+		defer l.wg.Done()
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(life, cancel)
+		defer func() {
+			stop()
+			cancel()
+		}()
+		f(ctx)
+	}()
+	return true
+}
+
+// close marks the cache closed, cancels the background work and waits for
+// it.
+func (l *lifecycle) close() {
+	l.mu.Lock()
+	l.closed.Store(true)
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// loadTTLKey is the context key of a load's *loadTTL (see SetTTL).
+type loadTTLKey struct{}
+
+// loadTTL is the ttl a load asked for with SetTTL.
+type loadTTL struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	set bool
+}
+
+// withLoadTTL returns ctx carrying a new *loadTTL for the load it is given
+// to.
+func withLoadTTL(ctx context.Context) (context.Context, *loadTTL) {
+	t := &loadTTL{}
+	return context.WithValue(ctx, loadTTLKey{}, t), t
+}
+
+// get returns the store ttl the load set (0: none), if it set one.
+func (t *loadTTL) get() (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ttl, t.set
 }
 
 // subKeys returns the cache's key rule with segment (if not "") between
@@ -54,11 +215,7 @@ func (c *Cache[K, V]) defaultTTL() time.Duration { return c.ttl }
 // inProcess reports whether the cache's store is in-process
 // (store.InProcess): it never waits, and hides an entry at its ttl to the
 // millisecond.
-func (c *Cache[K, V]) inProcess() bool { return store.IsInProcess(c.s) }
-
-// encode and decode run the cache's codec.
-func (c *Cache[K, V]) encode(v V) ([]byte, error)  { return c.codec.Marshal(v) }
-func (c *Cache[K, V]) decode(b []byte, v *V) error { return c.codec.Unmarshal(b, v) }
+func (c *Cache[K, V]) inProcess() bool { return c.inProc }
 
 // readRaw reads the bytes stored at key through the middleware, under the
 // per-operation timeout. It also returns the time it read for the timeout,

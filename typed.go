@@ -7,6 +7,7 @@ import (
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/deadline"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/store"
 )
@@ -66,6 +67,16 @@ type Options[K comparable] struct {
 	// Disabled starts the cache switched off: it behaves as over
 	// noopstore until Enable (see Cache.Disable). Default: false, on.
 	Disabled bool
+
+	// Raw makes the cache store the codec's bare output, readable by any
+	// client in any language (plain JSON or msgpack bytes in Redis), instead
+	// of cachet's entry format: the codec's output behind a header of 3 to
+	// about 12 bytes that carries what negative caching, early refresh and
+	// stale-while-revalidate need. A raw cache cannot use those memoize
+	// options. Caches over the same keys must agree on Raw: each reports
+	// a value in the other format as an error wrapping ErrDecode that
+	// names the cause, never as a value. Default: false, the entry format.
+	Raw bool
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -79,7 +90,10 @@ type Cache[K comparable, V any] struct {
 	keys    keyBuilder[K]
 	ttl     time.Duration // default ttl as given to the store (0: none)
 	timeout time.Duration // 0: none
+	raw     bool          // Options.Raw
+	inProc  bool          // the store is store.InProcess
 	flight  flight.Group[V]
+	life    lifecycle // Close and the background work it waits for
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -117,7 +131,8 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	case timeout < 0:
 		timeout = 0
 	}
-	if store.IsInProcess(s) {
+	inProc := store.IsInProcess(s)
+	if inProc {
 		timeout = 0 // nothing to interrupt: save the context per call
 	}
 	if o.Namespace != "" {
@@ -140,6 +155,8 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		keys:    keys,
 		ttl:     ttl,
 		timeout: timeout,
+		raw:     o.Raw,
+		inProc:  inProc,
 	}, nil
 }
 
@@ -179,9 +196,10 @@ func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration
 	return 0, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: %v (use NoExpiry for no expiry)", ErrInvalidTTL, ttl)}
 }
 
-// Get returns the value stored for k. A missing or expired key gives an
-// error wrapping ErrNotFound; a stored value the codec cannot decode gives
-// one wrapping ErrDecode.
+// Get returns the value stored for k. A missing or expired key, or a
+// "not found" entry of a memoized function, gives an error wrapping
+// ErrNotFound; a stored value the codec cannot decode, or one in the other
+// stored format (see Options.Raw), gives one wrapping ErrDecode.
 func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 	var v V
 	key, err := c.keys.build("get", k)
@@ -199,9 +217,13 @@ func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
 	if err != nil {
 		return v, store.Errorf("get", key, err)
 	}
-	if err := c.codec.Unmarshal(b, &v); err != nil {
+	h, err := c.decodeEntry("get", key, b, &v)
+	if err != nil {
+		return v, err
+	}
+	if h.Negative() || c.expired(h) {
 		var zero V
-		return zero, store.Errorf("get", key, err)
+		return zero, &Error{Op: "get", Key: key, Err: ErrNotFound}
 	}
 	return v, nil
 }
@@ -235,10 +257,13 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 			continue
 		}
 		var v V
-		if err := c.codec.Unmarshal(b, &v); err != nil {
-			return nil, store.Errorf("get_many", skeys[i], err)
+		h, err := c.decodeEntry("get_many", skeys[i], b, &v)
+		if err != nil {
+			return nil, err
 		}
-		out[keys[i]] = v
+		if !h.Negative() && !c.expired(h) {
+			out[keys[i]] = v
+		}
 	}
 	return out, nil
 }
@@ -254,39 +279,57 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 // bound its own run time.
 //
 // The cache is an optimisation, never a new point of failure: when the
-// store fails to read (or holds a value that cannot be decoded) load is
-// called as for a miss, and when it fails to write, the loaded value is
+// store fails to read (or holds a value that cannot be decoded, or one in
+// the other stored format) load is called as for a miss, and when it fails to write, the loaded value is
 // still returned. Such store failures are visible to the cache's
 // middleware. An error from load is returned as is and nothing is cached.
+// load may set the ttl of its value with SetTTL.
+//
+// Over a networked store a cold key costs one read and one write, however
+// many callers ask for it at once: a caller joins the shared call first,
+// and the call reads the store once before loading. Over an in-process
+// store a caller reads first (a hit costs no shared call) and the shared
+// call reads once more before loading.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {
 	key, err := c.keys.build("get", k)
 	if err != nil {
 		var zero V
 		return zero, err
 	}
-	gctx, cancel := c.withTimeout(ctx)
-	v, err := c.get(gctx, key)
-	cancel()
-	if err == nil {
-		return v, nil
-	}
-	return loadShared(ctx, &c.flight, "get", key, func(fctx context.Context) (V, error) {
-		return recheckThenLoad(fctx, func(ctx context.Context) (V, bool, error) {
-			rctx, cancel := c.withTimeout(ctx)
-			defer cancel()
-			v, err := c.get(rctx, key)
-			return v, err == nil, nil
-		}, func(ctx context.Context) (V, error) {
-			v, err := load(ctx)
-			if err != nil {
-				return v, err
-			}
-			sctx, cancel := c.withTimeout(ctx)
-			defer cancel()
-			c.set(sctx, "set", key, v, c.ttl) // a failed write still answers
+	if c.inProc {
+		// The read before the shared call (see readThrough), inline: a
+		// hit allocates nothing.
+		if v, err := c.get(ctx, key); err == nil {
 			return v, nil
-		})
+		}
+	}
+	return c.load(ctx, key, load)
+}
+
+// load is GetOrLoad's read-through after its own read, if any, missed.
+func (c *Cache[K, V]) load(ctx context.Context, key string, load func(ctx context.Context) (V, error)) (V, error) {
+	lookup := func(ctx context.Context) (V, bool, error) {
+		rctx, cancel := c.withTimeout(ctx)
+		defer cancel()
+		v, err := c.get(rctx, key)
+		return v, err == nil, nil
+	}
+	v, _, err := readThrough(ctx, &c.flight, "get", key, true, lookup, func(ctx context.Context) (V, error) {
+		ctx, ttl := withLoadTTL(ctx)
+		v, err := load(ctx)
+		if err != nil {
+			return v, err
+		}
+		sttl := c.ttl
+		if d, ok := ttl.get(); ok {
+			sttl = d
+		}
+		sctx, cancel := c.withTimeout(ctx)
+		defer cancel()
+		c.set(sctx, "set", key, v, sttl) // a failed write still answers
+		return v, nil
 	})
+	return v, err
 }
 
 // Set stores v for k with the cache's default ttl.
@@ -311,9 +354,9 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
-	b, err := c.codec.Marshal(v)
+	b, err := c.encodeEntry(op, key, v, entry.Header{Expiry: expiryAt(time.Time{}, ttl)})
 	if err != nil {
-		return store.Errorf(op, key, err)
+		return err
 	}
 	if op == "add" {
 		return store.Errorf(op, key, c.s.Add(ctx, key, b, ttl))
@@ -333,21 +376,22 @@ func (c *Cache[K, V]) SetManyWithTTL(ctx context.Context, items map[K]V, ttl tim
 	if len(items) == 0 {
 		return nil
 	}
+	sttl, err := c.storeTTL("set_many", "", ttl)
+	if err != nil {
+		return err
+	}
+	h := entry.Header{Expiry: expiryAt(time.Time{}, sttl)}
 	entries := make([]store.Entry, 0, len(items))
 	for k, v := range items {
 		key, err := c.keys.build("set_many", k)
 		if err != nil {
 			return err
 		}
-		b, err := c.codec.Marshal(v)
+		b, err := c.encodeEntry("set_many", key, v, h)
 		if err != nil {
-			return store.Errorf("set_many", key, err)
+			return err
 		}
 		entries = append(entries, store.Entry{Key: key, Value: b})
-	}
-	sttl, err := c.storeTTL("set_many", entries[0].Key, ttl)
-	if err != nil {
-		return err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -468,8 +512,12 @@ func (c *Cache[K, V]) Clear(ctx context.Context) error {
 	return store.Errorf("clear", prefix, c.s.Clear(ctx, prefix))
 }
 
-// Close closes the cache's store (through its middleware). Caches that
-// share one store should close it once, when the last is done.
+// Close cancels the background refreshes of the cache's memoized
+// functions and waits for them to end, then closes the cache's store
+// (through its middleware). Memoized calls made after Close return an
+// error wrapping ErrClosed. Caches that share one store should close it
+// once, when the last is done.
 func (c *Cache[K, V]) Close() error {
+	c.life.close()
 	return store.Errorf("close", "", c.s.Close())
 }

@@ -78,8 +78,9 @@ func CodecView[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W]) (*Cach
 }
 
 // view returns a Cache of W values sharing c's store, middleware, ttl,
-// timeout and switch, with codec cd and the key rule keys. Every field of
-// Cache but its own in-process state (the flight group) is carried over
+// timeout, stored format and switch, with codec cd and the key rule keys.
+// Every field of Cache but its own in-process state (the flight group, and
+// the lifecycle of the view's own background refreshes) is carried over
 // here: a new field of Cache must be added.
 func view[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W], keys keyBuilder[K]) *Cache[K, W] {
 	return &Cache[K, W]{
@@ -89,5 +90,7 @@ func view[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W], keys keyBui
 		keys:    keys,
 		ttl:     c.ttl,
 		timeout: c.timeout,
+		raw:     c.raw,
+		inProc:  c.inProc,
 	}
 }

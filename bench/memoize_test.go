@@ -27,7 +27,7 @@ func BenchmarkMemoizeHit(b *testing.B) {
 	ctx := context.Background()
 	load := func(context.Context, string) (User, error) { return ada, nil }
 	c := cachet.Must(cachet.New[string](memstore.Must(nil), codec.Msgpack[User](), &cachet.Options[string]{Namespace: "m"}))
-	memo := cachet.Memoize(c, load, cachet.WithTTL(time.Hour))
+	memo := cachet.Memoize(c, load, &cachet.MemoizeOptions[string, User]{TTL: time.Hour})
 	sc := sturdyc.New[User](1000, 4, time.Hour, 10)
 	fetch := func(ctx context.Context) (User, error) { return load(ctx, "k") }
 	if _, err := memo(ctx, "k"); err != nil {
@@ -66,7 +66,7 @@ func BenchmarkMemoizeHitRedis(b *testing.B) {
 	}
 	defer s.Close()
 	c := cachet.Must(cachet.New[string](s, codec.Msgpack[User](), &cachet.Options[string]{Namespace: "mhit"}))
-	memo := cachet.Memoize(c, func(context.Context, string) (User, error) { return ada, nil }, cachet.WithTTL(time.Hour))
+	memo := cachet.Memoize(c, func(context.Context, string) (User, error) { return ada, nil }, &cachet.MemoizeOptions[string, User]{TTL: time.Hour})
 	rc := redis.NewClient(&redis.Options{Addr: addr})
 	defer rc.Close()
 	grc := rediscache.New(&rediscache.Options{Redis: rc})
@@ -191,7 +191,7 @@ func memoCaller(c *cachet.Cache[string, User], slow func(*atomic.Int64) User) fu
 	type key struct{}
 	memo := cachet.Memoize(c, func(ctx context.Context, _ string) (User, error) {
 		return slow(ctx.Value(key{}).(*atomic.Int64)), nil
-	}, cachet.WithTTL(time.Hour))
+	}, &cachet.MemoizeOptions[string, User]{TTL: time.Hour})
 	return func(ctx context.Context, k string, calls *atomic.Int64) error {
 		_, err := memo(context.WithValue(ctx, key{}, calls), k)
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/caches"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
@@ -414,10 +415,7 @@ func TestRegistry_Codecs(t *testing.T) {
 		if err := c.Set(ctx, "k", ada); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := c.Store().Get(ctx, "k")
-		if err != nil {
-			t.Fatalf("%s: raw Get: %v", alias, err)
-		}
+		raw := payload(t, c.Store(), "k")
 		if !bytes.Equal(raw, want) {
 			t.Errorf("%s codec stored %q; want %q", alias, raw, want)
 		}
@@ -433,22 +431,22 @@ func TestRegistry_Codecs(t *testing.T) {
 	if err := s.Set(ctx, "k", "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if raw, err := s.Store().Get(ctx, "k"); err != nil || string(raw) != "hello" {
-		t.Errorf("string codec stored %q, %v; want hello", raw, err)
+	if raw := payload(t, s.Store(), "k"); string(raw) != "hello" {
+		t.Errorf("string codec stored %q; want hello", raw)
 	}
 	b := cachet.Must(caches.Alias[string, []byte](r, "bytes"))
 	if err := b.Set(ctx, "k", []byte{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	if raw, err := b.Store().Get(ctx, "k"); err != nil || !reflect.DeepEqual(raw, []byte{1, 2}) {
-		t.Errorf("bytes codec stored %v, %v; want [1 2]", raw, err)
+	if raw := payload(t, b.Store(), "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
+		t.Errorf("bytes codec stored %v; want [1 2]", raw)
 	}
 	p := cachet.Must(caches.Alias[string, point](r, "point"))
 	if err := p.Set(ctx, "k", point{3, 4}); err != nil {
 		t.Fatal(err)
 	}
-	if raw, err := p.Store().Get(ctx, "k"); err != nil || string(raw) != "3,4" {
-		t.Errorf("registered codec stored %q, %v; want 3,4", raw, err)
+	if raw := payload(t, p.Store(), "k"); string(raw) != "3,4" {
+		t.Errorf("registered codec stored %q; want 3,4", raw)
 	}
 
 	// Codecs that do not fit V.
@@ -753,4 +751,19 @@ func TestConfig_JSONRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %s through %s = %#v, %v; want %#v, true", name, data, got, ok, want)
 		}
 	}
+}
+
+// payload returns the codec's output stored at key: the value a Cache
+// wrote, without its entry header (see cachet's "Stored format").
+func payload(t *testing.T, s store.Store, key string) []byte {
+	t.Helper()
+	b, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	_, p, err := entry.Decode(b)
+	if err != nil {
+		t.Fatalf("Get(%q) = %q: %v", key, b, err)
+	}
+	return p
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
@@ -256,7 +257,7 @@ func TestOpenURL_SingleServer(t *testing.T) {
 	// ttl reached the server.
 	check := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "s3cret", DB: 3})
 	defer check.Close()
-	if got, err := check.Get(ctx, "app:k").Result(); err != nil || got != "v" {
+	if got, err := check.Get(ctx, "app:k").Bytes(); err != nil || string(stripEntry(got)) != "v" {
 		t.Errorf("GET app:k in db 3 = %q, %v; want v", got, err)
 	}
 	if ttl, err := check.TTL(ctx, "app:k").Result(); err != nil || ttl <= 0 || ttl > time.Minute {
@@ -370,7 +371,7 @@ func TestOpenURL_SentinelServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := testserver.RedisCommand(master, "GET", "sent:k"); err != nil || v != "through the sentinel" {
+	if v, err := testserver.RedisCommand(master, "GET", "sent:k"); err != nil || string(stripEntry([]byte(v))) != "through the sentinel" {
 		t.Fatalf("GET sent:k on the master %s = %q, %v; want the value written through the URL", master, v, err)
 	}
 }
@@ -383,4 +384,13 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// stripEntry returns the codec's output in b, a value a Cache wrote in its
+// entry format (see cachet's "Stored format"), or b if it is not one.
+func stripEntry(b []byte) []byte {
+	if _, p, err := entry.Decode(b); err == nil {
+		return p
+	}
+	return b
 }

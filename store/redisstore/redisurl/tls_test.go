@@ -88,7 +88,7 @@ func TestOpenURL_TLSServer(t *testing.T) {
 	if v, err := c.Get(ctx, "k"); err != nil || v != "over TLS" {
 		t.Fatalf("Get over rediss = %q, %v; want the value just set", v, err)
 	}
-	if v, err := testserver.RedisCommand(srv.Addr, "GET", "tls:k"); err != nil || v != "over TLS" {
+	if v, err := testserver.RedisCommand(srv.Addr, "GET", "tls:k"); err != nil || string(stripEntry([]byte(v))) != "over TLS" {
 		t.Fatalf("GET tls:k on the plain port = %q, %v; want the value written over TLS", v, err)
 	}
 
