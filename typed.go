@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
@@ -76,6 +77,7 @@ type Cache[K comparable, V any] struct {
 	ttl     time.Duration // default ttl as given to the store (0: none)
 	timeout time.Duration // 0: none
 	flight  flight.Group[V]
+	decodes sync.Pool // of *decodeCall[V], see readValue
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -190,12 +192,8 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 }
 
 func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
-	var v V
-	b, err := c.s.Get(ctx, key)
+	v, err := c.readValue(ctx, key)
 	if err != nil {
-		return v, store.Errorf("get", key, err)
-	}
-	if err := c.codec.Unmarshal(b, &v); err != nil {
 		var zero V
 		return zero, store.Errorf("get", key, err)
 	}
@@ -230,8 +228,8 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 		if b == nil {
 			continue
 		}
-		var v V
-		if err := c.codec.Unmarshal(b, &v); err != nil {
+		v, err := codec.Decode(c.codec, b)
+		if err != nil {
 			return nil, store.Errorf("get_many", skeys[i], err)
 		}
 		out[keys[i]] = v
@@ -307,14 +305,7 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
-	b, err := c.codec.Marshal(v)
-	if err != nil {
-		return store.Errorf(op, key, err)
-	}
-	if op == "add" {
-		return store.Errorf(op, key, c.s.Add(ctx, key, b, ttl))
-	}
-	return store.Errorf(op, key, c.s.Set(ctx, key, b, ttl))
+	return c.writeValue(ctx, op, key, v, ttl, op == "add")
 }
 
 // SetMany stores every item with the cache's default ttl, in one store

@@ -18,8 +18,9 @@ type Decoder[V any] interface {
 
 // Appender is an optional interface that may be implemented by a Codec.
 // Append appends the encoding of v to dst and returns the extended slice,
-// as Marshal would return it; dst may be nil. On failure, wrapping
-// ErrEncode, the returned slice is nil. Callers that reuse one buffer for
+// which shares memory with nothing but dst (unlike what Marshal of Bytes
+// returns), so that the caller may reuse it; dst may be nil. On failure,
+// wrapping ErrEncode, the returned slice is nil. Callers that reuse one buffer for
 // many encodings so save the allocation of each (the way
 // encoding.BinaryAppender does for a single type).
 //
@@ -56,6 +57,9 @@ func Append[V any](c Codec[V], dst []byte, v V) ([]byte, error) {
 	b, err := c.Marshal(v)
 	if err != nil {
 		return nil, err
+	}
+	if dst == nil {
+		dst = []byte{} // an empty encoding is still a value
 	}
 	return append(dst, b...), nil
 }
