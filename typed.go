@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
@@ -94,6 +95,7 @@ type Cache[K comparable, V any] struct {
 	inProc  bool          // the store is store.InProcess
 	flight  flight.Group[V]
 	life    lifecycle // Close and the background work it waits for
+	decodes sync.Pool // of *decodeCall[K, V], see readValue
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -212,14 +214,10 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 }
 
 func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
-	var v V
-	b, err := c.s.Get(ctx, key)
+	v, h, err := c.readValue(ctx, "get", key)
 	if err != nil {
-		return v, store.Errorf("get", key, err)
-	}
-	h, err := c.decodeEntry("get", key, b, &v)
-	if err != nil {
-		return v, err
+		var zero V
+		return zero, store.Errorf("get", key, err)
 	}
 	if h.Negative() || c.expired(h) {
 		var zero V
@@ -354,14 +352,7 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
-	b, err := c.encodeEntry(op, key, v, entry.Header{Expiry: expiryAt(time.Time{}, ttl)})
-	if err != nil {
-		return err
-	}
-	if op == "add" {
-		return store.Errorf(op, key, c.s.Add(ctx, key, b, ttl))
-	}
-	return store.Errorf(op, key, c.s.Set(ctx, key, b, ttl))
+	return c.writeValue(ctx, op, key, v, ttl, op == "add")
 }
 
 // SetMany stores every item with the cache's default ttl, in one store

@@ -40,9 +40,15 @@
 //     Store. If a Store does not implement InProcess, it is treated as one
 //     that may wait on I/O, and callers bound its operations with
 //     deadlines ([IsInProcess] reports which).
+//   - [Lender] is an optional interface that may be implemented by a
+//     Store. If a Store does not implement Lender, [GetFunc] calls Get and
+//     hands f the copy Get returns; a store that implements it lends its
+//     own bytes for the duration of f, saving that copy. [GetFunc] uses
+//     only a Lender that is the store it is given, not one found through
+//     middleware, which would bypass what the middleware does on Get.
 //
 // The consumer side, "use the capability, else fall back", is written
-// once, in [CompareAndDelete] and [IsInProcess].
+// once, in [CompareAndDelete], [IsInProcess] and [GetFunc].
 //
 // # Middleware
 //

@@ -53,14 +53,42 @@ func (e *Error) Unwrap() error { return e.Err }
 // returns nil, and when err is already an *Error it is returned as is so
 // that wrapping layers do not repeat themselves.
 func Errorf(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var e *Error
-	if errors.As(err, &e) {
+	if err == nil || hasError(err) {
 		return err
 	}
 	return &Error{Op: op, Key: key, Err: err}
+}
+
+// hasError reports whether err's tree holds an *Error: what errors.As
+// with an **Error target finds, without its reflection and without an
+// allocation for the target, since Errorf runs on every failed operation
+// (every miss among them).
+func hasError(err error) bool {
+	for err != nil {
+		switch e := err.(type) {
+		case *Error:
+			return true
+		case interface{ As(any) bool }:
+			var target *Error
+			if e.As(&target) {
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if hasError(err) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // CheckKey returns an error wrapping ErrInvalidKey when key is empty.

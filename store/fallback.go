@@ -42,3 +42,25 @@ func IsInProcess(s Store) bool {
 	_, ok := As[InProcess](s)
 	return ok
 }
+
+// GetFunc calls f with the value stored under key in s and returns f's
+// error as it is; when key holds no live value, f is not called and the
+// error is Get's (wrapping ErrNotFound for a miss). f must not modify the
+// slice, nor keep it after it returns. If s itself implements [Lender],
+// its GetFunc lends the stored bytes without a copy. Otherwise GetFunc
+// calls s.Get and f with the copy it returns.
+//
+// Unlike [As], GetFunc does not look for a Lender through Unwrap: the
+// wrapper s may observe or change Get (count it, log it, fail it open),
+// and reading the store below it would bypass that. See [Lender] for how a
+// wrapper passes the capability on.
+func GetFunc(ctx context.Context, s Store, key string, f func(value []byte) error) error {
+	if l, ok := s.(Lender); ok {
+		return l.GetFunc(ctx, key, f)
+	}
+	b, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	return f(b)
+}
