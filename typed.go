@@ -49,7 +49,8 @@ type Options[K comparable] struct {
 	// keys must give two different strings. Default: strings as they are,
 	// integers in decimal, types implementing fmt.Stringer through String,
 	// and types whose underlying type is a string or an integer likewise;
-	// New fails for any other K without a Key function.
+	// New fails for any other K without a Key function. A Key (or String
+	// method) that panics gives an error wrapping ErrInvalidKey.
 	Key func(K) (string, error)
 
 	// Middleware wraps the store for this cache, the first element being
