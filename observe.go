@@ -223,6 +223,7 @@ var errorKinds = []struct {
 	err  error
 	kind string
 }{
+	{store.ErrUnavailable, "unavailable"},
 	{context.DeadlineExceeded, "timeout"},
 	{context.Canceled, "canceled"},
 	{store.ErrClosed, "closed"},
@@ -237,7 +238,8 @@ var errorKinds = []struct {
 }
 
 // ErrorKind returns a short, fixed name for the kind of err, for metric
-// labels and span attributes whose values must stay few: "timeout",
+// labels and span attributes whose values must stay few: "unavailable"
+// (an open [Breaker]), "timeout",
 // "canceled", "closed", "invalid_key", "invalid_value", "not_integer",
 // "overflow", "not_supported", "plugin_panic", "not_found" or "exists"
 // for errors wrapping those, "other" for any other error, and "" for nil.

@@ -326,6 +326,7 @@ func TestErrorKind(t *testing.T) {
 		{store.ErrNotFound, "not_found"},
 		{store.ErrExists, "exists"},
 		{errors.New("connection refused"), "other"},
+		{fmt.Errorf("%w: last: %w", store.ErrUnavailable, context.DeadlineExceeded), "unavailable"},
 	}
 	for _, tt := range tests {
 		if got := ErrorKind(tt.err); got != tt.want {

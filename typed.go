@@ -63,6 +63,13 @@ type Options[K comparable] struct {
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
+
+	// Breaker configures the circuit breaker New puts around a store that
+	// is not in-process (see Breaker): after 5 consecutive connection
+	// failures, operations fail at once with ErrUnavailable, and one probe
+	// per second checks for recovery. Default: nil, the breaker with its
+	// defaults; &BreakerOptions{Disable: true} turns it off.
+	Breaker *BreakerOptions
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -127,8 +134,11 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		}
 	}
 	wrapped := s
+	if !store.IsInProcess(s) {
+		wrapped = Breaker(o.Breaker)(s) // innermost: every middleware sees its ErrUnavailable
+	}
 	if len(o.Middleware) > 0 {
-		wrapped = store.Chain(o.Middleware...)(s)
+		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
 	return &Cache[K, V]{
 		s:       wrapped,
