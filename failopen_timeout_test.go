@@ -76,6 +76,7 @@ func TestFailOpen_CacheTimeoutRedisHung(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	c, err := New[string](rs, codec.String(), &Options[string]{
 		Namespace: "fo", Timeout: timeout, Middleware: []store.Middleware{FailOpen(rep.add)},
+		Breaker: &BreakerOptions{Disable: true}, // every read reaches the hung server
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +96,7 @@ func TestFailOpen_CacheTimeoutMemcachedHung(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	c, err := New[string](ms, codec.String(), &Options[string]{
 		Namespace: "fo", Timeout: timeout, Middleware: []store.Middleware{FailOpen(rep.add)},
+		Breaker: &BreakerOptions{Disable: true}, // every read reaches the hung server
 	})
 	if err != nil {
 		t.Fatal(err)
