@@ -111,7 +111,7 @@
 // # Middleware and plugins
 //
 // A [Middleware] wraps the store (Options.Middleware, or [Chain]). Built in:
-// [Timeout], [Logging] (log/slog, keys redacted), [Metrics] with a
+// [Timeout], [Breaker], [Logging] (log/slog, keys redacted), [Metrics] with a
 // [Recorder] ([ExpvarRecorder] here; OpenTelemetry and Prometheus adapters
 // in the contrib modules), [FailOpen] (failed reads become reported
 // misses), and [WithPlugins], aiocache-style Before/After hooks on every
@@ -141,6 +141,17 @@
 // [DefaultTimeout], 5s) unless its context has an earlier deadline. Over an
 // in-process store ([store.InProcess], such as memstore) no timeout is
 // applied, since nothing there can wait.
+//
+// # Failures
+//
+// The cache is an optimisation, never a new point of failure. [FailOpen]
+// turns failed reads into reported misses, the cache's own deadline
+// included; only the caller's cancellation or earlier deadline is returned.
+// [New] puts a circuit breaker ([Breaker]) around every store that is not
+// in-process: after [DefaultBreakerThreshold] (5) consecutive connection
+// failures, operations fail at once with an error wrapping
+// [ErrUnavailable], and one probe per [DefaultBreakerInterval] (1s) checks
+// for recovery. Options.Breaker tunes or disables it.
 //
 // # Performance
 //

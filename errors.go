@@ -27,6 +27,10 @@ var (
 	ErrInvalidValue = store.ErrInvalidValue
 	// ErrNotSupported means the store cannot perform the operation.
 	ErrNotSupported = store.ErrNotSupported
+	// ErrUnavailable means the store is known to be down: the cache's
+	// breaker failed the operation at once after repeated connection
+	// failures (see Breaker).
+	ErrUnavailable = store.ErrUnavailable
 	// ErrEncode means the codec could not encode a value.
 	ErrEncode = codec.ErrEncode
 	// ErrDecode means the codec could not decode a stored value.

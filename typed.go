@@ -51,7 +51,8 @@ type Options[K comparable] struct {
 	// keys must give two different strings. Default: strings as they are,
 	// integers in decimal, types implementing fmt.Stringer through String,
 	// and types whose underlying type is a string or an integer likewise;
-	// New fails for any other K without a Key function.
+	// New fails for any other K without a Key function. A Key (or String
+	// method) that panics gives an error wrapping ErrInvalidKey.
 	Key func(K) (string, error)
 
 	// Middleware wraps the store for this cache, the first element being
@@ -64,6 +65,13 @@ type Options[K comparable] struct {
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
+
+	// Breaker configures the circuit breaker New puts around a store that
+	// is not in-process (see Breaker): after 5 consecutive connection
+	// failures, operations fail at once with ErrUnavailable, and one probe
+	// per second checks for recovery. Default: nil, the breaker with its
+	// defaults; &BreakerOptions{Disable: true} turns it off.
+	Breaker *BreakerOptions
 
 	// Disabled starts the cache switched off: it behaves as over
 	// noopstore until Enable (see Cache.Disable). Default: false, on.
@@ -147,8 +155,11 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		}
 	}
 	wrapped := s
+	if !store.IsInProcess(s) {
+		wrapped = Breaker(o.Breaker)(s) // innermost: every middleware sees its ErrUnavailable
+	}
 	if len(o.Middleware) > 0 {
-		wrapped = store.Chain(o.Middleware...)(s)
+		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
 	return &Cache[K, V]{
 		s:       newSwitch(wrapped, o.Disabled), // switch.go

@@ -27,6 +27,10 @@ var (
 	// ErrNotSupported means the backend cannot perform the operation as
 	// asked (for example, reading a ttl back from memcached).
 	ErrNotSupported = errors.New("store: operation not supported")
+	// ErrUnavailable means the store is known to be unreachable: a circuit
+	// breaker (cachet.Breaker) failed the operation at once, without
+	// trying the store, after repeated connection failures.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Error describes a failed store operation. Backends return it (usually via
