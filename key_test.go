@@ -192,16 +192,16 @@ func TestCache_KeyFuncPanicIsAnError(t *testing.T) {
 			return err
 		}},
 		{"Memoize", func() error {
-			f := Memoize(c, func(_ context.Context, k string) (string, error) { return k, nil })
+			f := Memoize(c, func(_ context.Context, k string) (string, error) { return k, nil }, nil)
 			_, err := f(bg, "bad")
 			return err
 		}},
-		{"Memoize/WithKey", func() error {
+		{"Memoize/Key", func() error {
 			plain, err := New[string](newMem(t), codec.String(), nil)
 			if err != nil {
 				return err
 			}
-			f := Memoize(plain, func(_ context.Context, k string) (string, error) { return k, nil }, WithKey(panicky))
+			f := Memoize(plain, func(_ context.Context, k string) (string, error) { return k, nil }, &MemoizeOptions[string, string]{Key: panicky})
 			_, err = f(bg, "bad")
 			return err
 		}},
