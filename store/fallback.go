@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 )
 
 // This file holds the consumer side of the optional interfaces: each
@@ -41,4 +42,35 @@ func CompareAndDelete(ctx context.Context, s Store, key string, value []byte) (b
 func IsInProcess(s Store) bool {
 	_, ok := As[InProcess](s)
 	return ok
+}
+
+// GetVersion reads key and its version token through the [Swapper] of s
+// (or of a store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func GetVersion(ctx context.Context, s Store, key string) (value, version []byte, err error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.GetVersion(ctx, key)
+	}
+	return nil, nil, Errorf(OpGetVersion.String(), key, ErrNotSupported)
+}
+
+// CompareAndSwap writes value under key only if it is unchanged since the
+// GetVersion that returned version, through the [Swapper] of s (or of a
+// store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func CompareAndSwap(ctx context.Context, s Store, key string, version, value []byte, ttl time.Duration) (bool, error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.CompareAndSwap(ctx, key, version, value, ttl)
+	}
+	return false, Errorf(OpCompareAndSwap.String(), key, ErrNotSupported)
+}
+
+// IncrementFloat adds delta to the number under key through the
+// [FloatIncrementer] of s (or of a store it wraps). A store without one
+// gives an error wrapping [ErrNotSupported].
+func IncrementFloat(ctx context.Context, s Store, key string, delta float64) (float64, error) {
+	if fi, ok := As[FloatIncrementer](s); ok {
+		return fi.IncrementFloat(ctx, key, delta)
+	}
+	return 0, Errorf(OpIncrementFloat.String(), key, ErrNotSupported)
 }
