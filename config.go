@@ -56,7 +56,8 @@ type URLOptions = storeurl.Options
 //
 // Any URL may carry the cache options ttl (a whole number of seconds, or
 // a Go duration such as "90s"; it must be positive), namespace (aliases
-// key_prefix and prefix) and version, which Open returns. They are meant
+// key_prefix and prefix), version and disabled (true starts the cache
+// with its kill switch off, see [Cache.Disable]), which Open returns. They are meant
 // for the Cache built on the store: combine them with the options given
 // in code with [MergeOptions], or let [OpenCache] do it.
 //
@@ -82,7 +83,7 @@ func Open(rawURL string) (store.Store, URLOptions, error) {
 // option given in code wins over the same option in the URL, as in
 // async-caches. The TTL is taken from u only when o.TTL is DefaultTTL (so
 // NoExpiry in code wins too), the namespace when o.Namespace is empty and
-// the version when o.Version is nil.
+// the version when o.Version is nil. Disabled is true if either says so.
 func MergeOptions[K comparable](o *Options[K], u URLOptions) *Options[K] {
 	var m Options[K]
 	if o != nil {
@@ -97,6 +98,9 @@ func MergeOptions[K comparable](o *Options[K], u URLOptions) *Options[K] {
 	}
 	if m.Version == nil && u.Version != "" {
 		m.Version = u.Version
+	}
+	if u.Disabled {
+		m.Disabled = true
 	}
 	return &m
 }

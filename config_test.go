@@ -128,12 +128,14 @@ func TestOpenCache_CodeWinsOverURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	c2.Set(ctx, "k", "v")
+	if err := c2.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
 	if ttl, err := c2.TTL(ctx, "k"); err != nil || ttl > time.Minute {
 		t.Errorf("TTL = %v, %v; want at most 1m, the code's ttl", ttl, err)
 	}
-	if key, _ := c2.Key("k"); key != "url:1:k" {
-		t.Errorf("Key(k) = %q; want \"url:1:k\"", key)
+	if key, err := c2.Key("k"); err != nil || key != "url:1:k" {
+		t.Errorf("Key(k) = %q; want \"url:1:k\" (err %v)", key, err)
 	}
 }
 
@@ -151,7 +153,9 @@ func TestOpenCache_ClosesStoreWhenNewFails(t *testing.T) {
 	if _, err := cachet.OpenCache[string](name+"?version=2", codec.String(), nil); !errors.Is(err, cachet.ErrInvalidOption) {
 		t.Fatalf("OpenCache with a version and no namespace: %v; want ErrInvalidOption", err)
 	}
-	keep.Set(ctx, "k", []byte("v"), 0)
+	if err := keep.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
 	keep.Close()
 	again, _, err := cachet.Open(name)
 	if err != nil {

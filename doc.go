@@ -35,7 +35,8 @@
 // contain ':', so keys of different namespaces never collide, and
 // [Cache.Clear] of namespace "foo" never touches "foobar". Without a
 // namespace, keys are stored as they are, which lets other clients read
-// them. The default key function handles strings, integers and
+// them; [Cache.Clear] then refuses with [ErrClearAll] rather than empty
+// the whole store, which only [Cache.ClearAll] does. The default key function handles strings, integers and
 // [fmt.Stringer]; set Options.Key for anything else.
 //
 // # Expiry

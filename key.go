@@ -25,6 +25,7 @@ func validKeyPart(s string) bool { return !strings.Contains(s, keySep) }
 type keyBuilder[K comparable] struct {
 	prefix    string // "namespace:version:" or "namespace:" or "", then a memoize prefix and ':'
 	namespace string // "" when the cache has none
+	version   string // "" when the cache has none
 	fn        func(K) (string, error)
 }
 
@@ -48,6 +49,7 @@ func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (stri
 	}
 	b.fn = fn
 	b.namespace = namespace
+	b.version = ver
 	if namespace != "" {
 		b.prefix = namespace + keySep
 		if ver != "" {

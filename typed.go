@@ -30,7 +30,7 @@ type Options[K comparable] struct {
 	// Namespace is prepended to every key as "namespace:". Caches with
 	// different namespaces never share keys, and Clear removes only the
 	// cache's namespace. It may not contain ':'. Default: none, keys are
-	// used as they are and Clear clears the whole store.
+	// used as they are (and Clear refuses; see ClearAll).
 	Namespace string
 
 	// Version, a string or an integer, follows the namespace in every key
@@ -62,6 +62,10 @@ type Options[K comparable] struct {
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
+
+	// Disabled starts the cache switched off: it behaves as over
+	// noopstore until Enable (see Cache.Disable). Default: false, on.
+	Disabled bool
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -130,7 +134,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		wrapped = store.Chain(o.Middleware...)(s)
 	}
 	return &Cache[K, V]{
-		s:       wrapped,
+		s:       newSwitch(wrapped, o.Disabled), // switch.go
 		backend: s,
 		codec:   c,
 		keys:    keys,
@@ -451,9 +455,14 @@ func (c *Cache[K, V]) TTL(ctx context.Context, k K) (time.Duration, error) {
 }
 
 // Clear removes every value of this cache's namespace, all versions
-// included. A cache without a namespace clears the whole store.
+// included. A cache without a namespace returns an error wrapping
+// ErrClearAll and removes nothing: emptying the whole store (FLUSHDB on
+// Redis, flush_all on every memcached server) is asked for with ClearAll.
 func (c *Cache[K, V]) Clear(ctx context.Context) error {
 	prefix := c.keys.clearPrefix()
+	if prefix == "" {
+		return errClearAll()
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return store.Errorf("clear", prefix, c.s.Clear(ctx, prefix))

@@ -110,8 +110,8 @@ func TestCache_TTL(t *testing.T) {
 	if ok, err := c.Expire(ctx, "default", cachet.NoExpiry); err != nil || !ok {
 		t.Fatalf("Expire NoExpiry = %v, %v; want true", ok, err)
 	}
-	if d, _ := c.TTL(ctx, "default"); d != 0 {
-		t.Fatalf("TTL after persist = %v; want 0", d)
+	if d, err := c.TTL(ctx, "default"); err != nil || d != 0 {
+		t.Fatalf("TTL after persist = %v; want 0 (err %v)", d, err)
 	}
 	if ok, err := c.Expire(ctx, "missing", time.Minute); err != nil || ok {
 		t.Fatalf("Expire missing = %v, %v; want false", ok, err)
@@ -138,8 +138,8 @@ func TestCache_GetManySetMany(t *testing.T) {
 	if n, err := c.Delete(ctx, "a", "b", "x"); err != nil || n != 2 {
 		t.Fatalf("Delete = %d, %v; want 2", n, err)
 	}
-	if ok, _ := c.Exists(ctx, "a"); ok {
-		t.Fatal("a exists after Delete")
+	if ok, err := c.Exists(ctx, "a"); err != nil || ok {
+		t.Fatalf("a exists after Delete (err %v)", err)
 	}
 }
 
@@ -222,9 +222,16 @@ func TestCache_ClearNamespaceOnly(t *testing.T) {
 	if u, err := foobar.Get(ctx, "k"); err != nil || u.ID != 7 {
 		t.Fatalf("foobar:k after Clear of foo = %+v, %v; want it kept", u, err)
 	}
-	// A cache without a namespace clears the whole store.
+	// A cache without a namespace refuses Clear, and clears the whole
+	// store only through ClearAll.
 	all := newUsers(t, s, nil)
-	if err := all.Clear(ctx); err != nil {
+	if err := all.Clear(ctx); !errors.Is(err, cachet.ErrClearAll) {
+		t.Fatalf("Clear without a namespace: err = %v; want ErrClearAll", err)
+	}
+	if u, err := foobar.Get(ctx, "k"); err != nil || u.ID != 7 {
+		t.Fatalf("foobar:k after a refused Clear = %+v, %v; want it kept", u, err)
+	}
+	if err := all.ClearAll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := foobar.Get(ctx, "k"); !errors.Is(err, cachet.ErrNotFound) {
@@ -243,8 +250,8 @@ func TestCache_VersionsDoNotShareKeys(t *testing.T) {
 	if _, err := v2.Get(ctx, "k"); !errors.Is(err, cachet.ErrNotFound) {
 		t.Fatalf("v2 sees v1's key: err = %v; want ErrNotFound", err)
 	}
-	if key, _ := v2.Key("k"); key != "u:2:k" {
-		t.Fatalf("Key = %q; want u:2:k", key)
+	if key, err := v2.Key("k"); err != nil || key != "u:2:k" {
+		t.Fatalf("Key = %q; want u:2:k (err %v)", key, err)
 	}
 }
 
@@ -445,8 +452,8 @@ func TestCache_GetOrLoad(t *testing.T) {
 	if _, err := c.GetOrLoad(ctx, "e", func(context.Context) (User, error) { return User{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("GetOrLoad with failing loader: err = %v; want boom", err)
 	}
-	if ok, _ := c.Exists(ctx, "e"); ok {
-		t.Fatal("a failed load was cached")
+	if ok, err := c.Exists(ctx, "e"); err != nil || ok {
+		t.Fatalf("a failed load was cached (err %v)", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -56,10 +55,7 @@ func TestMain(m *testing.M) {
 func needMemcached(b *testing.B) string {
 	b.Helper()
 	if memcachedErr != nil {
-		if errors.Is(memcachedErr, testserver.ErrNoBinary) && os.Getenv("CI") != "true" {
-			b.Skipf("no memcached (apt-get install memcached): %v", memcachedErr)
-		}
-		b.Fatalf("starting memcached: %v", memcachedErr)
+		testserver.SkipOrFail(b, memcachedErr, "memcached")
 	}
 	return memcachedAddr
 }
@@ -69,10 +65,7 @@ func needMemcached(b *testing.B) string {
 func needRedis(b *testing.B) string {
 	b.Helper()
 	if redisErr != nil {
-		if errors.Is(redisErr, testserver.ErrNoBinary) && os.Getenv("CI") != "true" {
-			b.Skipf("no redis-server (apt-get install redis-server): %v", redisErr)
-		}
-		b.Fatalf("starting redis-server: %v", redisErr)
+		testserver.SkipOrFail(b, redisErr, "redis-server")
 	}
 	return redisAddr
 }

@@ -109,7 +109,7 @@ func (r *Registry) Configure(aliases map[string]Config) error {
 //	}
 //
 // The fields are those of [Config] (store, codec, ttl, namespace,
-// version, timeout, plugins); ttl and timeout are numbers of seconds or
+// version, timeout, plugins, disabled); ttl and timeout are numbers of seconds or
 // Go duration strings. Unknown fields are an error.
 func (r *Registry) ConfigureJSON(data []byte) error {
 	var raw map[string]json.RawMessage
@@ -204,6 +204,14 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 	for {
 		r.mu.Lock()
 		e, ok := r.aliases[alias]
+		if !ok && alias == DefaultAlias {
+			if d, err := newEntry("default", alias, DefaultConfig); err == nil {
+				if r.aliases == nil {
+					r.aliases = map[string]*aliasEntry{}
+				}
+				r.aliases[alias], e, ok = d, d, true
+			}
+		}
 		var names []string
 		if !ok {
 			for name := range r.aliases {

@@ -1,6 +1,7 @@
 package caches_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/caches"
@@ -103,8 +105,8 @@ func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 	if got, err := b.Get(ctx, "ada"); err != nil || got.Name != "Ada" {
 		t.Errorf("Get = %+v, %v; want Ada", got, err)
 	}
-	if key, _ := a.Key("ada"); key != "users:ada" {
-		t.Errorf("Key = %q; want users:ada", key)
+	if key, err := a.Key("ada"); err != nil || key != "users:ada" {
+		t.Errorf("Key = %q; want users:ada (err %v)", key, err)
 	}
 }
 
@@ -175,8 +177,8 @@ func TestRegistry_CreateIsNew(t *testing.T) {
 		{c1, "cfg:k", time.Minute},
 		{c2, "code:k", time.Second},
 	} {
-		if key, _ := tc.c.Key("k"); key != tc.wantKey {
-			t.Errorf("Key(k) = %q; want %q", key, tc.wantKey)
+		if key, err := tc.c.Key("k"); err != nil || key != tc.wantKey {
+			t.Errorf("Key(k) = %q; want %q (err %v)", key, tc.wantKey, err)
 		}
 		if err := tc.c.Set(ctx, "k", "v"); err != nil {
 			t.Fatal(err)
@@ -201,13 +203,15 @@ func TestRegistry_AliasConfigOverURL(t *testing.T) {
 	ctx := context.Background()
 	a := cachet.Must(caches.Alias[string, string](r, "a"))
 	b := cachet.Must(caches.Alias[string, string](r, "b"))
-	if key, _ := a.Key("k"); key != "url:9:k" {
-		t.Errorf("a.Key = %q; want url:9:k (alias version over URL's)", key)
+	if key, err := a.Key("k"); err != nil || key != "url:9:k" {
+		t.Errorf("a.Key = %q; want url:9:k (alias version over URL's) (err %v)", key, err)
 	}
-	if key, _ := b.Key("k"); key != "url:1:k" {
-		t.Errorf("b.Key = %q; want url:1:k", key)
+	if key, err := b.Key("k"); err != nil || key != "url:1:k" {
+		t.Errorf("b.Key = %q; want url:1:k (err %v)", key, err)
 	}
-	a.Set(ctx, "k", "v")
+	if err := a.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
 	if ttl, err := a.TTL(ctx, "k"); err != nil || ttl != 0 {
 		t.Errorf("a.TTL = %v, %v; want 0 (NoExpiry in the alias config wins over ttl=60)", ttl, err)
 	}
@@ -298,8 +302,8 @@ func TestRegistry_ReconfigureClosesBuilt(t *testing.T) {
 	if fresh == old {
 		t.Fatal("Alias after Configure returned the old cache")
 	}
-	if key, _ := fresh.Key("k"); key != "new:k" {
-		t.Errorf("Key = %q; want new:k, from the new configuration", key)
+	if key, err := fresh.Key("k"); err != nil || key != "new:k" {
+		t.Errorf("Key = %q; want new:k, from the new configuration (err %v)", key, err)
 	}
 	// The old store was closed: its name was freed and the data is gone.
 	if _, err := fresh.Store().Get(ctx, "k"); !errors.Is(err, cachet.ErrNotFound) {
@@ -384,32 +388,67 @@ func TestRegistry_Codecs(t *testing.T) {
 		"bytes":   {Store: "memory://", Codec: "bytes"},
 		"point":   {Store: "memory://", Codec: "cachet-test-point"},
 	})
-	for _, alias := range []string{"json", "msgpack", "gob"} {
+	// Each built-in codec name stores that codec's bytes, not just bytes
+	// that round-trip: a msgpack alias that wrote JSON would read back.
+	ada := user{"Ada", 36}
+	encodings := map[string][]byte{}
+	for alias, cd := range map[string]codec.Codec[user]{
+		"json":    codec.JSON[user](),
+		"msgpack": codec.Msgpack[user](),
+		"gob":     codec.Gob[user](),
+	} {
+		want, err := cd.Marshal(ada)
+		if err != nil {
+			t.Fatalf("%s: Marshal: %v", alias, err)
+		}
+		for other, b := range encodings {
+			if bytes.Equal(b, want) {
+				t.Fatalf("%s and %s encode %+v alike; the check below could not tell them apart", alias, other, ada)
+			}
+		}
+		encodings[alias] = want
 		c, err := caches.Alias[string, user](r, alias)
 		if err != nil {
 			t.Fatalf("%s: %v", alias, err)
 		}
-		if err := c.Set(ctx, "k", user{"Ada", 36}); err != nil {
+		if err := c.Set(ctx, "k", ada); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := c.Get(ctx, "k"); err != nil || got != (user{"Ada", 36}) {
-			t.Errorf("%s: Get = %+v, %v", alias, got, err)
+		raw, err := c.Store().Get(ctx, "k")
+		if err != nil {
+			t.Fatalf("%s: raw Get: %v", alias, err)
+		}
+		if !bytes.Equal(raw, want) {
+			t.Errorf("%s codec stored %q; want %q", alias, raw, want)
+		}
+		if got, err := c.Get(ctx, "k"); err != nil || got != ada {
+			t.Errorf("%s: Get = %+v, %v; want %+v, nil", alias, got, err, ada)
 		}
 	}
+	var decoded user
+	if err := msgpack.Unmarshal(encodings["msgpack"], &decoded); err != nil || decoded != ada || json.Valid(encodings["msgpack"]) {
+		t.Errorf("msgpack codec encodes %+v as %q; want msgpack, not JSON (decoded %+v, %v)", ada, encodings["msgpack"], decoded, err)
+	}
 	s := cachet.Must(caches.Alias[string, string](r, "string"))
-	s.Set(ctx, "k", "hello")
-	if raw, _ := s.Store().Get(ctx, "k"); string(raw) != "hello" {
-		t.Errorf("string codec stored %q; want hello", raw)
+	if err := s.Set(ctx, "k", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := s.Store().Get(ctx, "k"); err != nil || string(raw) != "hello" {
+		t.Errorf("string codec stored %q, %v; want hello", raw, err)
 	}
 	b := cachet.Must(caches.Alias[string, []byte](r, "bytes"))
-	b.Set(ctx, "k", []byte{1, 2})
-	if raw, _ := b.Store().Get(ctx, "k"); !reflect.DeepEqual(raw, []byte{1, 2}) {
-		t.Errorf("bytes codec stored %v", raw)
+	if err := b.Set(ctx, "k", []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := b.Store().Get(ctx, "k"); err != nil || !reflect.DeepEqual(raw, []byte{1, 2}) {
+		t.Errorf("bytes codec stored %v, %v; want [1 2]", raw, err)
 	}
 	p := cachet.Must(caches.Alias[string, point](r, "point"))
-	p.Set(ctx, "k", point{3, 4})
-	if raw, _ := p.Store().Get(ctx, "k"); string(raw) != "3,4" {
-		t.Errorf("registered codec stored %q; want 3,4", raw)
+	if err := p.Set(ctx, "k", point{3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := p.Store().Get(ctx, "k"); err != nil || string(raw) != "3,4" {
+		t.Errorf("registered codec stored %q, %v; want 3,4", raw, err)
 	}
 
 	// Codecs that do not fit V.
@@ -448,7 +487,9 @@ func TestRegistry_Plugins(t *testing.T) {
 	})
 	c := cachet.Must(caches.Alias[string, string](r, "a"))
 	c.Get(ctx, "k") // miss
-	c.Set(ctx, "k", "v")
+	if err := c.Set(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
 	c.Get(ctx, "k") // hit
 	ps, err := r.Plugins("a")
 	if err != nil {
@@ -471,7 +512,10 @@ func TestRegistry_Plugins(t *testing.T) {
 		t.Errorf("registered plugin saw %d calls; want 3", n)
 	}
 	// Each alias has its own instances.
-	psb, _ := r.Plugins("b")
+	psb, err := r.Plugins("b")
+	if err != nil || len(psb) == 0 {
+		t.Fatalf("Plugins(b) = %v, %v; want its plugins", psb, err)
+	}
 	if psb[0] == ps[0] {
 		t.Errorf("two aliases share a plugin instance")
 	}
@@ -500,9 +544,9 @@ func TestRegistry_ConfigureJSON(t *testing.T) {
 			if err := r.ConfigureJSON([]byte(tt.json)); err != nil {
 				t.Fatal(err)
 			}
-			got, _ := r.Config("a")
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Config(a) = %#v; want %#v", got, tt.want)
+			got, ok := r.Config("a")
+			if !ok || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Config(a) = %#v, %v; want %#v, true", got, ok, tt.want)
 			}
 		})
 	}
@@ -576,8 +620,8 @@ func TestRegistry_READMEConfig(t *testing.T) {
 		t.Fatalf("Aliases() = %v", got)
 	}
 	for alias, w := range want {
-		if got, _ := r.Config(alias); !reflect.DeepEqual(got, w) {
-			t.Errorf("Config(%s) = %#v; want %#v", alias, got, w)
+		if got, ok := r.Config(alias); !ok || !reflect.DeepEqual(got, w) {
+			t.Errorf("Config(%s) = %#v, %v; want %#v, true", alias, got, ok, w)
 		}
 	}
 
@@ -598,8 +642,8 @@ func TestRegistry_READMEConfig(t *testing.T) {
 	if o.Addr != "localhost:6379" || o.PoolSize != 20 || o.ReadTimeout != time.Second || o.DialTimeout != time.Second {
 		t.Errorf("sessions client options: addr %s pool %d read %v dial %v", o.Addr, o.PoolSize, o.ReadTimeout, o.DialTimeout)
 	}
-	if key, _ := sessions.Key("s1"); key != "sess:2:s1" {
-		t.Errorf("sessions key = %q; want sess:2:s1", key)
+	if key, err := sessions.Key("s1"); err != nil || key != "sess:2:s1" {
+		t.Errorf("sessions key = %q; want sess:2:s1 (err %v)", key, err)
 	}
 
 	pages := cachet.Must(caches.Alias[string, []byte](r, "pages"))
@@ -636,7 +680,10 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 	if v, err := testserver.RedisCommand(rsrv.Addr, "TTL", "sess:2:s1"); err != nil || v == "-1" || v == "-2" {
 		t.Errorf("TTL sess:2:s1 on the server = %q, %v; want about 1800", v, err)
 	}
-	ps, _ := r.Plugins("sessions")
+	ps, err := r.Plugins("sessions")
+	if err != nil || len(ps) == 0 {
+		t.Fatalf("Plugins(sessions) = %v, %v; want its plugins", ps, err)
+	}
 	if st := ps[0].(*cachet.HitMissRatio).Stats(); st.Hits != 1 || st.Misses != 1 {
 		t.Errorf("sessions hit_miss_ratio = %+v; want 1 hit and 1 miss", st)
 	}
@@ -648,14 +695,15 @@ func TestRegistry_READMEConfigOnServers(t *testing.T) {
 	if got, err := pages.Get(ctx, "/index"); err != nil || string(got) != "<html>" {
 		t.Errorf("pages Get = %q, %v", got, err)
 	}
-	// Another process (here: a store opened from its own URL) sees it.
-	other, _, err := cachet.Open("memcached://" + msrv.Addr)
+	// Another process (here: a cache opened from its own URL, with the same
+	// namespace, which memcached keeps under a generation) sees it.
+	other, err := cachet.OpenCache[string]("memcached://"+msrv.Addr+"?namespace=pages", codec.Bytes(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if got, err := other.Get(ctx, "pages:/index"); err != nil || string(got) != "<html>" {
-		t.Errorf("pages:/index through another store = %q, %v", got, err)
+	if got, err := other.Get(ctx, "/index"); err != nil || string(got) != "<html>" {
+		t.Errorf("/index through another cache = %q, %v", got, err)
 	}
 }
 
@@ -701,8 +749,8 @@ func TestConfig_JSONRoundTrip(t *testing.T) {
 		t.Fatalf("ConfigureJSON(%s): %v", data, err)
 	}
 	for name, want := range in {
-		if got, _ := r.Config(name); !reflect.DeepEqual(got, want) {
-			t.Errorf("round trip of %s through %s = %#v; want %#v", name, data, got, want)
+		if got, ok := r.Config(name); !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("round trip of %s through %s = %#v, %v; want %#v, true", name, data, got, ok, want)
 		}
 	}
 }

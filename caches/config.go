@@ -46,6 +46,11 @@ type Config struct {
 	// first: the built-in hit_miss_ratio and timing, or names given to
 	// RegisterPlugin.
 	Plugins []string `json:"plugins,omitempty"`
+
+	// Disabled starts the alias' caches with their kill switch off, as
+	// cachet.Options.Disabled: they behave as over a noop store until
+	// Enable. Default: false, or the URL's ?disabled=.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // aliasJSON is the JSON form of an alias (it names the type in errors).
@@ -57,6 +62,7 @@ type aliasJSON struct {
 	Version   json.RawMessage `json:"version"`
 	Timeout   json.RawMessage `json:"timeout"`
 	Plugins   []string        `json:"plugins"`
+	Disabled  bool            `json:"disabled"`
 }
 
 // UnmarshalJSON reads an alias from JSON (see [Registry.ConfigureJSON]),
@@ -68,7 +74,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if err := dec.Decode(&raw); err != nil {
 		return err
 	}
-	out := Config{Store: raw.Store, Codec: raw.Codec, Namespace: raw.Namespace, Plugins: raw.Plugins}
+	out := Config{Store: raw.Store, Codec: raw.Codec, Namespace: raw.Namespace, Plugins: raw.Plugins, Disabled: raw.Disabled}
 	var err error
 	if out.TTL, err = jsonDuration("ttl", raw.TTL); err != nil {
 		return err
@@ -114,8 +120,9 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Version   any      `json:"version,omitempty"`
 		Timeout   string   `json:"timeout,omitempty"`
 		Plugins   []string `json:"plugins,omitempty"`
+		Disabled  bool     `json:"disabled,omitempty"`
 	}
-	o := out{Store: c.Store, Codec: c.Codec, Namespace: c.Namespace, Version: c.Version, Plugins: c.Plugins}
+	o := out{Store: c.Store, Codec: c.Codec, Namespace: c.Namespace, Version: c.Version, Plugins: c.Plugins, Disabled: c.Disabled}
 	if c.TTL != 0 {
 		o.TTL = c.TTL.String()
 	}
@@ -214,6 +221,9 @@ func aliasOptions[K comparable](o *cachet.Options[K], c *Config, u cachet.URLOpt
 	}
 	if merged.Timeout == 0 {
 		merged.Timeout = cfg.Timeout
+	}
+	if c.Disabled {
+		merged.Disabled = true
 	}
 	return cachet.MergeOptions(merged, u)
 }

@@ -16,6 +16,12 @@
 // the caller owns. Options given in code win over the alias' own, which
 // win over the options in its store URL.
 //
+// [Registry.Add] configures one more alias and [Registry.Set] adds or
+// replaces one, leaving the others (and the caches built from them) as
+// they are. The alias [DefaultAlias] ("default") exists in every
+// registry: unless configured, it is [DefaultConfig], the in-memory store
+// memory://default; [Default] returns its cache.
+//
 // Codecs are named json (the default), msgpack, gob, string and bytes;
 // [RegisterCodec] adds more. Plugins are named hit_miss_ratio and timing;
 // [RegisterPlugin] adds more. The redis and memcached URL schemes need a

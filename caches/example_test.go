@@ -70,3 +70,25 @@ func ExampleCreate() {
 	// Output:
 	// drafts:/index
 }
+
+// Add configures one more alias without touching the others; Default
+// returns the "default" alias, an in-memory store unless configured.
+func ExampleRegistry_Add() {
+	ctx := context.Background()
+	var r caches.Registry
+	defer r.Close()
+
+	if err := r.Add("sessions", caches.Config{Store: "memory://", Namespace: "sess", TTL: 30 * time.Minute}); err != nil {
+		panic(err)
+	}
+	err := r.Add("sessions", caches.Config{Store: "memory://"})
+	fmt.Println(err != nil) // already configured: Set replaces
+
+	d := cachet.Must(caches.Default[string, string](&r))
+	d.Set(ctx, "greeting", "hello")
+	v, _ := d.Get(ctx, "greeting")
+	fmt.Println(v, r.Aliases())
+	// Output:
+	// true
+	// hello [default sessions]
+}

@@ -15,11 +15,11 @@
 // Nor does hostile input exhaust memory: what Unmarshal allocates is
 // bounded by the size of its input (times the size of V's largest element
 // type), whatever length headers the input holds. [Msgpack] checks every
-// header against the bytes that remain before decoding, encoding/json is
-// bounded by construction, and [Compress] stops at MaxSize. The fuzz
-// tests check a ceiling of 64 bytes allocated per input byte plus 64 KiB.
-// [Gob] is the exception: encoding/gob trusts map counts, so use it only
-// for values the program itself wrote.
+// header against the bytes that remain before decoding, [Gob] walks the
+// gob stream checking every count the same way before encoding/gob reads
+// it, encoding/json is bounded by construction, and [Compress] stops at
+// MaxSize. The fuzz tests check a ceiling of 64 bytes allocated per input
+// byte plus 64 KiB.
 //
 // # Codecs
 //

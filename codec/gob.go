@@ -31,15 +31,21 @@ import (
 // Unmarshal decodes into a fresh V and stores it in *v only on success,
 // so *v is replaced rather than merged into, and left unchanged on
 // failure. Trailing data after the value is an error (ErrDecode), and so
-// is a panic inside the gob decoder, should corrupt input trigger one. A
-// gob message whose length claims more bytes than data holds is rejected
-// before gob reads it (gob would allocate up to 10 MB for it).
+// is a panic inside the gob decoder, should corrupt input trigger one.
 //
-// Gob is for values the program wrote itself: encoding/gob trusts the
-// element count of a map (as of Go 1.26), so a stored value of a few
-// bytes claiming a map of 2^20 entries makes Unmarshal allocate about
-// 56 MB, and larger claims more, before it fails. Prefer Msgpack or JSON
-// when other parties can write to the store.
+// encoding/gob trusts the counts it reads (as of Go 1.26 it makes a map
+// of the stored size, and a slice of up to 10 MB, before reading an
+// element), so Unmarshal first walks the input as gob would, type
+// definitions and interface values included, without decoding it, and
+// rejects a count larger than the bytes that remain: what it then
+// allocates is bounded by the input's size, as with the other codecs.
+// The walk refuses (ErrDecode) two kinds of value gob can write but not
+// reliably read back: inside an interface value, a struct whose field
+// holds an interface value of a type first described there, or a nil
+// element of an interface-typed slice or map. gob reads such a field two
+// ways, depending on whether the registered type has it, and the walk
+// cannot tell which (when the field is one gob skips, gob itself fails on
+// them).
 //
 // The codec is safe for concurrent use.
 func Gob[V any]() Codec[V] {
@@ -71,6 +77,9 @@ func (gobCodec[V]) Unmarshal(data []byte, v *V) error {
 		return decodeError(errNilTarget)
 	}
 	if err := checkGobFraming(data); err != nil {
+		return decodeError(err)
+	}
+	if err := checkGob(data, reflect.TypeFor[V]()); err != nil {
 		return decodeError(err)
 	}
 	// bytes.Reader is an io.ByteReader, so the decoder reads it without

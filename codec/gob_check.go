@@ -11,8 +11,7 @@ import (
 //
 // encoding/gob reads a message of up to 10 MB before noticing that its
 // input is shorter, so seven bytes claiming a long message cost 10 MB.
-// Lengths inside a message (strings, slices, nested interface values) are
-// checked by gob itself against the message.
+// Counts and lengths inside the value are checked by checkGob.
 func checkGobFraming(data []byte) error {
 	for pos := 0; pos < len(data); {
 		start := pos

@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -50,6 +51,9 @@ func decoder[V any](c codec.Codec[V]) func([]byte) error {
 	}
 }
 
+// The registered name of gob's interface claim (gobInterfaceClaim).
+func init() { gob.Register(map[string]string(nil)) }
+
 // hostileCases are stored values whose headers claim far more elements or
 // bytes than they hold, or nest deeper than any value a cache holds.
 func hostileCases() []struct {
@@ -79,6 +83,14 @@ func hostileCases() []struct {
 		{"msgpack/nested claims", unhex("92 dd 00 00 ff ff 91 dd 00 00 ff ff"), decoder(codec.Msgpack[any]()), "array of 65535 elements"},
 		{"msgpack/deep nesting", deep, decoder(codec.Msgpack[any]()), "nested deeper than"},
 		{"gob/message length", unhex("fc 7f ff ff ff 0c 00"), decoder(codec.Gob[string]()), "message of 2147483647 bytes"},
+		// Issue 12: gob made a map of the stored count: 22 bytes claiming
+		// 2^20 entries cost 56 MB, 2^24 cost 894 MB. Slices grew to 10 MB.
+		{"gob/map count into map[string]string", gobMapClaim(0x1000000), decoder(codec.Gob[map[string]string]()), "map of 16777216 entries"},
+		{"gob/map count into any", gobInterfaceClaim(gobMapClaim(0x100000)), decoder(codec.Gob[any]()), "map of 1048576 entries"},
+		{"gob/map count into User.Attrs", gobUserAttrsClaim(0x100000), decoder(codec.Gob[User]()), "map of 1048576 entries"},
+		{"gob/map count into a skipped field", gobUserAttrsClaim(0x100000), decoder(codec.Gob[struct{ ID int }]()), "map of 1048576 entries"},
+		{"gob/slice count into []string", gobSliceClaim(0x100000), decoder(codec.Gob[[]string]()), "slice of 1048576 elements"},
+		{"gob/string length", unhex("07 0c 00 fd 10 00 00 61"), decoder(codec.Gob[string]()), "string of 1048576 bytes"},
 		{"json/deep nesting", jsonDeep, decoder(codec.JSON[any]()), "depth"},
 	}
 }
@@ -114,6 +126,56 @@ func TestCodecs_HostileLengths(t *testing.T) {
 			t.Logf("%d bytes in, %d bytes allocated", len(tc.data), n)
 		})
 	}
+}
+
+// gobMapClaim returns a gob stream of a map[string]string holding one
+// entry but claiming n: the map type's definition (id 65), then the value.
+func gobMapClaim(n uint32) []byte {
+	def := unhex("ff 81 04 02 0c 01 0c 00 00") // -65, wireType{MapT: {Key: string, Elem: string}}
+	val := append(unhex("ff 82 00 fc"), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	val = append(val, unhex("01 61 01 62")...) // "a": "b"
+	return append(append([]byte{byte(len(def))}, def...), append([]byte{byte(len(val))}, val...)...)
+}
+
+// gobSliceClaim returns a gob stream of a []string holding one element
+// but claiming n.
+func gobSliceClaim(n uint32) []byte {
+	def := unhex("ff 81 02 02 0c 00 00") // -65, wireType{SliceT: {Elem: string}}
+	val := append(unhex("ff 82 00 fc"), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	val = append(val, unhex("01 61")...)
+	return append(append([]byte{byte(len(def))}, def...), append([]byte{byte(len(val))}, val...)...)
+}
+
+// gobInterfaceClaim wraps the two messages of a gobMapClaim stream in an
+// interface value of the registered name "map[string]string": its type
+// definition goes inside the value's message, as gob's encoder writes it.
+func gobInterfaceClaim(stream []byte) []byte {
+	def := stream[1 : 1+stream[0]]
+	val := stream[2+stream[0]:][2:] // the map's value, without its type id
+	name := "map[string]string"
+	msg1 := append(append(unhex("10 00"), byte(len(name))), name...) // id 8 (interface), delta 0, name
+	msg1 = append(msg1, def...)
+	msg2 := append(unhex("ff 82"), byte(len(val)))
+	msg2 = append(msg2, val...)
+	return append(append([]byte{byte(len(msg1))}, msg1...), append([]byte{byte(len(msg2))}, msg2...)...)
+}
+
+// gobUserAttrsClaim returns a gob stream of a struct with the fields
+// Attrs map[string]string and ID int, whose Attrs claims n entries.
+func gobUserAttrsClaim(n uint32) []byte {
+	m := gobMapClaim(n)
+	mapDef := m[1 : 1+m[0]]
+	// -66, wireType{StructT: {Field: [{Name: "Attrs", Id: 65}, {Name: "ID", Id: int}]}}
+	structDef := append(unhex("ff 83 03 02 02 01 05"), "Attrs"...)
+	structDef = append(structDef, unhex("01 ff 82 00 01 02")...)
+	structDef = append(structDef, "ID"...)
+	structDef = append(structDef, unhex("01 04 00 00 00")...)
+	val := append(unhex("ff 84 01 fc"), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	val = append(val, unhex("01 61 01 62 00")...)
+	out := append([]byte{byte(len(mapDef))}, mapDef...)
+	out = append(out, byte(len(structDef)))
+	out = append(out, structDef...)
+	return append(append(out, byte(len(val))), val...)
 }
 
 // hostileSeeds returns the hostile inputs as seeds for the fuzz targets.

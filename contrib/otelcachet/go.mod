@@ -3,7 +3,7 @@ module github.com/cachet-go/cachet/contrib/otelcachet
 go 1.24.0
 
 require (
-	github.com/cachet-go/cachet v0.0.0-00010101000000-000000000000
+	github.com/cachet-go/cachet v0.1.0
 	go.opentelemetry.io/otel v1.41.0
 	go.opentelemetry.io/otel/metric v1.41.0
 	go.opentelemetry.io/otel/sdk v1.41.0
@@ -23,5 +23,3 @@ require (
 	golang.org/x/sync v0.19.0 // indirect
 	golang.org/x/sys v0.41.0 // indirect
 )
-
-replace github.com/cachet-go/cachet => ../..

@@ -2,7 +2,7 @@ module github.com/cachet-go/cachet/contrib/promcachet
 
 go 1.24.0
 
-require github.com/cachet-go/cachet v0.0.0-00010101000000-000000000000
+require github.com/cachet-go/cachet v0.1.0
 
 require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
@@ -25,5 +25,3 @@ require (
 	golang.org/x/sys v0.35.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )
-
-replace github.com/cachet-go/cachet => ../..

@@ -12,8 +12,11 @@ package lease
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	mrand "math/rand/v2"
 	"time"
 
+	"github.com/cachet-go/cachet/internal/deadline"
 	"github.com/cachet-go/cachet/store"
 )
 
@@ -44,4 +47,50 @@ func (l *Lease) Key() string { return l.key }
 // comment for stores without store.CompareAndDeleter).
 func (l *Lease) Release(ctx context.Context) (bool, error) {
 	return store.CompareAndDelete(ctx, l.s, l.key, l.token)
+}
+
+// Backoff bounds of Acquire: the first wait after a failed Take is about
+// FirstWait, each later one doubles, up to MaxWait.
+const (
+	FirstWait = 2 * time.Millisecond
+	MaxWait   = 100 * time.Millisecond
+)
+
+// Acquire takes the lease key for ttl, waiting while another holder has
+// it: after each failed Take it sleeps a jittered, growing wait (drawn
+// uniformly from [w/2, w], w starting at FirstWait and doubling up to
+// MaxWait), so that waiters spread out instead of polling in step. Each
+// Take is bounded by opTimeout (0: none) unless ctx ends earlier. It
+// returns when it holds the lease, when ctx ends (an error wrapping
+// ctx's), or on a store error other than store.ErrExists.
+func Acquire(ctx context.Context, s store.Store, key string, ttl, opTimeout time.Duration) (*Lease, error) {
+	wait := FirstWait
+	var timer *time.Timer
+	for {
+		tctx, cancel := deadline.Bound(ctx, opTimeout)
+		l, err := Take(tctx, s, key, ttl)
+		cancel()
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
+		}
+		d := wait/2 + mrand.N(wait/2+1)
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, MaxWait)
+	}
 }

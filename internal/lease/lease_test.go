@@ -83,8 +83,8 @@ func TestLease(t *testing.T) {
 				if ok, err := l.Release(ctx); !ok || err != nil {
 					t.Fatalf("Release = %v, %v; want true, nil", ok, err)
 				}
-				if ok, _ := s.Exists(ctx, "once"); ok {
-					t.Fatal("lease still stored after Release")
+				if ok, err := s.Exists(ctx, "once"); err != nil || ok {
+					t.Fatalf("lease still stored after Release (err %v)", err)
 				}
 				if ok, err := l.Release(ctx); ok || err != nil {
 					t.Fatalf("second Release = %v, %v; want false, nil", ok, err)
@@ -131,8 +131,8 @@ func TestLease(t *testing.T) {
 				if ok, err := l.Release(ctx); ok || err != nil {
 					t.Fatalf("Release of the expired lease = %v, %v; want false, nil", ok, err)
 				}
-				if ok, _ := s.Exists(ctx, "exp"); !ok {
-					t.Fatal("the expired lease's Release removed the new holder's lease")
+				if ok, err := s.Exists(ctx, "exp"); err != nil || !ok {
+					t.Fatalf("the expired lease's Release removed the new holder's lease (err %v)", err)
 				}
 				if ok, err := l2.Release(ctx); !ok || err != nil {
 					t.Fatalf("new holder's Release = %v, %v; want true, nil", ok, err)

@@ -76,10 +76,7 @@ func RedisCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	c, err := StartRedisCluster()
 	if err != nil {
-		if errors.Is(err, ErrNoBinary) {
-			skipOrFail(tb, err, "redis-server redis-tools")
-		}
-		tb.Fatal(err)
+		SkipOrFail(tb, err, "redis-server redis-tools")
 	}
 	tb.Cleanup(c.Close)
 	return c

@@ -37,7 +37,7 @@ func Memcached(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	s, err := StartMemcached(extra...)
 	if err != nil {
-		skipOrFail(tb, err, "memcached")
+		SkipOrFail(tb, err, "memcached")
 	}
 	tb.Cleanup(s.Close)
 	return s

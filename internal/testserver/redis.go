@@ -33,7 +33,7 @@ func Redis(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	s, err := StartRedis("", extra...)
 	if err != nil {
-		skipOrFail(tb, err, "redis-server")
+		SkipOrFail(tb, err, "redis-server")
 	}
 	tb.Cleanup(s.Close)
 	return s

@@ -1,7 +1,6 @@
 package testserver
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,10 +70,7 @@ func RedisSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
 	st, err := StartRedisSentinel()
 	if err != nil {
-		if errors.Is(err, ErrNoBinary) {
-			skipOrFail(tb, err, "redis-server")
-		}
-		tb.Fatal(err)
+		SkipOrFail(tb, err, "redis-server")
 	}
 	tb.Cleanup(st.Close)
 	return st

@@ -4,6 +4,7 @@
 // When a server binary is missing, the helpers that take a testing.TB skip
 // the test with a message telling how to install it, except when the
 // environment variable CI is "true": there a missing server fails the test.
+// [SkipOrFail] is that rule, for tests that start servers themselves.
 package testserver
 
 import (
@@ -17,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -41,19 +41,6 @@ type Server struct {
 	cmd   *exec.Cmd
 	done  chan struct{}
 	owned bool // Dir was created by us and is removed by Close
-}
-
-// skipOrFail reports a missing binary: a skip normally, a failure in CI.
-func skipOrFail(tb testing.TB, err error, pkg string) {
-	tb.Helper()
-	if !errors.Is(err, ErrNoBinary) {
-		tb.Fatal(err) // installed but broken: never hide that behind a skip
-	}
-	msg := fmt.Sprintf("%v; install it with: apt-get install %s (or run make test)", err, pkg)
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -3,9 +3,11 @@ package memcachestore_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,30 +18,39 @@ import (
 	"github.com/cachet-go/cachet/store/memcachestore"
 )
 
-// memcachedAddr is the address of the memcached the examples use. TestMain
-// starts it on a free loopback port.
-var memcachedAddr string
+// The examples share one memcached, started on first use (TestMain stops
+// it); memcachedAddr() returns its address, where an application would
+// write "localhost:11211". The tests start their own servers.
+var examples struct {
+	once sync.Once
+	srv  *testserver.Server
+	err  error
+}
+
+// memcachedAddr returns the address of the examples' memcached. It stops
+// the test binary when the server does not start: TestMain has skipped
+// the examples when memcached is missing outside CI.
+func memcachedAddr() string {
+	examples.once.Do(func() { examples.srv, examples.err = testserver.StartMemcached() })
+	if examples.err != nil {
+		log.Fatalf("memcachestore examples: %v", examples.err)
+	}
+	return examples.srv.Addr
+}
 
 func TestMain(m *testing.M) {
-	srv, err := testserver.StartMemcached()
-	if err != nil {
-		msg := fmt.Sprintf("memcachestore: %v; install it with: apt-get install memcached (or run make test)", err)
-		if os.Getenv("CI") == "true" || !errors.Is(err, testserver.ErrNoBinary) {
-			fmt.Fprintln(os.Stderr, msg)
-			os.Exit(1)
-		}
-		fmt.Println("skipping the package's tests:", msg)
-		os.Exit(0)
-	}
-	memcachedAddr = srv.Addr
+	flag.Parse()
+	testserver.SkipExamplesWithout("memcached", "memcached")
 	code := m.Run()
-	srv.Close()
+	if examples.srv != nil {
+		examples.srv.Close()
+	}
 	os.Exit(code)
 }
 
 func Example() {
 	ctx := context.Background()
-	s, err := memcachestore.NewFromServers([]string{memcachedAddr}, nil)
+	s, err := memcachestore.NewFromServers([]string{memcachedAddr()}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,7 +78,7 @@ func Example() {
 // A gomemcache client configured by hand, for example with several
 // servers, a custom ServerSelector or TLS.
 func ExampleNew() {
-	client := memcache.New(memcachedAddr)
+	client := memcache.New(memcachedAddr())
 	client.Timeout = 200 * time.Millisecond
 	client.MaxIdleConns = 32
 	s, err := memcachestore.New(client, nil)
@@ -82,7 +93,7 @@ func ExampleNew() {
 // Clear works on whole namespaces: a first segment ending in ':'.
 func ExampleStore_Clear() {
 	ctx := context.Background()
-	s, err := memcachestore.NewFromServers([]string{memcachedAddr}, nil)
+	s, err := memcachestore.NewFromServers([]string{memcachedAddr()}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -108,7 +119,7 @@ func ExampleStore_Clear() {
 // decr: counters go below zero.
 func ExampleStore_Increment() {
 	ctx := context.Background()
-	s, err := memcachestore.NewFromServers([]string{memcachedAddr}, nil)
+	s, err := memcachestore.NewFromServers([]string{memcachedAddr()}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

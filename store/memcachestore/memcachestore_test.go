@@ -436,8 +436,8 @@ func TestStore_ClearAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMissing(t, b, "ns:k")
-	if ok, _ := b.Exists(bg, "ns:k"); ok {
-		t.Error("Exists after another store's Clear: got true; want false")
+	if ok, err := b.Exists(bg, "ns:k"); err != nil || ok {
+		t.Errorf("Exists after another store's Clear: got true; want false (err %v)", err)
 	}
 	if got, err := b.GetMany(bg, []string{"ns:k"}); err != nil || got[0] != nil {
 		t.Errorf("GetMany after another store's Clear: got %q, %v; want a nil slot", got, err)

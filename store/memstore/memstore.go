@@ -112,6 +112,7 @@ type Store struct {
 	minWeight uint32 // lightest weight of an entry, so that MaxEntries also holds
 	weighted  bool
 	closed    atomic.Bool
+	opts      Options // as given to New
 }
 
 var _ store.Store = (*Store)(nil)
@@ -160,10 +161,10 @@ func New(o *Options) (*Store, error) {
 	if opts.MaxEntries < 0 {
 		return nil, fmt.Errorf("memstore: MaxEntries is %d; want 0 or more", opts.MaxEntries)
 	}
+	s := &Store{clock: &clock{start: time.Now()}, opts: opts}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
-	s := &Store{clock: &clock{start: time.Now()}}
 	oo := &otter.Options[string, item]{
 		ExpiryCalculator: otter.ExpiryWritingFunc(expiresAfter),
 		Clock:            s.clock,
@@ -234,6 +235,10 @@ func roundUpPow2(n int) int {
 	}
 	return p
 }
+
+// Options returns the options the store was created with, as given to
+// [New]: a zero MaxBytes stands for [DefaultMaxBytes].
+func (s *Store) Options() Options { return s.opts }
 
 // Must is like [New] but panics when the options are invalid.
 func Must(o *Options) *Store {

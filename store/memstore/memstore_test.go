@@ -129,8 +129,8 @@ func TestStore_ValueLargerThanBound(t *testing.T) {
 	if !errors.Is(err, store.ErrInvalidValue) {
 		t.Errorf("SetMany with a value larger than MaxBytes: got error %v; want ErrInvalidValue", err)
 	}
-	if ok, _ := s.Exists(bg, "small"); ok {
-		t.Errorf("SetMany refused for one entry: got the other entry stored; want nothing stored")
+	if ok, err := s.Exists(bg, "small"); err != nil || ok {
+		t.Errorf("SetMany refused for one entry: got the other entry stored; want nothing stored (err %v)", err)
 	}
 	fits := make([]byte, 4096-EntryOverhead-len("k"))
 	if err := s.Set(bg, "k", fits, 0); err != nil {
@@ -391,8 +391,8 @@ func TestStore_IncrementCanonicalOnly(t *testing.T) {
 		if n, err := s.Increment(bg, "n", 1); !errors.Is(err, store.ErrNotInteger) {
 			t.Errorf("Increment of %q: got %d, %v; want ErrNotInteger", in, n, err)
 		}
-		if v, _ := s.Get(bg, "n"); string(v) != in {
-			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged", in, v)
+		if v, err := s.Get(bg, "n"); err != nil || string(v) != in {
+			t.Errorf("value after a refused Increment of %q: got %q; want it unchanged (err %v)", in, v, err)
 		}
 	}
 	for _, c := range []struct {
@@ -477,5 +477,22 @@ func TestStore_EntryCountNearBound(t *testing.T) {
 	s.cache.CleanUp()
 	if n := s.cache.EstimatedSize(); n > maxEntries {
 		t.Errorf("entries held once pending work is applied: got %d; want at most %d", n, maxEntries)
+	}
+}
+
+func TestStore_Options(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{MaxEntries: 100},
+		{MaxBytes: -1},
+		{MaxEntries: 100, MaxBytes: 1 << 20},
+	} {
+		got := newStore(t, &o).Options()
+		if got.MaxEntries != o.MaxEntries || got.MaxBytes != o.MaxBytes {
+			t.Errorf("New(%+v).Options() = %+v; want the same bounds", o, got)
+		}
+	}
+	if got := newStore(t, nil).Options(); got.MaxEntries != 0 || got.MaxBytes != 0 || got.OnRemove != nil {
+		t.Errorf("New(nil).Options() = %+v; want the zero Options", got)
 	}
 }

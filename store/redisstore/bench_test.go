@@ -257,6 +257,18 @@ func BenchmarkOverhead(b *testing.B) {
 			func() error { _, err := s.Get(ctx, "bench:k"); return err },
 			func() error { return client.Get(ctx, "bench:k").Err() })
 	})
+	// go-redis' experimental AutoPipeline for comparison: a lone command
+	// goes through its flusher goroutine (see "Batching").
+	b.Run("AutoPipelineGet", func(b *testing.B) {
+		ap, err := client.(*redis.Client).AutoPipeline()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ap.Close()
+		benchutil.Paired(b, "autopipeline", "raw",
+			func() error { return ap.Get(ctx, "bench:k").Err() },
+			func() error { return client.Get(ctx, "bench:k").Err() })
+	})
 	keys := benchKeys(100)
 	for _, k := range keys {
 		if err := s.Set(ctx, k, benchValue, 0); err != nil {

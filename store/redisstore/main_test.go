@@ -2,8 +2,8 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"log"
 	"os"
 	"sync"
 	"testing"
@@ -14,10 +14,11 @@ import (
 	"github.com/cachet-go/cachet/store/redisstore"
 )
 
-// The package's tests share one redis-server and one three-master cluster
-// (a cluster takes seconds to form); tests that stop a server start their
-// own. Tests using the shared servers do not run in parallel: each starts
-// from an empty keyspace.
+// The package's tests and examples share one redis-server and one
+// three-master cluster (a cluster takes seconds to form), each started on
+// first use; tests that stop a server start their own. Tests using the
+// shared servers do not run in parallel: each starts from an empty
+// keyspace. The examples also share one sentinel setup.
 var (
 	singleOnce sync.Once
 	single     *testserver.Server
@@ -26,6 +27,10 @@ var (
 	clusterOnce sync.Once
 	cluster     *testserver.Cluster
 	clusterErr  error
+
+	sentinelOnce sync.Once
+	sentinel     *testserver.Sentinel
+	sentinelErr  error
 )
 
 // quietLogger drops go-redis's log lines (dial failures while a test has
@@ -39,6 +44,7 @@ func TestMain(m *testing.M) {
 	if !testing.Verbose() {
 		redis.SetLogger(quietLogger{})
 	}
+	testserver.SkipExamplesWithout("redis-server redis-tools", "redis-server", "redis-cli")
 	code := m.Run()
 	if single != nil {
 		single.Close()
@@ -46,35 +52,68 @@ func TestMain(m *testing.M) {
 	if cluster != nil {
 		cluster.Close()
 	}
+	if sentinel != nil {
+		sentinel.Close()
+	}
 	os.Exit(code)
 }
 
-// skipOrFatal skips on a missing server binary (fails with CI=true) and
-// fails on any other error.
-func skipOrFatal(tb testing.TB, err error) {
-	tb.Helper()
-	if errors.Is(err, testserver.ErrNoBinary) && os.Getenv("CI") != "true" {
-		tb.Skipf("%v; install it with: apt-get install redis-server redis-tools (or run make test)", err)
+func startSingle() (*testserver.Server, error) {
+	singleOnce.Do(func() { single, singleErr = testserver.StartRedis("") })
+	return single, singleErr
+}
+
+func startCluster() (*testserver.Cluster, error) {
+	clusterOnce.Do(func() { cluster, clusterErr = testserver.StartRedisCluster() })
+	return cluster, clusterErr
+}
+
+// redisAddr returns the address of the shared redis-server, for the
+// examples; they stop the test binary when it does not start (TestMain
+// has skipped them when redis-server is missing outside CI).
+func redisAddr() string {
+	s, err := startSingle()
+	if err != nil {
+		log.Fatalf("redisstore examples: %v", err)
 	}
-	tb.Fatal(err)
+	return s.Addr
+}
+
+// clusterAddrs is redisAddr for the shared cluster: its masters' addresses.
+func clusterAddrs() []string {
+	c, err := startCluster()
+	if err != nil {
+		log.Fatalf("redisstore examples: %v", err)
+	}
+	return c.Addrs()
+}
+
+// sentinelAddrs is redisAddr for a sentinel setup, which monitors its
+// master under the name testserver.SentinelMasterName ("mymaster").
+func sentinelAddrs() []string {
+	sentinelOnce.Do(func() { sentinel, sentinelErr = testserver.StartRedisSentinel() })
+	if sentinelErr != nil {
+		log.Fatalf("redisstore examples: %v", sentinelErr)
+	}
+	return sentinel.Addrs()
 }
 
 func sharedRedis(tb testing.TB) *testserver.Server {
 	tb.Helper()
-	singleOnce.Do(func() { single, singleErr = testserver.StartRedis("") })
-	if singleErr != nil {
-		skipOrFatal(tb, singleErr)
+	s, err := startSingle()
+	if err != nil {
+		testserver.SkipOrFail(tb, err, "redis-server")
 	}
-	return single
+	return s
 }
 
 func sharedCluster(tb testing.TB) *testserver.Cluster {
 	tb.Helper()
-	clusterOnce.Do(func() { cluster, clusterErr = testserver.StartRedisCluster() })
-	if clusterErr != nil {
-		skipOrFatal(tb, clusterErr)
+	c, err := startCluster()
+	if err != nil {
+		testserver.SkipOrFail(tb, err, "redis-server redis-tools")
 	}
-	return cluster
+	return c
 }
 
 // openStore opens a store on addrs with an empty keyspace and closes it

@@ -91,6 +91,11 @@ type Options struct {
 	// number of keys removed by one UNLINK. Used by New and Open.
 	// Default: DefaultScanCount.
 	ScanCount int
+
+	// Batch configures how concurrent Gets and Sets share round trips
+	// (see "Batching" in the package documentation). Used by New and
+	// Open. Default: batching on, with the defaults of BatchOptions.
+	Batch BatchOptions
 }
 
 // Store is a store.Store backed by Redis through a go-redis v9 client: a
@@ -106,14 +111,19 @@ type Store struct {
 	owned     bool                 // built by Open: Close closes client
 	scanCount int
 	closed    atomic.Bool
+
+	// gets and sets share round trips among concurrent Gets and Sets;
+	// nil when batching is disabled.
+	gets *batcher[string, []byte]
+	sets *batcher[setArgs, struct{}]
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns a Store that uses client, which can be a *redis.Client, a
 // *redis.ClusterClient, a *redis.Ring, a failover client or any other
-// redis.UniversalClient. Of opts only ScanCount is used; nil means
-// defaults.
+// redis.UniversalClient. Of opts only ScanCount and Batch are used; nil
+// means defaults.
 //
 // The caller keeps ownership of client: [Store.Close] does not close it.
 // For operations to honour context deadlines shorter than the client's
@@ -131,7 +141,19 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		if opts.ScanCount > 0 {
 			s.scanCount = opts.ScanCount
 		}
+		if opts.Batch.InFlight < 0 {
+			return nil, fmt.Errorf("redisstore: New: negative Batch.InFlight %d", opts.Batch.InFlight)
+		}
+		if opts.Batch.MaxSize < 0 {
+			return nil, fmt.Errorf("redisstore: New: negative Batch.MaxSize %d", opts.Batch.MaxSize)
+		}
 	}
+	var bo BatchOptions
+	if opts != nil {
+		bo = opts.Batch
+	}
+	s.gets = newBatcher(bo, s.execGets)
+	s.sets = newBatcher(bo, s.execSets)
 	switch c := client.(type) {
 	case *redis.ClusterClient:
 		s.cluster = c
@@ -270,6 +292,19 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.begin(ctx, store.OpGet.String(), key); err != nil {
 		return nil, err
 	}
+	if s.gets != nil {
+		direct, v, err := s.gets.join(ctx, key)
+		if !direct {
+			if err != nil {
+				return nil, s.fail(ctx, store.OpGet.String(), key, err)
+			}
+			if v == nil {
+				return nil, store.Errorf(store.OpGet.String(), key, store.ErrNotFound)
+			}
+			return v, nil
+		}
+		defer s.gets.done()
+	}
 	str, err := s.client.Get(ctx, key).Result()
 	if err != nil {
 		if err == redis.Nil {
@@ -293,9 +328,39 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if err := s.beginMany(ctx, op, keys); err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
-		return out, nil
+		return [][]byte{}, nil
+	}
+	out, errs := s.getValues(ctx, keys)
+	for i, err := range errs {
+		if err != nil {
+			return nil, s.fail(ctx, op, keys[i], err)
+		}
+	}
+	return out, nil
+}
+
+// getValues reads keys in one round trip, as GetMany describes, and
+// returns one value per key (nil when missing) and, when any read failed,
+// one error per key (nil for the keys read). A failure of the round trip
+// as a whole is every key's error; on a Cluster or Ring, a failure of one
+// slot's MGET or one GET is only its keys' error.
+func (s *Store) getValues(ctx context.Context, keys []string) ([][]byte, []error) {
+	out := make([][]byte, len(keys))
+	var errs []error
+	fail := func(idx []int, err error) {
+		if errs == nil {
+			errs = make([]error, len(keys))
+		}
+		if idx == nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return
+		}
+		for _, i := range idx {
+			errs[i] = err
+		}
 	}
 	switch {
 	case s.cluster != nil:
@@ -303,7 +368,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		// reply is cheaper to decode.
 		groups := groupBySlot(keys)
 		cmds := make([]redis.Cmder, len(groups))
-		_, err := s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = s.cluster.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, g := range groups {
 				if len(g.keys) == 1 {
 					cmds[i] = p.Get(ctx, g.keys[0])
@@ -313,9 +378,6 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 			}
 			return nil
 		})
-		if err != nil && err != redis.Nil {
-			return nil, s.fail(ctx, op, keys[0], err)
-		}
 		for i, g := range groups {
 			switch c := cmds[i].(type) {
 			case *redis.StringCmd:
@@ -323,48 +385,59 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 				case nil:
 					out[g.idx[0]] = nonNil(owned(c.Val()))
 				case redis.Nil:
-				default: // Pipelined reports only the first error
-					return nil, s.fail(ctx, op, g.keys[0], err)
+				default:
+					fail(g.idx, err)
 				}
 			case *redis.SliceCmd:
 				if err := c.Err(); err != nil {
-					return nil, s.fail(ctx, op, g.keys[0], err)
-				}
-				if err := fillValues(out, g.idx, c.Val()); err != nil {
-					return nil, s.fail(ctx, op, g.keys[0], err)
+					fail(g.idx, err)
+				} else if err := fillValues(out, g.idx, c.Val()); err != nil {
+					fail(g.idx, err)
 				}
 			}
 		}
 	case s.ring != nil:
 		cmds := make([]*redis.StringCmd, len(keys))
-		_, err := s.ring.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = s.ring.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range keys {
 				cmds[i] = p.Get(ctx, k)
 			}
 			return nil
 		})
-		if err != nil && err != redis.Nil {
-			return nil, s.fail(ctx, op, keys[0], err)
-		}
 		for i, c := range cmds {
 			switch err := c.Err(); err {
 			case nil:
 				out[i] = nonNil(owned(c.Val()))
 			case redis.Nil:
-			default: // Pipelined reports only the first error
-				return nil, s.fail(ctx, op, keys[i], err)
+			default:
+				fail([]int{i}, err)
 			}
 		}
 	default:
 		vals, err := s.client.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, s.fail(ctx, op, keys[0], err)
+		if err == nil {
+			err = fillValues(out, nil, vals)
 		}
-		if err := fillValues(out, nil, vals); err != nil {
-			return nil, s.fail(ctx, op, keys[0], err)
+		if err != nil {
+			fail(nil, err)
 		}
 	}
-	return out, nil
+	return out, errs
+}
+
+// execGets runs queued Gets in one round trip (getValues).
+func (s *Store) execGets(ctx context.Context, reqs []*request[string, []byte]) {
+	keys := make([]string, len(reqs))
+	for i, r := range reqs {
+		keys[i] = r.in
+	}
+	vals, errs := s.getValues(ctx, keys)
+	for i, r := range reqs {
+		r.out = vals[i]
+		if errs != nil {
+			r.err = errs[i]
+		}
+	}
 }
 
 // fillValues stores MGET's replies into out, at idx[i] for reply i (or at i
@@ -440,6 +513,16 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	if err := store.CheckValue(store.OpSet.String(), key, value); err != nil {
 		return err
+	}
+	if s.sets != nil {
+		direct, _, err := s.sets.join(ctx, setArgs{key, value, pttl(ttl)})
+		if !direct {
+			if err != nil {
+				return s.fail(ctx, store.OpSet.String(), key, err)
+			}
+			return nil
+		}
+		defer s.sets.done()
 	}
 	if err := s.client.Set(ctx, key, value, pttl(ttl)).Err(); err != nil {
 		return s.fail(ctx, store.OpSet.String(), key, err)
@@ -538,6 +621,29 @@ func pairs(entries []store.Entry, idx []int) []any {
 		args = append(args, entries[i].Key, entries[i].Value)
 	}
 	return args
+}
+
+// setArgs is one queued Set: its ttl is already what PX gets.
+type setArgs struct {
+	key   string
+	value []byte
+	ttl   time.Duration
+}
+
+// execSets runs queued Sets as one pipeline of SET [PX] commands (on a
+// Cluster go-redis splits it by node and sends the parts in parallel).
+// Each caller gets its own command's error.
+func (s *Store) execSets(ctx context.Context, reqs []*request[setArgs, struct{}]) {
+	cmds := make([]*redis.StatusCmd, len(reqs))
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range reqs {
+			cmds[i] = p.Set(ctx, r.in.key, r.in.value, r.in.ttl)
+		}
+		return nil
+	})
+	for i, r := range reqs {
+		r.err = cmds[i].Err()
+	}
 }
 
 // Add stores value under key only when key is absent (SET NX, with PX

@@ -42,8 +42,8 @@ func TestStore_Semantics(t *testing.T) {
 		if err := s.Add(ctx, "k", []byte("other"), 0); !errors.Is(err, store.ErrExists) {
 			t.Errorf("Add(existing) error = %v; want ErrExists", err)
 		}
-		if got, _ := s.Get(ctx, "k"); string(got) != "v" {
-			t.Errorf("after failed Add, Get(k) = %q; want \"v\"", got)
+		if got, err := s.Get(ctx, "k"); err != nil || string(got) != "v" {
+			t.Errorf("after failed Add, Get(k) = %q; want \"v\" (err %v)", got, err)
 		}
 		if err := s.Add(ctx, "added", []byte("a"), time.Minute); err != nil {
 			t.Errorf("Add(absent): %v", err)
@@ -59,8 +59,8 @@ func TestStore_Semantics(t *testing.T) {
 		if n, err := s.Increment(ctx, "n", -7); err != nil || n != -2 {
 			t.Errorf("Increment(n, -7) = %d, %v; want -2, nil", n, err)
 		}
-		if got, _ := s.Get(ctx, "n"); string(got) != "-2" {
-			t.Errorf("Get(n) = %q; want \"-2\"", got)
+		if got, err := s.Get(ctx, "n"); err != nil || string(got) != "-2" {
+			t.Errorf("Get(n) = %q; want \"-2\" (err %v)", got, err)
 		}
 		if _, err := s.Increment(ctx, "k", 1); !errors.Is(err, store.ErrNotInteger) {
 			t.Errorf("Increment(non-integer) error = %v; want ErrNotInteger", err)
@@ -92,14 +92,14 @@ func TestStore_Semantics(t *testing.T) {
 		if ok, err := s.Expire(ctx, "k", time.Hour); err != nil || !ok {
 			t.Errorf("Expire(k, 1h) = %v, %v; want true, nil", ok, err)
 		}
-		if d, _ := s.TTL(ctx, "k"); d <= 59*time.Minute || d > time.Hour {
-			t.Errorf("TTL(k) after Expire = %v; want (59m, 1h]", d)
+		if d, err := s.TTL(ctx, "k"); err != nil || d <= 59*time.Minute || d > time.Hour {
+			t.Errorf("TTL(k) after Expire = %v; want (59m, 1h] (err %v)", d, err)
 		}
 		if ok, err := s.Expire(ctx, "k", 0); err != nil || !ok {
 			t.Errorf("Expire(k, 0) = %v, %v; want true, nil", ok, err)
 		}
-		if d, _ := s.TTL(ctx, "k"); d != 0 {
-			t.Errorf("TTL(k) after persist = %v; want 0", d)
+		if d, err := s.TTL(ctx, "k"); err != nil || d != 0 {
+			t.Errorf("TTL(k) after persist = %v; want 0 (err %v)", d, err)
 		}
 		// Persisting a key that has no expiry still reports it exists.
 		if ok, err := s.Expire(ctx, "k", -1); err != nil || !ok {
@@ -121,8 +121,8 @@ func TestStore_Semantics(t *testing.T) {
 		if n, err := s.Delete(ctx, "k", "n", "missing", "k", "added", "big"); err != nil || n != 4 {
 			t.Errorf("Delete = %d, %v; want 4, nil", n, err)
 		}
-		if ok, _ := s.Exists(ctx, "k"); ok {
-			t.Error("Exists(k) after Delete = true; want false")
+		if ok, err := s.Exists(ctx, "k"); err != nil || ok {
+			t.Errorf("Exists(k) after Delete = true; want false (err %v)", err)
 		}
 		if n, err := s.Delete(ctx); err != nil || n != 0 {
 			t.Errorf("Delete() = %d, %v; want 0, nil", n, err)
@@ -160,8 +160,8 @@ func TestStore_InvalidInput(t *testing.T) {
 			t.Errorf("SetMany(nil value) error = %v; want ErrInvalidValue", err)
 		}
 		// A rejected batch writes nothing.
-		if ok, _ := s.Exists(ctx, "a"); ok {
-			t.Error("SetMany with an invalid entry stored the valid one; want nothing stored")
+		if ok, err := s.Exists(ctx, "a"); err != nil || ok {
+			t.Errorf("SetMany with an invalid entry stored the valid one; want nothing stored (err %v)", err)
 		}
 	})
 }
@@ -400,12 +400,12 @@ func TestStore_ClearNamespaces(t *testing.T) {
 			t.Fatalf("Clear(%q): %v", a, err)
 		}
 		for _, k := range others {
-			if ok, _ := s.Exists(ctx, k); !ok {
-				t.Errorf("after Clear(%q): Exists(%q) = false; want true", a, k)
+			if ok, err := s.Exists(ctx, k); err != nil || !ok {
+				t.Errorf("after Clear(%q): Exists(%q) = false; want true (err %v)", a, k, err)
 			}
 		}
-		if ok, _ := s.Exists(ctx, a+"7"); ok {
-			t.Errorf("after Clear(%q): Exists(%q) = true; want false", a, a+"7")
+		if ok, err := s.Exists(ctx, a+"7"); err != nil || ok {
+			t.Errorf("after Clear(%q): Exists(%q) = true; want false (err %v)", a, a+"7", err)
 		}
 	})
 }
@@ -471,11 +471,11 @@ func TestStore_ClearEmptyIsOneDB(t *testing.T) {
 	if err := s1.Clear(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s1.Exists(ctx, "k"); ok {
-		t.Error("db 1 after its Clear(\"\"): k exists; want gone")
+	if ok, err := s1.Exists(ctx, "k"); err != nil || ok {
+		t.Errorf("db 1 after its Clear(\"\"): k exists; want gone (err %v)", err)
 	}
-	if ok, _ := s0.Exists(ctx, "k"); !ok {
-		t.Error("db 0 after db 1's Clear(\"\"): k gone; want kept")
+	if ok, err := s0.Exists(ctx, "k"); err != nil || !ok {
+		t.Errorf("db 0 after db 1's Clear(\"\"): k gone; want kept (err %v)", err)
 	}
 }
 
@@ -827,8 +827,8 @@ func TestStore_ConcurrentAdd(t *testing.T) {
 		if len(winners) != 1 {
 			t.Fatalf("%d goroutines won Add; want exactly 1", len(winners))
 		}
-		if got, _ := s.Get(ctx, "lock"); string(got) != strconv.Itoa(winners[0]) {
-			t.Errorf("lock = %q; want the winner's %d", got, winners[0])
+		if got, err := s.Get(ctx, "lock"); err != nil || string(got) != strconv.Itoa(winners[0]) {
+			t.Errorf("lock = %q; want the winner's %d (err %v)", got, winners[0], err)
 		}
 	})
 }
@@ -852,8 +852,8 @@ func TestStore_Ring(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, srv := range []*testserver.Server{a, b} {
-		if size, _ := testserver.RedisCommand(srv.Addr, "DBSIZE"); size == "0" {
-			t.Errorf("shard %s holds no keys; want keys on both shards", srv.Addr)
+		if size, err := testserver.RedisCommand(srv.Addr, "DBSIZE"); err != nil || size == "0" {
+			t.Errorf("shard %s holds no keys; want keys on both shards (err %v)", srv.Addr, err)
 		}
 	}
 	got, err := s.GetMany(ctx, append(keysOf(entries), "missing"))
@@ -874,8 +874,8 @@ func TestStore_Ring(t *testing.T) {
 	if err := s.Clear(ctx, "r:"); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := s.Delete(ctx, keysOf(entries)...); n != 0 {
-		t.Errorf("%d keys left after Clear(r:); want 0", n)
+	if n, err := s.Delete(ctx, keysOf(entries)...); err != nil || n != 0 {
+		t.Errorf("%d keys left after Clear(r:); want 0 (err %v)", n, err)
 	}
 }
 

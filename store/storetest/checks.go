@@ -490,7 +490,14 @@ func (su *suite) testIncrementKeepsTTL(t *testing.T, s store.Store) {
 	start := time.Now()
 	mustSet(t, s, "short", []byte("1"), ttl)
 	n, err := s.Increment(bg, "short", 1)
-	if su.surelyAlive(start, ttl) && (err != nil || n != 2) {
+	switch {
+	case n == 1 && err == nil && !su.surelyAlive(start, ttl):
+		// The key expired before the Increment (a loaded machine), which
+		// then started a new counter, rightly without ttl: nothing to
+		// wait for.
+		t.Logf("Increment after %v found the key expired; ttl not checked", time.Since(start))
+		return
+	case err != nil || n != 2:
 		t.Fatalf("Increment: got %d, %v; want 2, nil", n, err)
 	}
 	su.waitGone(t, s, "short", start, ttl)

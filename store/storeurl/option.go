@@ -73,6 +73,7 @@ var cacheOptionNames = map[string]string{
 	"key_prefix": "namespace",
 	"prefix":     "namespace",
 	"version":    "version",
+	"disabled":   "disabled",
 }
 
 // takeOptions removes the cache options from q and returns them.
@@ -119,6 +120,12 @@ func takeOptions(q url.Values) (Options, *OptionError) {
 				return o, Errorf(name, v, "a version must be non-empty and may not contain %q", keySep)
 			}
 			o.Version = v
+		case "disabled":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, Errorf(name, v, "want true or false")
+			}
+			o.Disabled = b
 		}
 	}
 	return o, nil

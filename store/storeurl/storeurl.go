@@ -16,7 +16,7 @@ import (
 // [Register].
 //
 // The URL it receives has already lost the cache options (ttl, namespace,
-// key_prefix, prefix, version), so every query option left is the
+// key_prefix, prefix, version, disabled), so every query option left is the
 // scheme's own: a Scheme must reject the options it does not know. It
 // must check everything it can (hosts, numbers, durations, unknown
 // options) without opening anything or doing I/O, and report a bad option
@@ -76,6 +76,10 @@ type Options struct {
 	Namespace string
 	// Version is from ?version=.
 	Version string
+	// Disabled is from ?disabled= (true or false, as strconv.ParseBool
+	// reads them): the cache starts with its kill switch off (see
+	// cachet.Cache.Disable).
+	Disabled bool
 }
 
 // URL is a parsed and checked store URL, ready to open. Make one with
@@ -117,12 +121,13 @@ func (u *URL) Open() (store.Store, error) {
 
 // Parse parses and checks a store URL without opening anything. It finds
 // the registered [Scheme] of the URL, takes the cache options (ttl,
-// namespace and its aliases key_prefix and prefix, version) out of its
-// query and hands the rest to the scheme.
+// namespace and its aliases key_prefix and prefix, version, disabled) out
+// of its query and hands the rest to the scheme.
 //
 // The cache options are returned by [URL.Options]: ttl is a whole number
 // of seconds or a Go duration such as "90s", and must be positive;
-// namespace and version must be non-empty and may not contain ':'.
+// namespace and version must be non-empty and may not contain ':';
+// disabled is true or false.
 //
 // A bad URL gives an [*OptionError] naming the option and its value: an
 // unknown scheme or option, a malformed number or duration, a missing

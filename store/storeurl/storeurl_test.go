@@ -85,6 +85,42 @@ func TestParse_URLs(t *testing.T) {
 	}
 }
 
+// TestParse_MemoryBounds checks that a memory URL's max_entries and
+// max_bytes reach the store it opens, named or not.
+func TestParse_MemoryBounds(t *testing.T) {
+	name := uniq(t)
+	tests := []struct {
+		url  string
+		want memstore.Options
+	}{
+		{"memory://", memstore.Options{}},
+		{"memory://?max_entries=10", memstore.Options{MaxEntries: 10}},
+		{"memory://?max_bytes=1048576", memstore.Options{MaxBytes: 1 << 20}},
+		{"memory://?max_bytes=-1", memstore.Options{MaxBytes: -1}},
+		{"memory://?max_entries=10&max_bytes=1048576", memstore.Options{MaxEntries: 10, MaxBytes: 1 << 20}},
+		{"locmem://?max_entries=7", memstore.Options{MaxEntries: 7}},
+		{"memory://" + name + "?max_entries=10&max_bytes=1048576", memstore.Options{MaxEntries: 10, MaxBytes: 1 << 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			s, _, err := open(tt.url)
+			if err != nil {
+				t.Fatalf("open(%q): %v", tt.url, err)
+			}
+			defer s.Close()
+			ms, ok := store.As[*memstore.Store](s)
+			if !ok {
+				t.Fatalf("open(%q): got %T; want a *memstore.Store inside", tt.url, s)
+			}
+			got := ms.Options()
+			if got.MaxEntries != tt.want.MaxEntries || got.MaxBytes != tt.want.MaxBytes {
+				t.Errorf("open(%q): store bounds max_entries=%d max_bytes=%d; want %d and %d",
+					tt.url, got.MaxEntries, got.MaxBytes, tt.want.MaxEntries, tt.want.MaxBytes)
+			}
+		})
+	}
+}
+
 func TestURL_StringHidesPassword(t *testing.T) {
 	registerHostsScheme()
 	u, err := storeurl.Parse("cachet-test-hosts://user:s3cret@h1?password=s3cret")
@@ -220,11 +256,19 @@ func TestParse_MemoryNamesAreIsolated(t *testing.T) {
 		t.Errorf("carts.Get(k) error = %v; want ErrNotFound (names must not share keys)", err)
 	}
 	// Unnamed memory stores are private to each open.
-	a, _, _ := open("memory://")
-	b, _, _ := open("memory://")
+	a, _, err := open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer a.Close()
+	b, _, err := open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
-	a.Set(ctx, "k", []byte("a"), 0)
+	if err := a.Set(ctx, "k", []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unnamed stores share keys: Get = %v; want ErrNotFound", err)
 	}

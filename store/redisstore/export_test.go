@@ -1,0 +1,25 @@
+package redisstore
+
+// QueueAll makes every Get and Set of s go through the batching queue, even
+// a lone caller's, so that tests exercise the shared round trips. It must
+// be called before s is used.
+func QueueAll(s *Store) {
+	if s.gets != nil {
+		s.gets.queueAll = true
+		s.sets.queueAll = true
+	}
+}
+
+// Pending reports how many Gets and how many Sets are queued.
+func Pending(s *Store) (gets, sets int) {
+	if s.gets == nil {
+		return 0, 0
+	}
+	s.gets.mu.Lock()
+	gets = len(s.gets.pending)
+	s.gets.mu.Unlock()
+	s.sets.mu.Lock()
+	sets = len(s.sets.pending)
+	s.sets.mu.Unlock()
+	return gets, sets
+}
