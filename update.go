@@ -50,7 +50,9 @@ const (
 // sees a missing key) do. Over any other store Update returns an error
 // wrapping ErrNotSupported. Like every optional capability it is reached
 // through the cache's middleware with store.As, so middleware that only
-// wraps the Store methods does not observe it.
+// wraps the Store methods does not observe it. While the cache is off
+// (Disable), Update acts as over noopstore: fn sees a missing key and its
+// result is dropped.
 //
 // Values go through the cache's codec; a stored value it cannot decode
 // gives an error wrapping ErrDecode, and nothing is written.

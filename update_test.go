@@ -375,3 +375,43 @@ func TestCache_IncrementFloat(t *testing.T) {
 		t.Errorf("IncrementFloat(+Inf): got %v; want an *Error for key n:f wrapping ErrInvalidValue", err)
 	}
 }
+
+// The kill switch covers Update and IncrementFloat: while off they touch
+// nothing in the store, as the other methods.
+func TestCache_UpdateKillSwitch(t *testing.T) {
+	ctx := context.Background()
+	s := newMem(t)
+	c := newTallies(t, s, nil)
+	if err := c.Set(ctx, "k", tally{Count: 5}); err != nil {
+		t.Fatal(err)
+	}
+	c.Disable()
+	v, err := c.Update(ctx, "k", func(old tally, found bool) (tally, error) {
+		if found {
+			t.Errorf("fn while the cache is off: got found true; want false")
+		}
+		old.Count += 100
+		return old, nil
+	})
+	if err != nil || v.Count != 100 {
+		t.Errorf("Update while off: got %+v, %v; want count 100 (from a missing key), nil", v, err)
+	}
+	if f, err := c.IncrementFloat(ctx, "f", 1.5); err != nil || f != 1.5 {
+		t.Errorf("IncrementFloat while off: got %v, %v; want 1.5, nil", f, err)
+	}
+	c.Enable()
+	if got, err := c.Get(ctx, "k"); err != nil || got.Count != 5 {
+		t.Errorf("Get after Enable: got %+v, %v; want count 5 (the Update while off dropped)", got, err)
+	}
+	if ok, err := s.Exists(ctx, "f"); ok || err != nil {
+		t.Errorf("Exists(f) in the store: got %v, %v; want false (IncrementFloat while off dropped)", ok, err)
+	}
+	if v, err := c.Update(ctx, "k", func(old tally, _ bool) (tally, error) { old.Count++; return old, nil }); err != nil || v.Count != 6 {
+		t.Errorf("Update after Enable: got %+v, %v; want count 6", v, err)
+	}
+	// Over a store without the interfaces, a switched-on cache still says so.
+	p := newTallies(t, plainStore{newMem(t)}, nil)
+	if _, err := p.Update(ctx, "k", func(old tally, _ bool) (tally, error) { return old, nil }); !errors.Is(err, cachet.ErrNotSupported) {
+		t.Errorf("Update over a store without store.Swapper: got %v; want ErrNotSupported", err)
+	}
+}
