@@ -45,11 +45,21 @@
 // ttl accept [DefaultTTL] (the cache's default), [NoExpiry], or a positive
 // duration; other negative values give [ErrInvalidTTL].
 //
+// # Atomic updates and counters
+//
+// [Cache.Update] is optimistic locking: it reads a value with its version,
+// calls a function for the new value, and writes it only if the key is
+// unchanged ([store.Swapper]: a Lua compare-and-swap on Redis, gets/cas on
+// memcached), retrying lost races up to [UpdateAttempts] times before it
+// returns [ErrConflict]. [Cache.Increment] and [Cache.IncrementFloat] keep
+// counters as decimal text, IncrementFloat in exactly the text Redis's
+// INCRBYFLOAT writes, on every store ([store.FloatIncrementer]).
+//
 // # Errors
 //
 // Errors name the operation and the store key and wrap sentinel errors that
 // are compared with [errors.Is]: [ErrNotFound], [ErrExists],
-// [ErrNotInteger], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
+// [ErrNotInteger], [ErrNotNumber], [ErrConflict], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
 // and so on. A cache never panics on bad input. Panics are for programming
 // errors only: [New] with a nil store, [Must] with an error, [Memoize] and
 // [MemoizeMany] with a nil cache or function or invalid options

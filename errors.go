@@ -17,8 +17,15 @@ var (
 	ErrExists = store.ErrExists
 	// ErrNotInteger means Increment found a value that is not an integer.
 	ErrNotInteger = store.ErrNotInteger
-	// ErrOverflow means Increment would overflow int64.
+	// ErrOverflow means Increment would overflow int64, or IncrementFloat
+	// would give an infinite sum.
 	ErrOverflow = store.ErrOverflow
+	// ErrNotNumber means IncrementFloat found a value that is not a
+	// number.
+	ErrNotNumber = store.ErrNotNumber
+	// ErrConflict means Update lost every compare-and-swap race for its
+	// key (see UpdateAttempts).
+	ErrConflict = store.ErrConflict
 	// ErrClosed means the cache or its store has been closed.
 	ErrClosed = store.ErrClosed
 	// ErrInvalidKey means a key is empty or its key function failed.

@@ -15,8 +15,15 @@ var (
 	// ErrNotInteger means Increment found a value that is not a decimal
 	// integer.
 	ErrNotInteger = errors.New("store: value is not an integer")
-	// ErrOverflow means Increment would overflow int64.
+	// ErrOverflow means Increment would overflow int64, or IncrementFloat
+	// would give an infinite or NaN result.
 	ErrOverflow = errors.New("store: increment would overflow")
+	// ErrNotNumber means IncrementFloat found a value that is not a
+	// decimal number (see [FloatIncrementer]).
+	ErrNotNumber = errors.New("store: value is not a number")
+	// ErrConflict means a compare-and-swap lost: the key changed between
+	// the read and the write (see [Swapper]).
+	ErrConflict = errors.New("store: key changed concurrently")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalidKey means a key is empty or otherwise unusable.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 )
 
 // This file holds the consumer side of the optional interfaces: each
@@ -63,4 +64,35 @@ func GetFunc(ctx context.Context, s Store, key string, f func(value []byte) erro
 		return err
 	}
 	return f(b)
+}
+
+// GetVersion reads key and its version token through the [Swapper] of s
+// (or of a store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func GetVersion(ctx context.Context, s Store, key string) (value, version []byte, err error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.GetVersion(ctx, key)
+	}
+	return nil, nil, Errorf(OpGetVersion.String(), key, ErrNotSupported)
+}
+
+// CompareAndSwap writes value under key only if it is unchanged since the
+// GetVersion that returned version, through the [Swapper] of s (or of a
+// store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func CompareAndSwap(ctx context.Context, s Store, key string, version, value []byte, ttl time.Duration) (bool, error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.CompareAndSwap(ctx, key, version, value, ttl)
+	}
+	return false, Errorf(OpCompareAndSwap.String(), key, ErrNotSupported)
+}
+
+// IncrementFloat adds delta to the number under key through the
+// [FloatIncrementer] of s (or of a store it wraps). A store without one
+// gives an error wrapping [ErrNotSupported].
+func IncrementFloat(ctx context.Context, s Store, key string, delta float64) (float64, error) {
+	if fi, ok := As[FloatIncrementer](s); ok {
+		return fi.IncrementFloat(ctx, key, delta)
+	}
+	return 0, Errorf(OpIncrementFloat.String(), key, ErrNotSupported)
 }
