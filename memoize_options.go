@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	mrand "math/rand/v2"
 	"time"
 )
 
@@ -82,19 +81,36 @@ type MemoizeOptions[K comparable, V any] struct {
 	// 2015) with beta = EarlyRefresh: a call that finds a fresh value still
 	// returns it, but also starts a background refresh when
 	//
-	//	now - delta*beta*ln(rand()) >= expiry
+	//	now - delta*beta*ln(r) >= expiry
 	//
 	// where delta is how long fn took the last time (kept in the entry)
-	// and rand() is uniform in (0, 1]. The chance of a refresh grows as
-	// the expiry nears, so hot keys are recomputed before they expire, by
-	// one caller. beta is 1 in the paper; larger values refresh earlier. It
-	// needs a ttl and the entry format (not Options.Raw). Not for
+	// and r is uniform in (0, 1]. beta is 1 in the paper; larger values
+	// refresh earlier.
+	//
+	// r is drawn once per entry per process, not on every read: it is
+	// derived from a random per-process seed, the key and the entry's
+	// expiry. So in each process the refresh moment expiry -
+	// delta*beta*(-ln r) is exponentially distributed before the expiry
+	// (mean delta*beta) and the first read after it starts the refresh,
+	// whatever the read rate: about one recomputation per ttl. Across n
+	// processes the earliest of their moments wins (mean delta*beta/n
+	// before the expiry); the others then find the new entry, or, with
+	// StampedeLease, the lock taken. A background refresh (early or
+	// stale-while-revalidate) reads the entry again before calling fn,
+	// after taking the lock, and skips fn if a newer entry is there; once
+	// it has run, or found the lock taken, further triggers by the same
+	// entry in this process are ignored for StampedeLease (1s without a
+	// lock), so that waiting for another process costs no stream of lock
+	// attempts. A refresh whose fn fails may be retried by the next read.
+	//
+	// It needs a ttl and the entry format (not Options.Raw). Not for
 	// MemoizeMany. Default: 0, off.
 	EarlyRefresh float64
 
 	// StaleWhileRevalidate, when positive, keeps values for that long
 	// after their ttl, and serves such a stale value at once while one
-	// background refresh per key (per process) computes the new one.
+	// background refresh per key (per process) computes the new one (see
+	// EarlyRefresh for how background refreshes avoid duplicate work).
 	// Cache.Get treats a stale value as missing. It needs a ttl and the
 	// entry format (not Options.Raw). Not for MemoizeMany. Default: 0, off.
 	StaleWhileRevalidate time.Duration
@@ -110,7 +126,8 @@ type MemoizeOptions[K comparable, V any] struct {
 
 	// Test seams.
 	now       func() time.Time
-	rand      func() float64
+	draw      func(key string, expiry int64) float64 // replaces the per-entry draw
+	seed      uint64                                 // replaces processSeed when not 0
 	onRefresh func(key string)
 }
 
@@ -127,7 +144,8 @@ type memoConfig[K comparable, V any] struct {
 	swr         time.Duration
 	callTimeout time.Duration // 0: none
 
-	rand      func() float64
+	draw      func(key string, expiry int64) float64 // nil: uniform(seed, ...)
+	seed      uint64
 	now       func() time.Time
 	realClock bool // now is time.Now
 	onRefresh func(key string)
@@ -150,7 +168,8 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 		swr:         o.StaleWhileRevalidate,
 		lease:       o.StampedeLease,
 		poll:        o.StampedePoll,
-		rand:        o.rand,
+		draw:        o.draw,
+		seed:        o.seed,
 		now:         o.now,
 		onRefresh:   o.onRefresh,
 		callTimeout: o.CallTimeout,
@@ -206,8 +225,8 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 	case cfg.callTimeout < 0:
 		cfg.callTimeout = 0
 	}
-	if cfg.rand == nil {
-		cfg.rand = mrand.Float64
+	if cfg.seed == 0 {
+		cfg.seed = processSeed
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
