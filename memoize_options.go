@@ -79,29 +79,37 @@ type MemoizeOptions[K comparable, V any] struct {
 	// EarlyRefresh, when positive, enables probabilistic early
 	// recomputation (XFetch, Vattani, Chierichetti and Lowenstein, VLDB
 	// 2015) with beta = EarlyRefresh: a call that finds a fresh value still
-	// returns it, but also starts a background refresh when
+	// returns it, but also starts a background refresh once
 	//
-	//	now - delta*beta*ln(r) >= expiry
+	//	now >= expiry - delta - delta*beta*(-ln r)
 	//
 	// where delta is how long fn took the last time (kept in the entry)
-	// and r is uniform in (0, 1]. beta is 1 in the paper; larger values
-	// refresh earlier.
+	// and r is uniform in (0, 1]: an exponentially distributed lead (mean
+	// delta*beta) before expiry - delta, one delta earlier than XFetch's
+	// moment so that the recomputation ends before the expiry. beta is 1
+	// in the paper; larger values refresh earlier.
 	//
-	// r is drawn once per entry per process, not on every read: it is
-	// derived from a random per-process seed, the key and the entry's
-	// expiry. So in each process the refresh moment expiry -
-	// delta*beta*(-ln r) is exponentially distributed before the expiry
-	// (mean delta*beta) and the first read after it starts the refresh,
-	// whatever the read rate: about one recomputation per ttl. Across n
-	// processes the earliest of their moments wins (mean delta*beta/n
-	// before the expiry); the others then find the new entry, or, with
-	// StampedeLease, the lock taken. A background refresh (early or
-	// stale-while-revalidate) reads the entry again before calling fn,
-	// after taking the lock, and skips fn if a newer entry is there; once
-	// it has run, or found the lock taken, further triggers by the same
-	// entry in this process are ignored for StampedeLease (1s without a
-	// lock), so that waiting for another process costs no stream of lock
-	// attempts. A refresh whose fn fails may be retried by the next read.
+	// r is drawn once per entry, not on every read: it is derived from
+	// the key and the entry's expiry, so every read of one entry, in every
+	// process, makes the same draw, and the first read after the moment
+	// starts the refresh, whatever the read rate and the number of
+	// processes: about one recomputation per ttl (ttl/(ttl - delta*beta)
+	// on average), and callers do not wait as long as the key is read at
+	// least about once per delta. (A fresh draw on every read, as in the
+	// paper, fires about delta*beta*ln(reads per delta*beta) early, so
+	// several times per ttl for a hot key; a draw per process fires at the
+	// earliest of the processes' moments.) Across processes, combine it
+	// with StampedeLease: the processes reach the moment together, one
+	// takes the lock and recomputes, the others find the lock taken or
+	// the new entry.
+	//
+	// A background refresh (early or stale-while-revalidate) reads the
+	// entry again before calling fn, after taking the lock, and skips fn
+	// if a newer entry is there. Once it has run, or found the lock taken,
+	// further triggers by the same entry in this process are ignored for
+	// StampedeLease (1s without a lock), so that waiting for another
+	// process costs one lock attempt, not one per read. A refresh whose fn
+	// fails is retried by a later read.
 	//
 	// It needs a ttl and the entry format (not Options.Raw). Not for
 	// MemoizeMany. Default: 0, off.
@@ -127,7 +135,7 @@ type MemoizeOptions[K comparable, V any] struct {
 	// Test seams.
 	now       func() time.Time
 	draw      func(key string, expiry int64) float64 // replaces the per-entry draw
-	seed      uint64                                 // replaces processSeed when not 0
+	seed      uint64                                 // replaces entrySeed when not 0
 	onRefresh func(key string)
 }
 
@@ -226,7 +234,7 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 		cfg.callTimeout = 0
 	}
 	if cfg.seed == 0 {
-		cfg.seed = processSeed
+		cfg.seed = entrySeed
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now

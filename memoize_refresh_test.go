@@ -172,8 +172,8 @@ func TestXFetch_ProbabilityRisesNearExpiry(t *testing.T) {
 // a Memoizer with beta = 1 and a fixed seed reads entries of n keys whose
 // recomputation took 1s, at several times before their expiry. The draw
 // is made once per entry, so the share of keys refreshed early at gap g
-// before the expiry is exp(-g/delta), and each entry's decision is the
-// same on every read.
+// before the expiry is exp(-(g-delta)/delta) (1 within delta of it), and
+// each entry's decision is the same on every read.
 func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 	c, _, _ := newTestCache(t, nil)
 	m, err := NewMemoizer(c, func(context.Context, string) (int, error) { return 1, nil },
@@ -194,7 +194,7 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 	}
 	prev := -1.0
 	wasEarly := make([]bool, n)
-	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 2 * time.Second, time.Second, 200 * time.Millisecond, 0} {
+	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 3 * time.Second, 2 * time.Second, 1500 * time.Millisecond, time.Second, 200 * time.Millisecond, 0} {
 		early := 0
 		for i, key := range keys {
 			_, _, state := m.decode(key, b, expiry.Add(-before).UnixNano())
@@ -216,7 +216,8 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 			}
 		}
 		p := float64(early) / n
-		want := math.Exp(-before.Seconds())
+		// One delta (1s) earlier than XFetch's moment.
+		want := math.Min(1, math.Exp(-(before - time.Second).Seconds()))
 		if before == 0 {
 			want = 0 // at expiry the entry is a miss, not an early refresh
 		}
