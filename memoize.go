@@ -48,7 +48,7 @@ type Memoizer[K comparable, V any] struct {
 	joinFirst bool
 
 	group      flight.Group[V]
-	refreshing sync.Map // store key -> struct{}: background refreshes
+	refreshing sync.Map // store key -> *refreshMark: background refreshes
 }
 
 // Memoize returns a function with fn's signature that reads through the

@@ -86,7 +86,7 @@ func (m *Memoizer[K, V]) decode(key string, b []byte, now int64) (V, entry.Heade
 			return zero, h, entryMiss
 		}
 		state = entryStale
-	} else if m.cfg.beta > 0 && h.Expiry != 0 && !h.Negative() && now != 0 && xfetch(now, h.Expiry, h.Delta, m.cfg.beta, 1-m.cfg.rand()) {
+	} else if m.cfg.beta > 0 && h.Expiry != 0 && !h.Negative() && now != 0 && m.early(key, now, h.Expiry, h.Delta) {
 		state = entryEarly
 	}
 	return v, h, state
@@ -120,7 +120,7 @@ func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, 
 	case state == entryMiss:
 		return v, false, nil
 	case state != entryFresh:
-		m.refreshAsync(ctx, k, key)
+		m.refreshAsync(ctx, k, key, h.Expiry)
 	}
 	v, err = m.result(v, h, key)
 	return v, true, err
@@ -359,38 +359,4 @@ func (m *Memoizer[K, V]) unlock(ctx context.Context, l *lease.Lease) {
 		_, err := l.Release(ctx)
 		return err
 	})
-}
-
-// refreshAsync recomputes key in the background, once per key at a time
-// in this process (and, with the stampede lock, only if no other process
-// holds it). Cache.Close cancels it and waits for it. A panic in fn there
-// is recovered: the entry is left as it was.
-func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string) {
-	if _, busy := m.refreshing.LoadOrStore(key, struct{}{}); busy {
-		return
-	}
-	started := m.c.life.goBackground(ctx, func(ctx context.Context) {
-		func() {
-			defer func() { _ = recover() }()
-			ctx, cancel := m.callCtx(ctx)
-			defer cancel()
-			if m.cfg.lease > 0 {
-				l, err := m.takeLease(ctx, key)
-				if errors.Is(err, ErrExists) {
-					return // another process computes it
-				}
-				if err == nil {
-					defer m.unlock(ctx, l)
-				}
-			}
-			m.compute(ctx, k, key, true)
-		}()
-		m.refreshing.Delete(key)
-		if m.cfg.onRefresh != nil {
-			m.cfg.onRefresh(key)
-		}
-	})
-	if !started {
-		m.refreshing.Delete(key)
-	}
 }

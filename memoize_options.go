@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	mrand "math/rand/v2"
 	"time"
 )
 
@@ -80,21 +79,46 @@ type MemoizeOptions[K comparable, V any] struct {
 	// EarlyRefresh, when positive, enables probabilistic early
 	// recomputation (XFetch, Vattani, Chierichetti and Lowenstein, VLDB
 	// 2015) with beta = EarlyRefresh: a call that finds a fresh value still
-	// returns it, but also starts a background refresh when
+	// returns it, but also starts a background refresh once
 	//
-	//	now - delta*beta*ln(rand()) >= expiry
+	//	now >= expiry - delta - delta*beta*(-ln r)
 	//
 	// where delta is how long fn took the last time (kept in the entry)
-	// and rand() is uniform in (0, 1]. The chance of a refresh grows as
-	// the expiry nears, so hot keys are recomputed before they expire, by
-	// one caller. beta is 1 in the paper; larger values refresh earlier. It
-	// needs a ttl and the entry format (not Options.Raw). Not for
+	// and r is uniform in (0, 1]: an exponentially distributed lead (mean
+	// delta*beta) before expiry - delta, one delta earlier than XFetch's
+	// moment so that the recomputation ends before the expiry. beta is 1
+	// in the paper; larger values refresh earlier.
+	//
+	// r is drawn once per entry, not on every read: it is derived from
+	// the key and the entry's expiry, so every read of one entry, in every
+	// process, makes the same draw, and the first read after the moment
+	// starts the refresh, whatever the read rate and the number of
+	// processes: about one recomputation per ttl (ttl/(ttl - delta*beta)
+	// on average), and callers do not wait as long as the key is read at
+	// least about once per delta. (A fresh draw on every read, as in the
+	// paper, fires about delta*beta*ln(reads per delta*beta) early, so
+	// several times per ttl for a hot key; a draw per process fires at the
+	// earliest of the processes' moments.) Across processes, combine it
+	// with StampedeLease: the processes reach the moment together, one
+	// takes the lock and recomputes, the others find the lock taken or
+	// the new entry.
+	//
+	// A background refresh (early or stale-while-revalidate) reads the
+	// entry again before calling fn, after taking the lock, and skips fn
+	// if a newer entry is there. Once it has run, or found the lock taken,
+	// further triggers by the same entry in this process are ignored for
+	// StampedeLease (1s without a lock), so that waiting for another
+	// process costs one lock attempt, not one per read. A refresh whose fn
+	// fails is retried by a later read.
+	//
+	// It needs a ttl and the entry format (not Options.Raw). Not for
 	// MemoizeMany. Default: 0, off.
 	EarlyRefresh float64
 
 	// StaleWhileRevalidate, when positive, keeps values for that long
 	// after their ttl, and serves such a stale value at once while one
-	// background refresh per key (per process) computes the new one.
+	// background refresh per key (per process) computes the new one (see
+	// EarlyRefresh for how background refreshes avoid duplicate work).
 	// Cache.Get treats a stale value as missing. It needs a ttl and the
 	// entry format (not Options.Raw). Not for MemoizeMany. Default: 0, off.
 	StaleWhileRevalidate time.Duration
@@ -110,7 +134,8 @@ type MemoizeOptions[K comparable, V any] struct {
 
 	// Test seams.
 	now       func() time.Time
-	rand      func() float64
+	draw      func(key string, expiry int64) float64 // replaces the per-entry draw
+	seed      uint64                                 // replaces entrySeed when not 0
 	onRefresh func(key string)
 }
 
@@ -127,7 +152,8 @@ type memoConfig[K comparable, V any] struct {
 	swr         time.Duration
 	callTimeout time.Duration // 0: none
 
-	rand      func() float64
+	draw      func(key string, expiry int64) float64 // nil: uniform(seed, ...)
+	seed      uint64
 	now       func() time.Time
 	realClock bool // now is time.Now
 	onRefresh func(key string)
@@ -150,7 +176,8 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 		swr:         o.StaleWhileRevalidate,
 		lease:       o.StampedeLease,
 		poll:        o.StampedePoll,
-		rand:        o.rand,
+		draw:        o.draw,
+		seed:        o.seed,
 		now:         o.now,
 		onRefresh:   o.onRefresh,
 		callTimeout: o.CallTimeout,
@@ -206,8 +233,8 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 	case cfg.callTimeout < 0:
 		cfg.callTimeout = 0
 	}
-	if cfg.rand == nil {
-		cfg.rand = mrand.Float64
+	if cfg.seed == 0 {
+		cfg.seed = entrySeed
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now

@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -168,13 +169,15 @@ func TestXFetch_ProbabilityRisesNearExpiry(t *testing.T) {
 }
 
 // TestXFetch_EntriesRefreshEarlier checks the decision on stored entries:
-// a Memoizer with beta = 1 and a seeded random source reads an entry
-// whose recomputation took 1s, at several times before its expiry.
+// a Memoizer with beta = 1 and a fixed seed reads entries of n keys whose
+// recomputation took 1s, at several times before their expiry. The draw
+// is made once per entry, so the share of keys refreshed early at gap g
+// before the expiry is exp(-(g-delta)/delta) (1 within delta of it), and
+// each entry's decision is the same on every read.
 func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 	c, _, _ := newTestCache(t, nil)
-	rng := rand.New(rand.NewPCG(3, 4))
 	m, err := NewMemoizer(c, func(context.Context, string) (int, error) { return 1, nil },
-		&MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1, rand: rng.Float64})
+		&MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1, seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,15 +188,27 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 	}
 	expiry := created.Add(time.Hour)
 	const n = 10000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:%d", i)
+	}
 	prev := -1.0
-	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 2 * time.Second, time.Second, 200 * time.Millisecond, 0} {
+	wasEarly := make([]bool, n)
+	for _, before := range []time.Duration{time.Minute, 5 * time.Second, 3 * time.Second, 2 * time.Second, 1500 * time.Millisecond, time.Second, 200 * time.Millisecond, 0} {
 		early := 0
-		for range n {
-			_, _, state := m.decode("k", b, expiry.Add(-before).UnixNano())
+		for i, key := range keys {
+			_, _, state := m.decode(key, b, expiry.Add(-before).UnixNano())
+			if _, _, again := m.decode(key, b, expiry.Add(-before).UnixNano()); again != state {
+				t.Fatalf("%s %v before expiry: state %v, then %v; want one decision per entry", key, before, state, again)
+			}
 			switch state {
 			case entryEarly:
 				early++
+				wasEarly[i] = true
 			case entryFresh:
+				if wasEarly[i] && before > 0 {
+					t.Fatalf("%s: early at an earlier time, not %v before expiry", key, before)
+				}
 			default:
 				if before > 0 {
 					t.Fatalf("%v before expiry: state %v; want fresh or early", before, state)
@@ -201,7 +216,8 @@ func TestXFetch_EntriesRefreshEarlier(t *testing.T) {
 			}
 		}
 		p := float64(early) / n
-		want := math.Exp(-before.Seconds())
+		// One delta (1s) earlier than XFetch's moment.
+		want := math.Min(1, math.Exp(-(before - time.Second).Seconds()))
 		if before == 0 {
 			want = 0 // at expiry the entry is a miss, not an early refresh
 		}
@@ -228,13 +244,13 @@ func TestMemoize_EarlyRefresh(t *testing.T) {
 	clock.ns.Store(time.Now().UnixNano())
 	var calls atomic.Int32
 	var r atomic.Value
-	r.Store(0.0) // rand() = 0 gives 1-0 = 1: ln 1 = 0, never early
+	r.Store(1.0) // ln 1 = 0: never early
 	refreshed := make(chan string, 1)
 	f := Memoize(c, func(ctx context.Context, k string) (int, error) {
 		clock.advance(time.Second) // fn "takes" 1s: delta
 		return int(calls.Add(1)), nil
 	}, &MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1, now: clock.now,
-		rand: func() float64 { return r.Load().(float64) }, onRefresh: func(k string) { refreshed <- k }})
+		draw: func(string, int64) float64 { return r.Load().(float64) }, onRefresh: func(k string) { refreshed <- k }})
 
 	if v, _ := f(ctx, "k"); v != 1 {
 		t.Fatalf("first call = %d; want 1", v)
@@ -243,8 +259,8 @@ func TestMemoize_EarlyRefresh(t *testing.T) {
 	if v, _ := f(ctx, "k"); v != 1 || calls.Load() != 1 {
 		t.Fatalf("got %d with %d calls; want the cached 1 without a refresh", v, calls.Load())
 	}
-	// rand() close to 1: -ln(1-r) = ln(1e6) ≈ 13.8 deltas ≥ the 10s left.
-	r.Store(1 - 1e-6)
+	// -ln(1e-6) ≈ 13.8 deltas ≥ the 10s left.
+	r.Store(1e-6)
 	if v, _ := f(ctx, "k"); v != 1 {
 		t.Fatalf("early call = %d; want the cached 1 while refreshing", v)
 	}
