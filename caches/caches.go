@@ -344,7 +344,9 @@ func Create[K comparable, V any](r *Registry, alias string, o *cachet.Options[K]
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
-	c, err := cachet.New(s, cd, aliasOptions(o, &cfg, u.Options()))
+	co := aliasOptions(o, &cfg, u.Options())
+	co.OwnsStore = true // the caller owns the cache, and the cache its store
+	c, err := cachet.New(s, cd, co)
 	if err != nil {
 		s.Close()
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
