@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	latency := fs.Duration("latency", 25*time.Millisecond, "latency of a repository read or write")
 	n := fs.Int("users", 1000, "number of users in the repository, ids 1 to n")
 	ttl := fs.Duration("ttl", 5*time.Minute, "ttl of cached users")
+	ping := fs.Bool("ping", false, "check that the cache store answers before serving")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +72,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	svc, err := users.Open(*cacheURL, users.NewRepo(*n, *latency), &users.Options{TTL: *ttl})
 	if err != nil {
 		return err
+	}
+	if *ping {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := svc.Cache().Ping(pctx)
+		cancel()
+		if err != nil {
+			return errors.Join(fmt.Errorf("cache %s: %w", redact(*cacheURL), err), svc.Close())
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -181,6 +181,23 @@ func TestUserService_FlagWinsOverEnv(t *testing.T) {
 	}
 }
 
+func TestUserService_Ping(t *testing.T) {
+	port, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "redis://127.0.0.1:" + strconv.Itoa(port) + "?dial_timeout=200ms"
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-cache", dead, "-ping"}, func(string) string { return "" }, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "ping") {
+		t.Fatalf("run -ping on an unreachable redis = %v; want the ping's error", err)
+	}
+	srv := testserver.Redis(t)
+	s := start(t, []string{"-ping"}, map[string]string{"CACHE_URL": "redis://" + srv.Addr})
+	if u, code, err := s.user("3"); err != nil || code != 200 || u.ID != "3" {
+		t.Fatalf("GET /users/3 after -ping = %+v, %d, %v", u, code, err)
+	}
+}
+
 func TestUserService_BadCacheURL(t *testing.T) {
 	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-cache", "redis://h:6379?pool_size=x"}, func(string) string { return "" }, io.Discard, nil)
 	if !errors.Is(err, cachet.ErrInvalidOption) || !strings.Contains(err.Error(), "pool_size") {
