@@ -283,7 +283,10 @@ func (r *Registry) Plugins(alias string) ([]cachet.Plugin, error) {
 // Alias returns the cache of K keys and V values for alias, building it
 // (and the alias' store) on first use and returning the same *Cache on
 // every later call with the same K and V; concurrent first calls build it
-// once. Caches of one alias share its store, whatever their K and V.
+// once. Caches of one alias share its store. The first Alias call fixes
+// the alias' value type: asking for another V (whose values the alias'
+// keys do not hold) is an error wrapping cachet.ErrInvalidOption that
+// names both types. Another K with the same V is allowed.
 //
 // The alias' codec must fit V: string needs V string and bytes needs V
 // []byte; a codec given to RegisterCodec must have been registered for V.
@@ -309,6 +312,9 @@ func Alias[K comparable, V any](r *Registry, alias string) (*cachet.Cache[K, V],
 	cd, err := codecFor[V](e.cfg.Codec)
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
+	}
+	if err := e.checkValueType(kt, vt); err != nil { // types.go
+		return nil, err
 	}
 	s, err := e.sharedStore()
 	if err != nil {
