@@ -86,6 +86,7 @@ func (r *Registry) Configure(aliases map[string]Config) error {
 		}
 		cfg := aliases[name]
 		cfg.Plugins = slices.Clone(cfg.Plugins)
+		cfg.Middleware = slices.Clone(cfg.Middleware)
 		u, err := cfg.check()
 		if err != nil {
 			return withContext(fmt.Sprintf("configure alias %q", name), err)
@@ -165,6 +166,7 @@ func (r *Registry) Config(alias string) (Config, bool) {
 	}
 	cfg := e.cfg
 	cfg.Plugins = slices.Clone(cfg.Plugins)
+	cfg.Middleware = slices.Clone(cfg.Middleware)
 	return cfg, true
 }
 
@@ -240,7 +242,7 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 // held.
 func (e *aliasEntry) sharedStore() (store.Store, error) {
 	if e.s == nil {
-		s, ps, err := e.cfg.openStore(e.url)
+		s, ps, err := e.cfg.openStore(e.name, e.url)
 		if err != nil {
 			return nil, withContext(fmt.Sprintf("alias %q", e.name), err)
 		}
@@ -346,7 +348,7 @@ func Create[K comparable, V any](r *Registry, alias string, o *cachet.Options[K]
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
-	s, _, err := cfg.openStore(u)
+	s, _, err := cfg.openStore(alias, u)
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
