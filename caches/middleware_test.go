@@ -14,8 +14,8 @@ import (
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/caches"
 	"github.com/cachet-go/cachet/internal/testserver"
-	"github.com/cachet-go/cachet/store/storeurl"
 	_ "github.com/cachet-go/cachet/store/redisstore/redisurl"
+	"github.com/cachet-go/cachet/store/storeurl"
 )
 
 type lockedBuffer struct {
