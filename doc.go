@@ -45,11 +45,21 @@
 // ttl accept [DefaultTTL] (the cache's default), [NoExpiry], or a positive
 // duration; other negative values give [ErrInvalidTTL].
 //
+// # Atomic updates and counters
+//
+// [Cache.Update] is optimistic locking: it reads a value with its version,
+// calls a function for the new value, and writes it only if the key is
+// unchanged ([store.Swapper]: a Lua compare-and-swap on Redis, gets/cas on
+// memcached), retrying lost races up to [UpdateAttempts] times before it
+// returns [ErrConflict]. [Cache.Increment] and [Cache.IncrementFloat] keep
+// counters as decimal text, IncrementFloat in exactly the text Redis's
+// INCRBYFLOAT writes, on every store ([store.FloatIncrementer]).
+//
 // # Errors
 //
 // Errors name the operation and the store key and wrap sentinel errors that
 // are compared with [errors.Is]: [ErrNotFound], [ErrExists],
-// [ErrNotInteger], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
+// [ErrNotInteger], [ErrNotNumber], [ErrConflict], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
 // and so on. A cache never panics on bad input. Panics are for programming
 // errors only: [New] with a nil store, [Must] with an error, [Memoize] and
 // [MemoizeMany] with a nil cache or function or invalid options
@@ -111,7 +121,7 @@
 // # Middleware and plugins
 //
 // A [Middleware] wraps the store (Options.Middleware, or [Chain]). Built in:
-// [Timeout], [Logging] (log/slog, keys redacted), [Metrics] with a
+// [Timeout], [Breaker], [Logging] (log/slog, keys redacted), [Metrics] with a
 // [Recorder] ([ExpvarRecorder] here; OpenTelemetry and Prometheus adapters
 // in the contrib modules), [FailOpen] (failed reads become reported
 // misses), and [WithPlugins], aiocache-style Before/After hooks on every
@@ -141,6 +151,17 @@
 // [DefaultTimeout], 5s) unless its context has an earlier deadline. Over an
 // in-process store ([store.InProcess], such as memstore) no timeout is
 // applied, since nothing there can wait.
+//
+// # Failures
+//
+// The cache is an optimisation, never a new point of failure. [FailOpen]
+// turns failed reads into reported misses, the cache's own deadline
+// included; only the caller's cancellation or earlier deadline is returned.
+// [New] puts a circuit breaker ([Breaker]) around every store that is not
+// in-process: after [DefaultBreakerThreshold] (5) consecutive connection
+// failures, operations fail at once with an error wrapping
+// [ErrUnavailable], and one probe per [DefaultBreakerInterval] (1s) checks
+// for recovery. Options.Breaker tunes or disables it.
 //
 // # Performance
 //

@@ -17,8 +17,15 @@ var (
 	ErrExists = store.ErrExists
 	// ErrNotInteger means Increment found a value that is not an integer.
 	ErrNotInteger = store.ErrNotInteger
-	// ErrOverflow means Increment would overflow int64.
+	// ErrOverflow means Increment would overflow int64, or IncrementFloat
+	// would give an infinite sum.
 	ErrOverflow = store.ErrOverflow
+	// ErrNotNumber means IncrementFloat found a value that is not a
+	// number.
+	ErrNotNumber = store.ErrNotNumber
+	// ErrConflict means Update lost every compare-and-swap race for its
+	// key (see UpdateAttempts).
+	ErrConflict = store.ErrConflict
 	// ErrClosed means the cache or its store has been closed.
 	ErrClosed = store.ErrClosed
 	// ErrInvalidKey means a key is empty or its key function failed.
@@ -27,6 +34,10 @@ var (
 	ErrInvalidValue = store.ErrInvalidValue
 	// ErrNotSupported means the store cannot perform the operation.
 	ErrNotSupported = store.ErrNotSupported
+	// ErrUnavailable means the store is known to be down: the cache's
+	// breaker failed the operation at once after repeated connection
+	// failures (see Breaker).
+	ErrUnavailable = store.ErrUnavailable
 	// ErrEncode means the codec could not encode a value.
 	ErrEncode = codec.ErrEncode
 	// ErrDecode means the codec could not decode a stored value.

@@ -46,6 +46,8 @@ func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (stri
 		if err != nil {
 			return b, err
 		}
+	} else {
+		fn = recoverKeyFunc(fn)
 	}
 	b.fn = fn
 	b.namespace = namespace
@@ -105,7 +107,7 @@ func (b keyBuilder[K]) with(segment string, fn func(K) (string, error)) keyBuild
 		b.prefix += segment + keySep
 	}
 	if fn != nil {
-		b.fn = fn
+		b.fn = recoverKeyFunc(fn)
 	}
 	return b
 }
@@ -182,6 +184,21 @@ func defaultKeyFunc[K comparable]() (func(K) (string, error), error) {
 		return func(k K) (string, error) { return strconv.FormatUint(reflect.ValueOf(k).Uint(), 10), nil }, nil
 	}
 	return nil, fmt.Errorf("%w: %T: %w", ErrInvalidOption, zero, errNoKeyFunc)
+}
+
+// recoverKeyFunc returns fn made safe to call: a panic in fn gives an
+// error (which build wraps in ErrInvalidKey) instead of crashing the
+// caller, as for a panicking String method. The default key functions
+// need no such wrapper.
+func recoverKeyFunc[K comparable](fn func(K) (string, error)) func(K) (string, error) {
+	return func(k K) (s string, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s, err = "", fmt.Errorf("key function panicked on %T: %v", k, r)
+			}
+		}()
+		return fn(k)
+	}
 }
 
 // stringerKey calls k's String method; a String that panics (say, on a

@@ -1,10 +1,13 @@
 package cachet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cachet-go/cachet/codec"
 )
 
 type userID string
@@ -155,5 +158,68 @@ func TestKeyBuilder_StringerPanicIsAnError(t *testing.T) {
 	}
 	if _, err := b.build("get", nil); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("build(nil *node) err = %v; want ErrInvalidKey", err)
+	}
+}
+
+// TestCache_KeyFuncPanicIsAnError checks that a key function that panics,
+// given as Options.Key or with WithKey, gives ErrInvalidKey as a panicking
+// String method does, and never crashes the caller.
+func TestCache_KeyFuncPanicIsAnError(t *testing.T) {
+	panicky := func(k string) (string, error) {
+		if k == "bad" {
+			panic("key function exploded")
+		}
+		return k, nil
+	}
+	c, err := New[string](newMem(t), codec.String(), &Options[string]{Namespace: "p", Key: panicky})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(bg, "good", "v"); err != nil {
+		t.Fatalf("Set(good): %v", err)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error { _, err := c.Get(bg, "bad"); return err }},
+		{"Set", func() error { return c.Set(bg, "bad", "v") }},
+		{"GetMany", func() error { _, err := c.GetMany(bg, []string{"good", "bad"}); return err }},
+		{"Delete", func() error { _, err := c.Delete(bg, "bad"); return err }},
+		{"Increment", func() error { _, err := c.Increment(bg, "bad", 1); return err }},
+		{"GetOrLoad", func() error {
+			_, err := c.GetOrLoad(bg, "bad", func(context.Context) (string, error) { return "x", nil })
+			return err
+		}},
+		{"Memoize", func() error {
+			f := Memoize(c, func(_ context.Context, k string) (string, error) { return k, nil }, nil)
+			_, err := f(bg, "bad")
+			return err
+		}},
+		{"Memoize/Key", func() error {
+			plain, err := New[string](newMem(t), codec.String(), nil)
+			if err != nil {
+				return err
+			}
+			f := Memoize(plain, func(_ context.Context, k string) (string, error) { return k, nil }, &MemoizeOptions[string, string]{Key: panicky})
+			_, err = f(bg, "bad")
+			return err
+		}},
+	}
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("the caller panicked: %v", r)
+					}
+				}()
+				err = tc.call()
+			}()
+			if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "key function exploded") {
+				t.Errorf("got %v; want ErrInvalidKey naming the panic", err)
+			}
+		})
 	}
 }

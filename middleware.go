@@ -128,13 +128,15 @@ func (s *timeoutStore) Clear(ctx context.Context, prefix string) error {
 // (Set, SetMany, Add, Delete, Increment, Expire, Clear) return their
 // errors as usual and do not call report.
 //
-// Some errors are not outages and are returned as they are: a cancelled or
-// expired caller context (the caller gave up; a deadline set by a Timeout
-// middleware inside FailOpen is an outage and does become a miss), an
+// Some errors are not outages and are returned as they are: the caller's
+// context cancelled or past its own deadline (the caller gave up), an
 // invalid key (store.ErrInvalidKey), an unsupported operation
 // (store.ErrNotSupported), and store.ErrClosed once the store was closed
 // through this middleware. A backend closed beneath it, by someone else,
-// is an outage.
+// is an outage. The cache's own deadlines are outages too: a store that
+// overruns the Cache's Options.Timeout, or a Timeout middleware's d,
+// wherever it sits in the chain, gives a miss, while the caller's earlier
+// deadline or cancellation is returned as it is.
 //
 // report runs on the caller's goroutine and must not block. A nil report
 // absorbs the errors without reporting them; use it only when a middleware
@@ -158,7 +160,7 @@ type failOpenStore struct {
 // into a miss, and reports it if so.
 func (s *failOpenStore) absorb(ctx context.Context, op Op, key string, err error) bool {
 	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound), ctx.Err() != nil,
+	case err == nil, errors.Is(err, store.ErrNotFound), deadline.CallerDone(ctx),
 		errors.Is(err, store.ErrInvalidKey), errors.Is(err, store.ErrNotSupported),
 		errors.Is(err, store.ErrClosed) && s.closed.Load():
 		return false

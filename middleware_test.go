@@ -44,12 +44,14 @@ func wrappers(t *testing.T) map[string]Middleware {
 		"FailOpen": FailOpen(func(op Op, key string, err error) {
 			t.Errorf("FailOpen reported %v %q: %v from a healthy store", op, key, err)
 		}),
+		"Breaker": Breaker(&BreakerOptions{Threshold: 1}),
 		"Chain/All": Chain(
 			FailOpen(nil),
 			Timeout(time.Second),
 			Logging(quiet, nil),
 			Metrics(&ExpvarRecorder{}),
 			WithPlugins(&HitMissRatio{}, &Timing{}),
+			Breaker(nil),
 		),
 	}
 }

@@ -30,8 +30,10 @@ type LoggingOptions struct {
 	// ShowKeys logs keys and prefixes as they are. Keys often hold
 	// personal data (user ids, e-mail addresses), so by default they are
 	// redacted: a single key is logged as "[redacted]", the keys of a
-	// batch as their count, and every occurrence of a key in an error
-	// message is replaced by "[redacted]". Default: false.
+	// batch as their count, and the error attribute is rebuilt with every
+	// key, raw or quoted, replaced by "[redacted]" and without the stored
+	// bytes some errors quote (the value that made Increment fail with
+	// ErrNotInteger). Default: false.
 	ShowKeys bool
 }
 
@@ -149,15 +151,60 @@ func (p *logPlugin) keys(keys []string) slog.Attr {
 	return slog.Int("keys", len(keys))
 }
 
-// errText returns c.Err's message, with the call's keys redacted unless
-// keys are shown.
+// errText returns c.Err's message, rebuilt without the call's keys or
+// stored bytes unless keys are shown. The message of an *store.Error is
+// rebuilt from its parts, the key replaced by "[redacted]" (its quoted
+// form in Error would defeat a text search for a key holding '"', '\',
+// control bytes or invalid UTF-8); a cause whose text may quote the
+// stored value (store.ErrNotInteger) is cut back to the sentinel's text;
+// any other cause keeps its text, with the call's keys, raw or quoted,
+// replaced.
 func (p *logPlugin) errText(c Call) string {
-	msg := c.Err.Error()
 	if p.showKeys {
-		return msg
+		return c.Err.Error()
 	}
+	var b strings.Builder
+	redactError(&b, c.Err, &c)
+	return b.String()
+}
+
+// valueSentinels are the sentinel errors whose wrappers' text may quote
+// stored bytes: only the sentinel's own text is logged.
+var valueSentinels = []error{store.ErrNotInteger}
+
+// redactError writes err's message to b with c's keys redacted, as
+// errText describes.
+func redactError(b *strings.Builder, err error, c *Call) {
+	switch e := err.(type) {
+	case *store.Error:
+		b.WriteString("cachet: ")
+		b.WriteString(e.Op)
+		if e.Key != "" {
+			b.WriteString(" " + redacted)
+		}
+		b.WriteString(": ")
+		redactError(b, e.Err, c)
+		return
+	case interface{ Unwrap() []error }: // errors.Join: one line each
+		for i, err := range e.Unwrap() {
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			redactError(b, err, c)
+		}
+		return
+	}
+	for _, s := range valueSentinels {
+		if errors.Is(err, s) {
+			b.WriteString(s.Error())
+			return
+		}
+	}
+	msg := err.Error()
 	redact := func(k string) {
 		if k != "" {
+			msg = strings.ReplaceAll(msg, strconv.Quote(k), redacted)
+			msg = strings.ReplaceAll(msg, strconv.QuoteToASCII(k), redacted)
 			msg = strings.ReplaceAll(msg, k, redacted)
 		}
 	}
@@ -168,7 +215,7 @@ func (p *logPlugin) errText(c Call) string {
 	for _, e := range c.Entries {
 		redact(e.Key)
 	}
-	return msg
+	b.WriteString(msg)
 }
 
 // errorKinds are the kinds ErrorKind reports, in the order it checks them.
@@ -176,6 +223,7 @@ var errorKinds = []struct {
 	err  error
 	kind string
 }{
+	{store.ErrUnavailable, "unavailable"},
 	{context.DeadlineExceeded, "timeout"},
 	{context.Canceled, "canceled"},
 	{store.ErrClosed, "closed"},
@@ -190,7 +238,8 @@ var errorKinds = []struct {
 }
 
 // ErrorKind returns a short, fixed name for the kind of err, for metric
-// labels and span attributes whose values must stay few: "timeout",
+// labels and span attributes whose values must stay few: "unavailable"
+// (an open [Breaker]), "timeout",
 // "canceled", "closed", "invalid_key", "invalid_value", "not_integer",
 // "overflow", "not_supported", "plugin_panic", "not_found" or "exists"
 // for errors wrapping those, "other" for any other error, and "" for nil.

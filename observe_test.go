@@ -326,10 +326,65 @@ func TestErrorKind(t *testing.T) {
 		{store.ErrNotFound, "not_found"},
 		{store.ErrExists, "exists"},
 		{errors.New("connection refused"), "other"},
+		{fmt.Errorf("%w: last: %w", store.ErrUnavailable, context.DeadlineExceeded), "unavailable"},
 	}
 	for _, tt := range tests {
 		if got := ErrorKind(tt.err); got != tt.want {
 			t.Errorf("ErrorKind(%v): got %q; want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestLogging_RedactsHostileKeys checks that keys which error messages
+// quote (holding '"', '\', control bytes or invalid UTF-8) and stored
+// values quoted by an error never reach the log with default options.
+func TestLogging_RedactsHostileKeys(t *testing.T) {
+	keys := []string{
+		`SECRETKEY"quote`,
+		`SECRETKEY\backslash`,
+		"SECRETKEY\x00\x01\ncontrol",
+		"SECRETKEY\xff\xfeinvalid",
+		"SECRETKEY\u00e9\u2028unicode",
+	}
+	for _, key := range keys {
+		t.Run(fmt.Sprintf("%q", key), func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			mem := newMem(t)
+			s := Logging(logger, nil)(mem)
+			if err := s.Set(bg, key, []byte("SECRETVALUE not a number"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Increment(bg, key, 1); !errors.Is(err, store.ErrNotInteger) {
+				t.Fatalf("Increment: got %v; want ErrNotInteger", err)
+			}
+			if err := s.Set(bg, key, nil, 0); !errors.Is(err, store.ErrInvalidValue) {
+				t.Fatalf("Set(nil): got %v; want ErrInvalidValue", err)
+			}
+			mem.Close()
+			s.Get(bg, key)
+			s.GetMany(bg, []string{"other", key})
+			s.Delete(bg, key, "other")
+			s.SetMany(bg, []store.Entry{{Key: key, Value: []byte("v")}}, 0)
+
+			out := buf.String()
+			if strings.Contains(out, "SECRET") {
+				t.Errorf("log shows a key or a value:\n%s", out)
+			}
+			lines := logLines(t, &buf)
+			if len(lines) != 7 {
+				t.Fatalf("got %d log lines; want 7:\n%s", len(lines), out)
+			}
+			wantErr := []string{"", "not an integer", "invalid value", "closed", "closed", "closed", "closed"}
+			for i, w := range wantErr {
+				e, _ := lines[i]["error"].(string)
+				if w == "" {
+					continue
+				}
+				if !strings.Contains(e, w) || !strings.Contains(e, "[redacted]") || !strings.HasPrefix(e, "cachet: ") {
+					t.Errorf("line %d: error %q; want the cause (%q) with the key redacted", i, e, w)
+				}
+			}
+		})
 	}
 }

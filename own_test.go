@@ -31,6 +31,8 @@ func closedCacheChecks(t *testing.T, c *cachet.Cache[string, string]) {
 	_, checks["Memoize"] = cachet.Memoize(c, func(context.Context, string) (string, error) { return "x", nil }, nil)(ctx, "k")
 	_, checks["TryLock"] = c.TryLock(ctx, "k", time.Second)
 	checks["Ping"] = c.Ping(ctx)
+	_, checks["Update"] = c.Update(ctx, "k", func(string, bool) (string, error) { return "u", nil })
+	_, checks["IncrementFloat"] = c.IncrementFloat(ctx, "f", 1.5)
 	for name, err := range checks {
 		if !errors.Is(err, cachet.ErrClosed) {
 			t.Errorf("%s after Close = %v; want ErrClosed", name, err)

@@ -43,8 +43,9 @@ func Ops() []Op {
 }
 
 // Call describes one store operation to plugins and recorders. Before sees
-// the arguments (Op, Key, Keys, Entries, TTL); After sees the same plus the
-// outcome (Hits, Misses, Err, Duration).
+// the arguments (Op, Key, Keys, Entries, TTL, Delta); After sees the same
+// plus the outcome (Hits, Misses, Err, Duration) and what the operation
+// returned (Int, Bool, Remaining).
 //
 // A Call is passed by value. Keys and Entries alias the caller's slices:
 // plugins must not modify them, and must copy them to keep them after the
@@ -75,6 +76,22 @@ type Call struct {
 	// Duration is how long the store took, measured around the call to
 	// the wrapped store (the plugins' own time excluded).
 	Duration time.Duration
+
+	// Delta is the delta given to OpIncrement (an argument, seen by
+	// Before too).
+	Delta int64
+	// The result fields below hold what the operation returned, for
+	// After; they are zero in Before and when Err is not nil.
+	//
+	// Int is the new value of the counter for OpIncrement, and the number
+	// of keys removed for OpDelete.
+	Int int64
+	// Bool is whether the key exists for OpExists, and whether it existed
+	// (and got the new ttl) for OpExpire.
+	Bool bool
+	// Remaining is the remaining ttl returned by OpTTL, 0 for a key that
+	// never expires.
+	Remaining time.Duration
 }
 
 // Failed reports whether the operation failed: Err is not nil and is
@@ -341,6 +358,9 @@ func (s *pluginStore) Delete(ctx context.Context, keys ...string) (int, error) {
 	var h hook
 	c := Call{Op: OpDelete, Keys: keys}
 	n, err := s.Store.Delete(s.before(ctx, &c, &h), keys...)
+	if err == nil {
+		c.Int = int64(n)
+	}
 	return n, s.after(&c, &h, err)
 }
 
@@ -348,13 +368,19 @@ func (s *pluginStore) Exists(ctx context.Context, key string) (bool, error) {
 	var h hook
 	c := Call{Op: OpExists, Key: key}
 	ok, err := s.Store.Exists(s.before(ctx, &c, &h), key)
+	if err == nil {
+		c.Bool = ok
+	}
 	return ok, s.after(&c, &h, err)
 }
 
 func (s *pluginStore) Increment(ctx context.Context, key string, delta int64) (int64, error) {
 	var h hook
-	c := Call{Op: OpIncrement, Key: key}
+	c := Call{Op: OpIncrement, Key: key, Delta: delta}
 	n, err := s.Store.Increment(s.before(ctx, &c, &h), key, delta)
+	if err == nil {
+		c.Int = n
+	}
 	return n, s.after(&c, &h, err)
 }
 
@@ -362,6 +388,9 @@ func (s *pluginStore) Expire(ctx context.Context, key string, ttl time.Duration)
 	var h hook
 	c := Call{Op: OpExpire, Key: key, TTL: ttl}
 	ok, err := s.Store.Expire(s.before(ctx, &c, &h), key, ttl)
+	if err == nil {
+		c.Bool = ok
+	}
 	return ok, s.after(&c, &h, err)
 }
 
@@ -369,6 +398,9 @@ func (s *pluginStore) TTL(ctx context.Context, key string) (time.Duration, error
 	var h hook
 	c := Call{Op: OpTTL, Key: key}
 	d, err := s.Store.TTL(s.before(ctx, &c, &h), key)
+	if err == nil {
+		c.Remaining = d
+	}
 	return d, s.after(&c, &h, err)
 }
 

@@ -363,3 +363,90 @@ func BenchmarkChain_Overhead(b *testing.B) {
 		})
 	}
 }
+
+// TestAfterFunc_Results checks that After sees what Exists, Delete,
+// Increment, Expire and TTL returned, and Increment's delta.
+func TestAfterFunc_Results(t *testing.T) {
+	var mu sync.Mutex
+	var calls []Call
+	s := WithPlugins(AfterFunc(func(_ context.Context, c Call) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, c)
+	}))(newMem(t))
+	last := func() Call {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[len(calls)-1]
+	}
+	if _, err := s.Increment(bg, "n", 41); err != nil {
+		t.Fatal(err)
+	}
+	if c := last(); c.Op != OpIncrement || c.Int != 41 || c.Delta != 41 {
+		t.Errorf("Increment(+41): got Int %d Delta %d; want 41, 41", c.Int, c.Delta)
+	}
+	s.Increment(bg, "n", -2)
+	if c := last(); c.Int != 39 || c.Delta != -2 {
+		t.Errorf("Increment(-2): got Int %d Delta %d; want 39, -2", c.Int, c.Delta)
+	}
+	s.Exists(bg, "n")
+	if c := last(); c.Op != OpExists || !c.Bool {
+		t.Errorf("Exists(present): got Bool %v; want true", c.Bool)
+	}
+	s.Exists(bg, "absent")
+	if c := last(); c.Bool {
+		t.Errorf("Exists(absent): got Bool %v; want false", c.Bool)
+	}
+	s.Expire(bg, "n", time.Minute)
+	if c := last(); c.Op != OpExpire || !c.Bool || c.TTL != time.Minute {
+		t.Errorf("Expire(present): got Bool %v TTL %v; want true, 1m", c.Bool, c.TTL)
+	}
+	s.Expire(bg, "absent", time.Minute)
+	if c := last(); c.Bool {
+		t.Errorf("Expire(absent): got Bool %v; want false", c.Bool)
+	}
+	s.TTL(bg, "n")
+	if c := last(); c.Op != OpTTL || c.Remaining <= 50*time.Second || c.Remaining > time.Minute {
+		t.Errorf("TTL: got Remaining %v; want about 1m", c.Remaining)
+	}
+	s.Set(bg, "m", []byte("v"), 0)
+	s.Delete(bg, "n", "m", "absent")
+	if c := last(); c.Op != OpDelete || c.Int != 2 {
+		t.Errorf("Delete(2 of 3 present): got Int %d; want 2", c.Int)
+	}
+	s.Close()
+	s.Increment(bg, "n", 1)
+	if c := last(); c.Err == nil || c.Int != 0 || c.Delta != 1 {
+		t.Errorf("Increment on a closed store: got Int %d Delta %d Err %v; want 0, 1, an error", c.Int, c.Delta, c.Err)
+	}
+}
+
+// TestAfterFunc_ResultsNoAlloc checks that passing the results to a
+// plugin costs Exists and Increment no allocation beyond the store's own.
+func TestAfterFunc_ResultsNoAlloc(t *testing.T) {
+	var sum int64
+	mem := newMem(t)
+	s := WithPlugins(AfterFunc(func(_ context.Context, c Call) {
+		sum += c.Int
+		if c.Bool {
+			sum++
+		}
+	}))(mem)
+	s.Increment(bg, "n", 1)
+	for _, tc := range []struct {
+		name string
+		f    func(store.Store)
+	}{
+		{"Exists", func(s store.Store) { s.Exists(bg, "n") }},
+		{"Increment", func(s store.Store) { s.Increment(bg, "n", 1) }},
+	} {
+		bare := testing.AllocsPerRun(100, func() { tc.f(mem) })
+		hooked := testing.AllocsPerRun(100, func() { tc.f(s) })
+		if hooked != bare {
+			t.Errorf("%s through AfterFunc: %v allocations; want the store's own %v", tc.name, hooked, bare)
+		}
+	}
+	if sum == 0 {
+		t.Error("the plugin saw no result")
+	}
+}

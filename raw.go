@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/deadline"
 	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
@@ -59,32 +60,39 @@ func readThrough[V any](ctx context.Context, g *flight.Group[V], op, key string,
 // stored format, a corrupt header or a codec failure gives an error of op
 // wrapping ErrDecode that says what was found.
 func (c *Cache[K, V]) decodeEntry(op, key string, b []byte, v *V) (entry.Header, error) {
-	if c.raw {
-		if _, _, err := entry.Decode(b); err == nil {
-			return entry.Header{}, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is in cachet's entry format; read it with a cache without Options.Raw", ErrDecode)}
-		}
-		if err := c.codec.Unmarshal(b, v); err != nil {
-			var zero V
-			*v = zero
-			return entry.Header{}, store.Errorf(op, key, err)
-		}
-		return entry.Header{}, nil
+	h, payload, err := c.entryPayload(op, key, b)
+	if err != nil || h.Negative() {
+		return h, err
 	}
-	h, payload, err := entry.Decode(b)
-	switch {
-	case errors.Is(err, entry.ErrNotEntry):
-		return h, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is %s: written by another client, a raw cache (Options.Raw) or Increment", ErrDecode, entry.ErrNotEntry)}
-	case err != nil:
-		return h, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: %w", ErrDecode, err)}
-	case h.Negative():
-		return h, nil
-	}
-	if err := c.codec.Unmarshal(payload, v); err != nil {
+	x, err := codec.Decode(c.codec, payload)
+	if err != nil {
 		var zero V
 		*v = zero
 		return h, store.Errorf(op, key, err)
 	}
+	*v = x
 	return h, nil
+}
+
+// entryPayload splits the stored bytes b into the entry's header and the
+// codec's output, by the cache's format (Options.Raw). A value in the other
+// format, or a damaged header, is an error wrapping ErrDecode that names
+// the cause.
+func (c *Cache[K, V]) entryPayload(op, key string, b []byte) (entry.Header, []byte, error) {
+	if c.raw {
+		if _, _, err := entry.Decode(b); err == nil {
+			return entry.Header{}, nil, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is in cachet's entry format; read it with a cache without Options.Raw", ErrDecode)}
+		}
+		return entry.Header{}, b, nil
+	}
+	h, payload, err := entry.Decode(b)
+	switch {
+	case errors.Is(err, entry.ErrNotEntry):
+		return h, nil, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: value is %s: written by another client, a raw cache (Options.Raw) or Increment", ErrDecode, entry.ErrNotEntry)}
+	case err != nil:
+		return h, nil, &Error{Op: op, Key: key, Err: fmt.Errorf("%w: %w", ErrDecode, err)}
+	}
+	return h, payload, nil
 }
 
 // encodeEntry returns the bytes to store for v: the codec's output, behind

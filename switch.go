@@ -124,6 +124,16 @@ func (s *switchStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return s.Store.Get(ctx, key)
 }
 
+// GetFunc lends the stored bytes of the store underneath when it can lend
+// them (store.Lender, as memstore does), so that the switch costs a hit no
+// copy; see store.GetFunc.
+func (s *switchStore) GetFunc(ctx context.Context, key string, f func([]byte) error) error {
+	if s.state.Load() != switchOn {
+		return store.GetFunc(ctx, s.idle(), key, f)
+	}
+	return store.GetFunc(ctx, s.Store, key, f)
+}
+
 func (s *switchStore) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if s.state.Load() != switchOn {
 		return s.idle().GetMany(ctx, keys)

@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cachet-go/cachet/codec"
@@ -50,7 +51,8 @@ type Options[K comparable] struct {
 	// keys must give two different strings. Default: strings as they are,
 	// integers in decimal, types implementing fmt.Stringer through String,
 	// and types whose underlying type is a string or an integer likewise;
-	// New fails for any other K without a Key function.
+	// New fails for any other K without a Key function. A Key (or String
+	// method) that panics gives an error wrapping ErrInvalidKey.
 	Key func(K) (string, error)
 
 	// Middleware wraps the store for this cache, the first element being
@@ -63,6 +65,13 @@ type Options[K comparable] struct {
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits.
 	Timeout time.Duration
+
+	// Breaker configures the circuit breaker New puts around a store that
+	// is not in-process (see Breaker): after 5 consecutive connection
+	// failures, operations fail at once with ErrUnavailable, and one probe
+	// per second checks for recovery. Default: nil, the breaker with its
+	// defaults; &BreakerOptions{Disable: true} turns it off.
+	Breaker *BreakerOptions
 
 	// Disabled starts the cache switched off: it behaves as over
 	// noopstore until Enable (see Cache.Disable). Default: false, on.
@@ -101,6 +110,7 @@ type Cache[K comparable, V any] struct {
 	inProc  bool          // the store is store.InProcess
 	flight  flight.Group[V]
 	life    lifecycle // Close and the background work it waits for
+	decodes sync.Pool // of *decodeCall[K, V], see readValue
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -152,8 +162,11 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		}
 	}
 	wrapped := s
+	if !store.IsInProcess(s) {
+		wrapped = Breaker(o.Breaker)(s) // innermost: every middleware sees its ErrUnavailable
+	}
 	if len(o.Middleware) > 0 {
-		wrapped = store.Chain(o.Middleware...)(s)
+		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
 	return &Cache[K, V]{
 		s:       newSwitch(wrapped, o.Disabled, o.OwnsStore), // switch.go
@@ -219,14 +232,10 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 }
 
 func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
-	var v V
-	b, err := c.s.Get(ctx, key)
+	v, h, err := c.readValue(ctx, "get", key)
 	if err != nil {
-		return v, store.Errorf("get", key, err)
-	}
-	h, err := c.decodeEntry("get", key, b, &v)
-	if err != nil {
-		return v, err
+		var zero V
+		return zero, store.Errorf("get", key, err)
 	}
 	if h.Negative() || c.expired(h) {
 		var zero V
@@ -365,14 +374,7 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
-	b, err := c.encodeEntry(op, key, v, entry.Header{Expiry: expiryAt(time.Time{}, ttl)})
-	if err != nil {
-		return err
-	}
-	if op == "add" {
-		return store.Errorf(op, key, c.s.Add(ctx, key, b, ttl))
-	}
-	return store.Errorf(op, key, c.s.Set(ctx, key, b, ttl))
+	return c.writeValue(ctx, op, key, v, ttl, op == "add")
 }
 
 // SetMany stores every item with the cache's default ttl, in one store

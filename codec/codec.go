@@ -18,8 +18,9 @@ type Codec[V any] interface {
 	// whose encoding of a non-empty slice is that slice itself.
 	// Failures wrap ErrEncode.
 	Marshal(v V) ([]byte, error)
-	// Unmarshal decodes data into *v. It must not retain data after it
-	// returns. Failures wrap ErrDecode.
+	// Unmarshal decodes data into *v. It must not modify data, nor
+	// retain it after it returns: a store may lend it its own bytes.
+	// Failures wrap ErrDecode.
 	Unmarshal(data []byte, v *V) error
 }
 

@@ -32,14 +32,25 @@ func (jsonCodec[V]) Marshal(v V) ([]byte, error) {
 	return b, nil
 }
 
-func (jsonCodec[V]) Unmarshal(data []byte, v *V) error {
+func (c jsonCodec[V]) Unmarshal(data []byte, v *V) error {
 	if v == nil {
 		return decodeError(errNilTarget)
 	}
-	var tmp V
-	if err := json.Unmarshal(data, &tmp); err != nil {
-		return decodeError(err)
+	tmp, err := c.Decode(data)
+	if err != nil {
+		return err
 	}
 	*v = tmp
 	return nil
+}
+
+// Decode implements Decoder: the V it returns is the only one it
+// allocates.
+func (jsonCodec[V]) Decode(data []byte) (V, error) {
+	tmp := new(V)
+	if err := json.Unmarshal(data, tmp); err != nil {
+		var zero V
+		return zero, decodeError(err)
+	}
+	return *tmp, nil
 }

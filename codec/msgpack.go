@@ -43,15 +43,37 @@ import (
 //
 // The codec is safe for concurrent use.
 func Msgpack[V any]() Codec[V] {
-	return msgpackCodec[V]{}
+	return &msgpackCodec[V]{}
 }
 
-type msgpackCodec[V any] struct{}
+type msgpackCodec[V any] struct {
+	decodings sync.Pool // of *msgpackDecoding[V]
+}
 
-// msgpackEncoder is a pooled encoder together with the buffer it writes to.
+// msgpackEncoder is a pooled encoder together with the buffer it appends
+// to: its own, reused, for Marshal, or the caller's for Append.
 type msgpackEncoder struct {
 	enc *msgpack.Encoder
-	buf bytes.Buffer
+	w   appendWriter
+}
+
+// appendWriter is the msgpack encoder's writer: it appends to b. It is an
+// io.ByteWriter, so the encoder writes single bytes without a slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
 }
 
 // msgpackDecoder is a pooled decoder together with the reader it reads
@@ -64,18 +86,19 @@ type msgpackDecoder struct {
 	r   bytes.Reader
 }
 
-var (
-	msgpackEncoders = sync.Pool{New: func() any {
-		e := new(msgpackEncoder)
-		e.enc = msgpack.NewEncoder(&e.buf)
-		return e
-	}}
-	msgpackDecoders = sync.Pool{New: func() any {
-		d := new(msgpackDecoder)
-		d.dec = msgpack.NewDecoder(&d.r)
-		return d
-	}}
-)
+// msgpackDecoding is what a codec pools for a decode: a decoder and the
+// zero V it decodes into, so that decoding a V allocates no V (only what
+// V's fields point to).
+type msgpackDecoding[V any] struct {
+	msgpackDecoder
+	v V
+}
+
+var msgpackEncoders = sync.Pool{New: func() any {
+	e := new(msgpackEncoder)
+	e.enc = msgpack.NewEncoder(&e.w)
+	return e
+}}
 
 // maxPooledBuffer is the largest buffer (in bytes of capacity) returned to
 // a pool; larger ones are left to the garbage collector so that one huge
@@ -84,15 +107,15 @@ const maxPooledBuffer = 1 << 20
 
 var errTrailingData = errors.New("trailing data after the encoded value")
 
-func (msgpackCodec[V]) Marshal(v V) ([]byte, error) {
+func (c *msgpackCodec[V]) Marshal(v V) ([]byte, error) {
 	e := msgpackEncoders.Get().(*msgpackEncoder)
-	e.buf.Reset()
+	e.w.b = e.w.b[:0]
 	err := e.enc.Encode(v)
 	var out []byte
 	if err == nil {
-		out = bytes.Clone(e.buf.Bytes())
+		out = bytes.Clone(e.w.b)
 	}
-	if e.buf.Cap() <= maxPooledBuffer {
+	if cap(e.w.b) <= maxPooledBuffer {
 		msgpackEncoders.Put(e)
 	}
 	if err != nil {
@@ -101,30 +124,61 @@ func (msgpackCodec[V]) Marshal(v V) ([]byte, error) {
 	return out, nil
 }
 
-func (msgpackCodec[V]) Unmarshal(data []byte, v *V) error {
+// Append implements Appender: it encodes v straight into dst.
+func (c *msgpackCodec[V]) Append(dst []byte, v V) ([]byte, error) {
+	e := msgpackEncoders.Get().(*msgpackEncoder)
+	own := e.w.b
+	e.w.b = dst
+	err := e.enc.Encode(v)
+	out := e.w.b
+	e.w.b = own[:0]
+	msgpackEncoders.Put(e)
+	if err != nil {
+		return nil, encodeError(err)
+	}
+	return out, nil
+}
+
+func (c *msgpackCodec[V]) Unmarshal(data []byte, v *V) error {
 	if v == nil {
 		return decodeError(errNilTarget)
 	}
-	if err := checkMsgpack(data); err != nil {
-		return decodeError(err)
+	tmp, err := c.Decode(data)
+	if err != nil {
+		return err
 	}
-	d := msgpackDecoders.Get().(*msgpackDecoder)
+	*v = tmp
+	return nil
+}
+
+// Decode implements Decoder: it decodes into a pooled V and returns a
+// copy of it, so that no V is allocated.
+func (c *msgpackCodec[V]) Decode(data []byte) (V, error) {
+	var zero V
+	if err := checkMsgpack(data); err != nil {
+		return zero, decodeError(err)
+	}
+	d, _ := c.decodings.Get().(*msgpackDecoding[V])
+	if d == nil {
+		d = new(msgpackDecoding[V])
+		d.dec = msgpack.NewDecoder(&d.r)
+	}
 	d.r.Reset(data)
-	var tmp V
-	err := decodeNoPanic("msgpack", func() error { return d.dec.Decode(&tmp) })
+	err := decodeNoPanic("msgpack", func() error { return d.dec.Decode(&d.v) })
 	if err == nil && d.r.Len() != 0 {
 		err = fmt.Errorf("%w (%d bytes)", errTrailingData, d.r.Len())
 	}
 	d.r.Reset(nil) // do not retain data
+	v := d.v
+	d.v = zero // the next decode must start from a zero V, not merge into this one
 	if err != nil {
 		// A failed (or panicked) decode may leave state behind in the
 		// decoder, such as a half-recorded RawMessage: drop it rather
 		// than reuse it.
-		return decodeError(err)
+		return zero, decodeError(err)
 	}
-	msgpackDecoders.Put(d)
-	*v = tmp
-	return nil
+	c.decodings.Put(d)
+	return v, nil
 }
 
 // decodeNoPanic runs decode, turning a panic inside it into an error: the

@@ -30,6 +30,17 @@ func (stringCodec) Unmarshal(data []byte, v *string) error {
 	return nil
 }
 
+// Decode implements Decoder: one copy of data, into the new string.
+func (stringCodec) Decode(data []byte) (string, error) { return string(data), nil }
+
+// Append implements Appender: one copy of s, into dst.
+func (stringCodec) Append(dst []byte, s string) ([]byte, error) {
+	if dst == nil {
+		dst = []byte{} // the empty string still encodes to a non-nil slice
+	}
+	return append(dst, s...), nil
+}
+
 // Bytes returns a Codec that stores a []byte as it is.
 //
 // Aliasing rules:
@@ -72,4 +83,10 @@ func (bytesCodec) Unmarshal(data []byte, v *[]byte) error {
 	}
 	*v = append(make([]byte, 0, len(data)), data...)
 	return nil
+}
+
+// Decode implements Decoder: one copy of data, into a new slice (empty
+// and non-nil for an empty value).
+func (bytesCodec) Decode(data []byte) ([]byte, error) {
+	return append(make([]byte, 0, len(data)), data...), nil
 }

@@ -36,13 +36,28 @@
 //     caller reads the key with Get, compares, and Deletes ([CompareAndDelete]
 //     does exactly that): not atomic, so a lease released that way may
 //     remove the value of an owner that took the key in between.
+//   - [Swapper] is an optional interface that may be implemented by a
+//     Store: GetVersion and CompareAndSwap, optimistic locking. If a Store
+//     does not implement Swapper, [GetVersion] and [CompareAndSwap] return
+//     ErrNotSupported: a non-atomic fallback would lose updates.
+//   - [FloatIncrementer] is an optional interface that may be implemented
+//     by a Store: IncrementFloat, Redis's INCRBYFLOAT with its exact
+//     stored text. If a Store does not implement it, [IncrementFloat]
+//     returns ErrNotSupported.
 //   - [InProcess] is an optional interface that may be implemented by a
 //     Store. If a Store does not implement InProcess, it is treated as one
 //     that may wait on I/O, and callers bound its operations with
 //     deadlines ([IsInProcess] reports which).
+//   - [Lender] is an optional interface that may be implemented by a
+//     Store. If a Store does not implement Lender, [GetFunc] calls Get and
+//     hands f the copy Get returns; a store that implements it lends its
+//     own bytes for the duration of f, saving that copy. [GetFunc] uses
+//     only a Lender that is the store it is given, not one found through
+//     middleware, which would bypass what the middleware does on Get.
 //
 // The consumer side, "use the capability, else fall back", is written
-// once, in [CompareAndDelete] and [IsInProcess].
+// once, in [CompareAndDelete], [GetVersion], [CompareAndSwap],
+// [IncrementFloat], [IsInProcess] and [GetFunc].
 //
 // # Middleware
 //

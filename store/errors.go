@@ -15,8 +15,15 @@ var (
 	// ErrNotInteger means Increment found a value that is not a decimal
 	// integer.
 	ErrNotInteger = errors.New("store: value is not an integer")
-	// ErrOverflow means Increment would overflow int64.
+	// ErrOverflow means Increment would overflow int64, or IncrementFloat
+	// would give an infinite or NaN result.
 	ErrOverflow = errors.New("store: increment would overflow")
+	// ErrNotNumber means IncrementFloat found a value that is not a
+	// decimal number (see [FloatIncrementer]).
+	ErrNotNumber = errors.New("store: value is not a number")
+	// ErrConflict means a compare-and-swap lost: the key changed between
+	// the read and the write (see [Swapper]).
+	ErrConflict = errors.New("store: key changed concurrently")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalidKey means a key is empty or otherwise unusable.
@@ -27,6 +34,10 @@ var (
 	// ErrNotSupported means the backend cannot perform the operation as
 	// asked (for example, reading a ttl back from memcached).
 	ErrNotSupported = errors.New("store: operation not supported")
+	// ErrUnavailable means the store is known to be unreachable: a circuit
+	// breaker (cachet.Breaker) failed the operation at once, without
+	// trying the store, after repeated connection failures.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Error describes a failed store operation. Backends return it (usually via
@@ -53,14 +64,42 @@ func (e *Error) Unwrap() error { return e.Err }
 // returns nil, and when err is already an *Error it is returned as is so
 // that wrapping layers do not repeat themselves.
 func Errorf(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var e *Error
-	if errors.As(err, &e) {
+	if err == nil || hasError(err) {
 		return err
 	}
 	return &Error{Op: op, Key: key, Err: err}
+}
+
+// hasError reports whether err's tree holds an *Error: what errors.As
+// with an **Error target finds, without its reflection and without an
+// allocation for the target, since Errorf runs on every failed operation
+// (every miss among them).
+func hasError(err error) bool {
+	for err != nil {
+		switch e := err.(type) {
+		case *Error:
+			return true
+		case interface{ As(any) bool }:
+			var target *Error
+			if e.As(&target) {
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if hasError(err) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // CheckKey returns an error wrapping ErrInvalidKey when key is empty.

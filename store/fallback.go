@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 )
 
 // This file holds the consumer side of the optional interfaces: each
@@ -56,4 +57,57 @@ func Ping(ctx context.Context, s Store) error {
 	}
 	_, err := s.Exists(ctx, pingKey)
 	return err
+}
+
+// GetFunc calls f with the value stored under key in s and returns f's
+// error as it is; when key holds no live value, f is not called and the
+// error is Get's (wrapping ErrNotFound for a miss). f must not modify the
+// slice, nor keep it after it returns. If s itself implements [Lender],
+// its GetFunc lends the stored bytes without a copy. Otherwise GetFunc
+// calls s.Get and f with the copy it returns.
+//
+// Unlike [As], GetFunc does not look for a Lender through Unwrap: the
+// wrapper s may observe or change Get (count it, log it, fail it open),
+// and reading the store below it would bypass that. See [Lender] for how a
+// wrapper passes the capability on.
+func GetFunc(ctx context.Context, s Store, key string, f func(value []byte) error) error {
+	if l, ok := s.(Lender); ok {
+		return l.GetFunc(ctx, key, f)
+	}
+	b, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	return f(b)
+}
+
+// GetVersion reads key and its version token through the [Swapper] of s
+// (or of a store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func GetVersion(ctx context.Context, s Store, key string) (value, version []byte, err error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.GetVersion(ctx, key)
+	}
+	return nil, nil, Errorf(OpGetVersion.String(), key, ErrNotSupported)
+}
+
+// CompareAndSwap writes value under key only if it is unchanged since the
+// GetVersion that returned version, through the [Swapper] of s (or of a
+// store it wraps). A store without one gives an error wrapping
+// [ErrNotSupported].
+func CompareAndSwap(ctx context.Context, s Store, key string, version, value []byte, ttl time.Duration) (bool, error) {
+	if sw, ok := As[Swapper](s); ok {
+		return sw.CompareAndSwap(ctx, key, version, value, ttl)
+	}
+	return false, Errorf(OpCompareAndSwap.String(), key, ErrNotSupported)
+}
+
+// IncrementFloat adds delta to the number under key through the
+// [FloatIncrementer] of s (or of a store it wraps). A store without one
+// gives an error wrapping [ErrNotSupported].
+func IncrementFloat(ctx context.Context, s Store, key string, delta float64) (float64, error) {
+	if fi, ok := As[FloatIncrementer](s); ok {
+		return fi.IncrementFloat(ctx, key, delta)
+	}
+	return 0, Errorf(OpIncrementFloat.String(), key, ErrNotSupported)
 }

@@ -68,3 +68,58 @@ func TestIsInProcess(t *testing.T) {
 		}
 	}
 }
+
+// countingGets counts the Gets that reach it, as an observing middleware
+// does.
+type countingGets struct {
+	store.Wrapper
+	gets int
+}
+
+func (c *countingGets) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets++
+	return c.Store.Get(ctx, key)
+}
+
+func TestGetFunc(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.Must(nil)
+	defer mem.Close()
+	if err := mem.Set(ctx, "k", []byte("value"), 0); err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingGets{Wrapper: store.Wrapper{Store: mem}}
+	for _, c := range []struct {
+		name string
+		s    store.Store
+	}{
+		{"lender", mem},
+		{"fallback", plain{mem}},
+		{"wrapper", counting},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []byte
+			err := store.GetFunc(ctx, c.s, "k", func(b []byte) error {
+				got = append([]byte(nil), b...)
+				return nil
+			})
+			if err != nil || string(got) != "value" {
+				t.Errorf("GetFunc(k): got %q, %v; want \"value\", nil", got, err)
+			}
+			called := false
+			err = store.GetFunc(ctx, c.s, "missing", func([]byte) error { called = true; return nil })
+			if called || !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetFunc(missing): f called %v, error %v; want f not called, ErrNotFound", called, err)
+			}
+			errF := errors.New("from f")
+			if err := store.GetFunc(ctx, c.s, "k", func([]byte) error { return errF }); err != errF {
+				t.Errorf("GetFunc with f failing: got %v; want f's error as it is", err)
+			}
+		})
+	}
+	// The wrapper overrides Get: GetFunc must go through it, not around it
+	// to the memstore's Lender below.
+	if counting.gets != 3 {
+		t.Errorf("Gets seen by a wrapper over a Lender: %d; want 3 (GetFunc must not bypass it)", counting.gets)
+	}
+}

@@ -28,6 +28,12 @@ const (
 	// OpCompareAndDelete names [CompareAndDeleter.CompareAndDelete] in
 	// errors.
 	OpCompareAndDelete
+	// OpGetVersion and OpCompareAndSwap name the methods of [Swapper] in
+	// errors.
+	OpGetVersion
+	OpCompareAndSwap
+	// OpIncrementFloat names [FloatIncrementer.IncrementFloat] in errors.
+	OpIncrementFloat
 
 	numOps // one more than the largest Op
 )
@@ -46,6 +52,9 @@ var opNames = [numOps]string{
 	OpClear:            "clear",
 	OpClose:            "close",
 	OpCompareAndDelete: "compare_and_delete",
+	OpGetVersion:       "get_version",
+	OpCompareAndSwap:   "compare_and_swap",
+	OpIncrementFloat:   "increment_float",
 }
 
 // String returns the operation's lowercase name, the one store errors use,

@@ -21,6 +21,9 @@ func TestOp_String(t *testing.T) {
 		store.OpClear:            "clear",
 		store.OpClose:            "close",
 		store.OpCompareAndDelete: "compare_and_delete",
+		store.OpGetVersion:       "get_version",
+		store.OpCompareAndSwap:   "compare_and_swap",
+		store.OpIncrementFloat:   "increment_float",
 		0:                        "Op(0)",
 		200:                      "Op(200)",
 	} {

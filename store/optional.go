@@ -51,3 +51,32 @@ type InProcess interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Lender is an optional interface that may be implemented by a Store that
+// can show a stored value without copying it, such as memstore, whose
+// stored bytes are never changed in place. GetFunc calls f with the value
+// stored under key and returns f's error as it is. The slice is lent for
+// the duration of the call only: f must not modify it, nor keep it or any
+// part of it after it returns (decoding it, or copying it, is what f is
+// for). f may call the store, and a write during f does not change the
+// bytes f is reading. When key holds no live value GetFunc does not call
+// f; its errors are then those of Get (ErrNotFound, ErrInvalidKey,
+// ErrClosed, the context's), named [OpGet].
+//
+// Only a store that can lend safely implements Lender: a store whose
+// buffers are reused (a network client's read buffer) copies, which Get
+// already does.
+//
+// If a Store does not implement Lender, the package-level [GetFunc] calls
+// its Get and then f with the copy Get returned: the same result, at the
+// cost of that copy. A wrapper made by a Middleware hides the Lender of
+// the store it wraps from [GetFunc] (which does not look through
+// Unwrap: a wrapper that observes or changes Get would otherwise be
+// bypassed); a wrapper that does not change what Get returns can pass the
+// capability on by implementing Lender itself, its GetFunc doing what its
+// Get does and calling [GetFunc] on the store it wraps.
+//
+// Implementations must be safe for concurrent use.
+type Lender interface {
+	GetFunc(ctx context.Context, key string, f func(value []byte) error) error
+}

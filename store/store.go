@@ -13,7 +13,10 @@ import (
 // A key is a non-empty string; an empty key gives [ErrInvalidKey]. A ttl of
 // zero or less means "no expiry"; sub-second ttls are honoured where the
 // backend can (a backend that rounds documents how). After [Store.Close]
-// every method returns [ErrClosed].
+// every method returns [ErrClosed]. A store must not modify the value
+// slices it is given (Set, SetMany, Add), nor keep them after the call
+// returns: an in-process store copies them, a network store sends them,
+// and callers such as cachet.Cache reuse their buffers.
 type Store interface {
 	// Get returns the value stored under key, or an error wrapping
 	// ErrNotFound when there is none (or it has expired).

@@ -75,3 +75,51 @@ func TestCheckValue(t *testing.T) {
 		t.Errorf("CheckValue(empty non-nil): got %v; want nil", err)
 	}
 }
+
+// asStoreError is an error whose As method answers for *store.Error, as
+// errors.As lets an error do.
+type asStoreError struct{ e *store.Error }
+
+func (a asStoreError) Error() string { return "as: " + a.e.Error() }
+func (a asStoreError) As(target any) bool {
+	if p, ok := target.(**store.Error); ok {
+		*p = a.e
+		return true
+	}
+	return false
+}
+
+// TestErrorf_KeepsExistingError checks that Errorf leaves an error alone
+// exactly when errors.As finds an *Error in it, in every shape of error
+// tree errors.As walks, and that it does so without allocating.
+func TestErrorf_KeepsExistingError(t *testing.T) {
+	inner := &store.Error{Op: "get", Key: "k", Err: store.ErrNotFound}
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"itself", inner},
+		{"wrapped", fmt.Errorf("layer: %w", inner)},
+		{"wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", inner))},
+		{"joined", errors.Join(errors.New("other"), inner)},
+		{"multi %w", fmt.Errorf("%w and %w", store.ErrClosed, fmt.Errorf("x: %w", inner))},
+		{"As method", asStoreError{inner}},
+		{"plain", store.ErrNotFound},
+		{"wrapped plain", fmt.Errorf("x: %w", store.ErrNotFound)},
+		{"joined plain", errors.Join(store.ErrClosed, store.ErrNotFound)},
+	}
+	for _, c := range cases {
+		var e *store.Error
+		want := errors.As(c.err, &e)
+		got := store.Errorf("set", "other", c.err)
+		if kept := got == c.err; kept != want {
+			t.Errorf("%s: Errorf kept the error: %v; want %v (errors.As finds an *Error: %v)", c.name, kept, want, want)
+		}
+		if !errors.Is(got, c.err) {
+			t.Errorf("%s: Errorf(err) does not wrap err", c.name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = store.Errorf("get", "k", inner) }); n != 0 {
+		t.Errorf("Errorf of an *Error: %v allocations; want 0", n)
+	}
+}

@@ -144,7 +144,8 @@ func (p *tracePlugin) After(ctx context.Context, c cachet.Call) {
 
 const otherError = "_OTHER"
 
-// ErrorType returns the error.type of err: "timeout", "canceled",
+// ErrorType returns the error.type of err: "unavailable" (an open
+// cachet.Breaker), "timeout", "canceled",
 // "closed", "invalid_key", "invalid_value", "not_integer", "overflow",
 // "not_supported", "plugin_panic", "not_found", "exists" for the errors
 // of those kinds, "_OTHER" for any other error, and "" for nil. The set

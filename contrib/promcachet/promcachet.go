@@ -160,7 +160,8 @@ func Metrics(opts *Options) (cachet.Middleware, error) {
 	return cachet.Metrics(r), nil
 }
 
-// ErrorType returns the class of err used as the error label: "timeout",
+// ErrorType returns the class of err used as the error label:
+// "unavailable" (an open cachet.Breaker), "timeout",
 // "canceled", "closed", "invalid_key", "invalid_value", "not_integer",
 // "overflow", "not_supported", "plugin_panic", "not_found", "exists" for
 // the errors of those kinds, "other" for any other error, and "" for nil.

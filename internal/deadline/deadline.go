@@ -1,12 +1,22 @@
 // Package deadline holds the one copy of the rule every cachet layer uses
 // to bound an operation: give the context a deadline d from now, unless
 // the caller's own deadline is already at most d away.
+//
+// A deadline set here carries its own cause, so that a layer seeing the
+// context end can tell the cache's own timeout (an outage, which FailOpen
+// turns into a miss) from the caller giving up (passed through): see
+// [CallerDone].
 package deadline
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// errBound is the cause (context.Cause) of a context ended by a deadline
+// set by Bound; its Err is still context.DeadlineExceeded.
+var errBound = errors.New("cachet: operation timeout")
 
 func noop() {}
 
@@ -32,5 +42,13 @@ func BoundFrom(ctx context.Context, now time.Time, d time.Duration) (context.Con
 	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= d {
 		return ctx, noop
 	}
-	return context.WithDeadline(ctx, now.Add(d))
+	return context.WithDeadlineCause(ctx, now.Add(d), errBound)
+}
+
+// CallerDone reports whether ctx has ended for a reason of the caller's:
+// its cancellation or its own deadline, not a deadline set by Bound (at
+// any level: the Cache's Timeout, a Timeout middleware). It is false while
+// ctx is live.
+func CallerDone(ctx context.Context) bool {
+	return ctx.Err() != nil && context.Cause(ctx) != errBound
 }

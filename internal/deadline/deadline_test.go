@@ -86,3 +86,47 @@ func TestBound_NoBoundCancelIsHarmless(t *testing.T) {
 		t.Fatalf("err = %v; want nil", ctx.Err())
 	}
 }
+
+func TestCallerDone(t *testing.T) {
+	bg := context.Background()
+	live, cancel := Bound(bg, time.Hour)
+	defer cancel()
+	if CallerDone(live) {
+		t.Error("CallerDone(live ctx) = true; want false")
+	}
+
+	own, cancel := Bound(bg, time.Millisecond)
+	defer cancel()
+	<-own.Done()
+	if CallerDone(own) || !errors.Is(own.Err(), context.DeadlineExceeded) {
+		t.Errorf("the bound's own deadline: CallerDone = %v, Err %v; want false, DeadlineExceeded", CallerDone(own), own.Err())
+	}
+	// Bounds nested (a Timeout middleware over the cache's): still ours.
+	nested, cancel := Bound(own, time.Hour)
+	defer cancel()
+	if CallerDone(nested) {
+		t.Error("CallerDone under a nested bound = true; want false")
+	}
+
+	caller, cancelCaller := context.WithCancel(bg)
+	bounded, cancel := Bound(caller, time.Hour)
+	defer cancel()
+	cancelCaller()
+	if !CallerDone(bounded) {
+		t.Error("the caller's cancellation beneath a bound: CallerDone = false; want true")
+	}
+
+	callerDL, cancel := context.WithTimeout(bg, time.Millisecond)
+	defer cancel()
+	bounded, cancel = Bound(callerDL, time.Hour)
+	defer cancel()
+	<-bounded.Done()
+	if !CallerDone(bounded) {
+		t.Error("the caller's own deadline: CallerDone = false; want true")
+	}
+
+	// A context detached from a bound one (WithoutCancel) never ended.
+	if CallerDone(context.WithoutCancel(own)) {
+		t.Error("CallerDone(WithoutCancel(expired bound)) = true; want false")
+	}
+}

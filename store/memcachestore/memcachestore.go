@@ -861,7 +861,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (int64, 
 			return 0, fail(op, key, err)
 		}
 	}
-	return 0, store.Errorf(op, key, fmt.Errorf("memcachestore: gave up after %d compare-and-swap conflicts", maxCASAttempts))
+	return 0, store.Errorf(op, key, fmt.Errorf("%w: memcachestore: gave up after %d compare-and-swap conflicts", store.ErrConflict, maxCASAttempts))
 }
 
 // parseCanonical parses b as a canonical decimal int64, as Redis's INCRBY

@@ -115,7 +115,10 @@ type Store struct {
 	opts      Options // as given to New
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Lender = (*Store)(nil)
+)
 
 // item is what the engine holds for a key. Its value is never changed in
 // place: a write replaces the item.
@@ -606,4 +609,24 @@ func (s *Store) Close() error {
 	s.cache.StopAllGoroutines()
 	s.clock.stop()
 	return nil
+}
+
+// GetFunc calls f with the value stored under key, without copying it
+// (store.Lender), and returns f's error. The store never changes a stored
+// value in place, so the bytes f reads stay as they are whatever writes
+// happen meanwhile; f must not modify them nor keep them after it
+// returns. A missing key gives an error wrapping store.ErrNotFound, and f
+// is not called.
+func (s *Store) GetFunc(ctx context.Context, key string, f func(value []byte) error) error {
+	if err := s.begin(ctx, store.OpGet, key); err != nil {
+		return err
+	}
+	if err := store.CheckKey(store.OpGet.String(), key); err != nil {
+		return err
+	}
+	e, ok := s.cache.GetEntry(key)
+	if !ok || !liveAt(e) {
+		return notFound(store.OpGet, key)
+	}
+	return f(e.Value.value)
 }

@@ -86,6 +86,7 @@ type sharedHandle struct {
 var (
 	_ store.Store             = (*sharedHandle)(nil)
 	_ store.CompareAndDeleter = (*sharedHandle)(nil)
+	_ store.Lender            = (*sharedHandle)(nil)
 )
 
 // Unwrap returns the shared Store, for store.As.
@@ -103,6 +104,14 @@ func (h *sharedHandle) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return h.s.Get(ctx, key)
+}
+
+// GetFunc lends the shared store's bytes to f (store.Lender).
+func (h *sharedHandle) GetFunc(ctx context.Context, key string, f func(value []byte) error) error {
+	if err := h.check("get", key); err != nil {
+		return err
+	}
+	return h.s.GetFunc(ctx, key, f)
 }
 
 func (h *sharedHandle) GetMany(ctx context.Context, keys []string) ([][]byte, error) {

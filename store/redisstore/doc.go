@@ -69,6 +69,21 @@
 // server once a second, so calls succeed again within about a second of
 // the server's return.
 //
+// # Timeouts
+//
+// The client built by [Open] (and by package redisurl) leaves the socket
+// read and write timeouts off unless they are set (Options.ReadTimeout,
+// WriteTimeout; read_timeout, write_timeout or timeout in a URL): each
+// read and write then runs until the operation's context deadline, the
+// one a cachet.Cache gives every operation (its Options.Timeout, 5s by
+// default), so a socket timeout never cuts an operation short of the
+// cache's Timeout, and never makes go-redis resend a command the caller
+// still waits for. A command whose context has no deadline gets
+// Options.ContextTimeout ([DefaultContextTimeout], 5s) through
+// [DeadlineHook]. Set explicitly, the socket timeouts are go-redis' own:
+// the earlier of them and the context's deadline applies. Dials are
+// bounded by DialTimeout (5s, go-redis' default) and the context.
+//
 // # Retries
 //
 // go-redis resends a command after a network error or a socket timeout

@@ -21,10 +21,14 @@ import (
 // when Options.ScanCount is zero.
 const DefaultScanCount = 1000
 
+// DefaultContextTimeout is the deadline the client built by [Open] gives
+// a command whose context has none, when Options.ContextTimeout is zero.
+const DefaultContextTimeout = 5 * time.Second
+
 // Options configures a Store. A nil *Options means the defaults stated on
 // each field.
 //
-// The connection fields (Addrs to WriteTimeout) are used only by [Open],
+// The connection fields (Addrs to ContextTimeout) are used only by [Open],
 // which builds the go-redis client; [New] takes a client that is already
 // configured and ignores them.
 type Options struct {
@@ -77,15 +81,23 @@ type Options struct {
 
 	// ReadTimeout and WriteTimeout bound each socket read and write; an
 	// operation's context deadline earlier than them takes precedence.
-	// Default: go-redis' defaults, 5s for ReadTimeout and WriteTimeout
-	// equal to ReadTimeout; -1 means no socket timeout, so that only the
-	// context's deadline applies. Keep them no shorter than the deadline
-	// the operations get (cachet.Options.Timeout, 5s by default): a read
-	// that times out first makes go-redis resend an idempotent command
-	// (see "Retries" in the package documentation) and fails the others
-	// before their deadline, their outcome unknown.
+	// Default (both zero): no socket timeout of their own, so that each
+	// read and write runs until the operation's deadline: its context's
+	// (a cachet.Cache always gives one, Options.Timeout), else
+	// ContextTimeout. The socket timeouts are thus never shorter than the
+	// cache's Timeout unless set so here. When set, they are go-redis'
+	// (WriteTimeout zero follows ReadTimeout; -1 means none): a read that
+	// times out before the context's deadline makes go-redis resend an
+	// idempotent command (see "Retries" in the package documentation) and
+	// fails the others before their deadline, their outcome unknown.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+
+	// ContextTimeout is the deadline Open's client gives a command whose
+	// context has none. Default: 0, meaning DefaultContextTimeout (5s);
+	// a negative value means none, so that such a command can wait
+	// forever on a hung server.
+	ContextTimeout time.Duration
 
 	// ScanCount is the COUNT hint passed to SCAN by Clear, and the largest
 	// number of keys removed by one UNLINK. Used by New and Open.
@@ -183,6 +195,8 @@ func Open(opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: Open: negative MinIdleConns %d", opts.MinIdleConns)
 	case opts.DB < 0:
 		return nil, fmt.Errorf("redisstore: Open: negative DB %d", opts.DB)
+	case opts.ReadTimeout < -1 || opts.WriteTimeout < -1:
+		return nil, fmt.Errorf("redisstore: Open: ReadTimeout %v, WriteTimeout %v: want -1 (none), 0 (the operation's deadline) or positive", opts.ReadTimeout, opts.WriteTimeout)
 	case opts.DB != 0 && (opts.Cluster || len(opts.Addrs) > 1) && opts.MasterName == "":
 		return nil, fmt.Errorf("redisstore: Open: DB %d: Redis Cluster has only database 0", opts.DB)
 	}
@@ -191,9 +205,18 @@ func Open(opts *Options) (*Store, error) {
 			return nil, errors.New("redisstore: Open: empty address in Addrs")
 		}
 	}
+	readTimeout, writeTimeout := opts.ReadTimeout, opts.WriteTimeout
 	addrs := opts.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{"localhost:6379"}
+	}
+	if opts.ReadTimeout == 0 && opts.WriteTimeout == 0 {
+		// No socket timeout of their own: the operation's deadline rules.
+		readTimeout, writeTimeout = -1, -1
+	}
+	ctxTimeout := opts.ContextTimeout
+	if ctxTimeout == 0 {
+		ctxTimeout = DefaultContextTimeout
 	}
 	client := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:                 addrs,
@@ -207,10 +230,11 @@ func Open(opts *Options) (*Store, error) {
 		PoolSize:              opts.PoolSize,
 		MinIdleConns:          opts.MinIdleConns,
 		DialTimeout:           opts.DialTimeout,
-		ReadTimeout:           opts.ReadTimeout,
-		WriteTimeout:          opts.WriteTimeout,
+		ReadTimeout:           readTimeout,
+		WriteTimeout:          writeTimeout,
 		ContextTimeoutEnabled: true,
 	})
+	client.AddHook(DeadlineHook(ctxTimeout))
 	s, err := New(client, opts)
 	if err != nil {
 		client.Close()
@@ -963,4 +987,39 @@ func (s *Store) Close() error {
 		}
 	}
 	return nil
+}
+
+// DeadlineHook returns a go-redis hook that gives a command or pipeline
+// whose context has no deadline a deadline d from now; contexts with a
+// deadline are left as they are. A d of zero or less gives a hook that
+// changes nothing. [Open] adds one (Options.ContextTimeout); add it to a
+// client given to [New] whose socket timeouts are off (-1) so that a hung
+// server cannot block a call without a deadline forever.
+func DeadlineHook(d time.Duration) redis.Hook { return deadlineHook(d) }
+
+type deadlineHook time.Duration
+
+func (h deadlineHook) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || h <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, time.Duration(h))
+}
+
+func (h deadlineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		ctx, cancel := h.bound(ctx)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := h.bound(ctx)
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }

@@ -58,10 +58,17 @@
 //     a [store.CompareAndDeleter] deletes for the owner of the value and not
 //     for anyone else, reports false for a missing or expired key, lets the
 //     key be taken again with Add, and among 50 goroutines releasing the
-//     same key at once exactly one reports the deletion; its bad input,
-//     cancelled context and ErrClosed are checked as for the other
-//     operations. A check whose interface no store in the chain implements
-//     is skipped.
+//     same key at once exactly one reports the deletion; a
+//     [store.Swapper] swaps only an unchanged key (a nil version only a
+//     missing one), refuses a spent version, a changed, deleted or created
+//     key, applies the ttl given, and 16 goroutines incrementing one
+//     counter by read-modify-write lose nothing; a [store.FloatIncrementer]
+//     stores Redis's INCRBYFLOAT text byte for byte, reads integer
+//     counters and strtod's number forms, refuses other text with
+//     ErrNotNumber and NaN or infinite deltas, keeps the key's ttl and adds
+//     concurrently without loss. Their bad input, cancelled context and
+//     ErrClosed are checked as for the other operations. A check whose
+//     interface no store in the chain implements is skipped.
 //
 // # Middleware
 //

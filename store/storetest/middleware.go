@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -57,6 +58,12 @@ func RunMiddleware(t *testing.T, newStore func(t *testing.T) store.Store, mw sto
 			}
 			wantMissing(t, w, "lease")
 		}
+		if l, ok := store.As[store.Lender](w); ok {
+			mustSet(t, w, "lent", token, 0)
+			if got, called, err := lent(l, bg, "lent"); !called || err != nil || !bytes.Equal(got, token) {
+				t.Errorf("GetFunc through the middleware of a key set through it: f called %v with %s, error %v; want f called with %s, nil", called, show(got), err, show(token))
+			}
+		}
 	})
 }
 
@@ -67,6 +74,10 @@ var optionals = []struct {
 }{
 	{"store.CompareAndDeleter", func(s store.Store) bool {
 		_, ok := store.As[store.CompareAndDeleter](s)
+		return ok
+	}},
+	{"store.Lender", func(s store.Store) bool {
+		_, ok := store.As[store.Lender](s)
 		return ok
 	}},
 	{"store.InProcess", func(s store.Store) bool {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -20,6 +21,10 @@ func (su *suite) optional() []check {
 			{"CompareAndDelete/BadInput", su.testCADBadInput},
 			{"CompareAndDelete/Context", su.testCADContext},
 			{"CompareAndDelete/Closed", su.testCADClosed},
+			{"Lender/KeepsNothing", su.testLendNothing},
+			{"Lender/BadInput", su.testLendBadInput},
+			{"Lender/Context", su.testLendContext},
+			{"Lender/Closed", su.testLendClosed},
 		}
 	}
 	return []check{
@@ -32,6 +37,15 @@ func (su *suite) optional() []check {
 		{"CompareAndDelete/BadInput", su.testCADBadInput},
 		{"CompareAndDelete/Context", su.testCADContext},
 		{"CompareAndDelete/Closed", su.testCADClosed},
+		{"Lender/Value", su.testLendValue},
+		{"Lender/Missing", su.testLendMissing},
+		{"Lender/Expired", su.testLendExpired},
+		{"Lender/ErrorOfF", su.testLendErrorOfF},
+		{"Lender/WriteDuringF", su.testLendWriteDuringF},
+		{"Lender/Concurrent", su.testLendConcurrent},
+		{"Lender/BadInput", su.testLendBadInput},
+		{"Lender/Context", su.testLendContext},
+		{"Lender/Closed", su.testLendClosed},
 	}
 }
 
@@ -212,5 +226,175 @@ func (su *suite) testCADNothing(t *testing.T, s store.Store) {
 	mustSet(t, s, "k", token, 0)
 	if ok, err := cad.CompareAndDelete(bg, "k", token); ok || err != nil {
 		t.Errorf("CompareAndDelete after Set on a store that keeps nothing: got %v, %v; want false, nil", ok, err)
+	}
+}
+
+// needLender returns the store's Lender, or skips the check.
+func needLender(t *testing.T, s store.Store) store.Lender {
+	t.Helper()
+	l, ok := store.As[store.Lender](s)
+	if !ok {
+		t.Skip("no store in the chain implements store.Lender")
+	}
+	return l
+}
+
+// lent calls l.GetFunc and returns a copy of what f was lent, whether f
+// was called, and the error.
+func lent(l store.Lender, ctx context.Context, key string) (got []byte, called bool, err error) {
+	err = l.GetFunc(ctx, key, func(b []byte) error {
+		called = true
+		got = append(make([]byte, 0, len(b)), b...)
+		return nil
+	})
+	return got, called, err
+}
+
+func (su *suite) testLendValue(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	for _, v := range [][]byte{token, {}, bytes.Repeat([]byte("x"), 10000)} {
+		mustSet(t, s, "k", v, time.Hour)
+		got, called, err := lent(l, bg, "k")
+		if !called || err != nil || !bytes.Equal(got, v) {
+			t.Errorf("GetFunc(k) of %s: f called %v with %s, error %v; want f called with the value, nil", show(v), called, show(got), err)
+		}
+	}
+}
+
+func (su *suite) testLendMissing(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	mustSet(t, s, "k", token, 0)
+	if _, err := s.Delete(bg, "k"); err != nil {
+		t.Fatalf("Delete: got error %v; want nil", err)
+	}
+	for _, k := range []string{"missing", "k"} {
+		if _, called, err := lent(l, bg, k); called || !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetFunc(%q) of a missing key: f called %v, error %v; want f not called, ErrNotFound", k, called, err)
+		}
+	}
+}
+
+func (su *suite) testLendExpired(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	ttl := su.shortTTL()
+	start := time.Now()
+	mustSet(t, s, "short", token, ttl)
+	su.waitGone(t, s, "short", start, ttl)
+	if _, called, err := lent(l, bg, "short"); called || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetFunc of an expired key: f called %v, error %v; want f not called, ErrNotFound", called, err)
+	}
+}
+
+// testLendErrorOfF checks that GetFunc returns f's error as it is.
+func (su *suite) testLendErrorOfF(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	mustSet(t, s, "k", token, 0)
+	errF := errors.New("storetest: error of f")
+	if err := l.GetFunc(bg, "k", func([]byte) error { return errF }); err != errF {
+		t.Errorf("GetFunc with f returning an error: got %v; want f's error as it is", err)
+	}
+}
+
+// testLendWriteDuringF checks that the lent bytes are not changed by
+// writes to the key while f runs: the promise that makes lending safe.
+func (su *suite) testLendWriteDuringF(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	mustSet(t, s, "k", token, 0)
+	err := l.GetFunc(bg, "k", func(b []byte) error {
+		before := append([]byte(nil), b...)
+		if err := s.Set(bg, "k", []byte("other value!"), 0); err != nil {
+			return err
+		}
+		if _, err := s.Increment(bg, "n", 1); err != nil {
+			return err
+		}
+		if _, err := s.Delete(bg, "k"); err != nil {
+			return err
+		}
+		if !bytes.Equal(b, before) {
+			t.Errorf("lent bytes changed by writes during f: got %s; want %s", show(b), show(before))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("GetFunc with writes inside f: got error %v; want nil", err)
+	}
+}
+
+// testLendConcurrent has readers borrow a key while writers replace it:
+// each read sees one whole written value (and -race sees no write to lent
+// bytes).
+func (su *suite) testLendConcurrent(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	values := [][]byte{bytes.Repeat([]byte("a"), 64), bytes.Repeat([]byte("b"), 64), bytes.Repeat([]byte("c"), 7)}
+	mustSet(t, s, "k", values[0], 0)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := s.Set(bg, "k", values[(i+w)%len(values)], 0); err != nil {
+					t.Errorf("Set: got error %v; want nil", err)
+					return
+				}
+			}
+		}()
+	}
+	for range 2000 {
+		got, _, err := lent(l, bg, "k")
+		if err != nil {
+			t.Errorf("GetFunc during writes: got error %v; want nil", err)
+			break
+		}
+		if !bytes.Equal(got, values[0]) && !bytes.Equal(got, values[1]) && !bytes.Equal(got, values[2]) {
+			t.Errorf("GetFunc during writes: f was lent %s; want one of the written values", show(got))
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func (su *suite) testLendBadInput(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	if _, called, err := lent(l, bg, ""); called || !errors.Is(err, store.ErrInvalidKey) {
+		t.Errorf("GetFunc(empty key): f called %v, error %v; want f not called, ErrInvalidKey", called, err)
+	}
+}
+
+func (su *suite) testLendContext(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	if !su.opts.KeepsNothing {
+		mustSet(t, s, "k", token, 0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, called, err := lent(l, ctx, "k"); called || !errors.Is(err, context.Canceled) {
+		t.Errorf("GetFunc(cancelled context): f called %v, error %v; want f not called, an error wrapping context.Canceled", called, err)
+	}
+}
+
+func (su *suite) testLendClosed(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v; want nil", err)
+	}
+	if _, called, err := lent(l, bg, "k"); called || !errors.Is(err, store.ErrClosed) {
+		t.Errorf("GetFunc after Close: f called %v, error %v; want f not called, ErrClosed", called, err)
+	}
+}
+
+func (su *suite) testLendNothing(t *testing.T, s store.Store) {
+	l := needLender(t, s)
+	mustSet(t, s, "k", token, 0)
+	if _, called, err := lent(l, bg, "k"); called || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetFunc after Set on a store that keeps nothing: f called %v, error %v; want f not called, ErrNotFound", called, err)
 	}
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts *Options) {
 		checks = append(checks, su.storing()...)
 	}
 	checks = append(checks, su.optional()...)
+	checks = append(checks, su.swapChecks()...)
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			c.fn(t, su.open(t))

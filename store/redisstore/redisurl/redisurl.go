@@ -41,7 +41,10 @@
 //
 // The go-redis client is built with ContextTimeoutEnabled, as
 // [redisstore.Open] does, and without connecting: connections are made on
-// first use. The store returned wraps a [*redisstore.Store] (reach it with
+// first use. As with Open, a URL that sets no read or write timeout gets
+// no socket timeout of its own (each operation runs until its context's
+// deadline, never shorter than a cache's Timeout), and a command whose
+// context has no deadline gets [redisstore.DefaultContextTimeout]. The store returned wraps a [*redisstore.Store] (reach it with
 // store.As) and closes the client when it is closed.
 //
 // This is a separate package so that package redisstore does not depend
@@ -56,6 +59,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -248,9 +252,20 @@ func withPassword(user *url.Userinfo, pw string, hasPW bool) *url.Userinfo {
 	return url.UserPassword("", pw)
 }
 
+// followDeadlines applies redisstore.Open's rule to the socket timeouts
+// of a URL that sets none (no read_timeout, write_timeout or timeout):
+// no socket timeout of their own, so that each read and write runs until
+// the operation's deadline, never shorter than a cache's Timeout.
+func followDeadlines(read, write *time.Duration) {
+	if *read == 0 && *write == 0 {
+		*read, *write = -1, -1
+	}
+}
+
 // ownedStore returns a store on client that closes client when it is
 // closed.
 func ownedStore(client redis.UniversalClient) (store.Store, error) {
+	client.AddHook(redisstore.DeadlineHook(redisstore.DefaultContextTimeout))
 	s, err := redisstore.New(client, nil)
 	if err != nil {
 		client.Close()
@@ -296,6 +311,7 @@ func singleScheme(u *url.URL) (func() (store.Store, error), error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		followDeadlines(&o.ReadTimeout, &o.WriteTimeout)
 		return ownedStore(redis.NewClient(o))
 	}, nil
 }
@@ -323,6 +339,7 @@ func clusterScheme(u *url.URL) (func() (store.Store, error), error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		followDeadlines(&o.ReadTimeout, &o.WriteTimeout)
 		return ownedStore(redis.NewClusterClient(o))
 	}, nil
 }
@@ -373,6 +390,7 @@ func sentinelScheme(u *url.URL) (func() (store.Store, error), error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		followDeadlines(&o.ReadTimeout, &o.WriteTimeout)
 		return ownedStore(redis.NewFailoverClient(o))
 	}, nil
 }

@@ -1,0 +1,92 @@
+package cachet
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/entry"
+	"github.com/cachet-go/cachet/store"
+)
+
+// This file holds the Cache's two hot paths between codec and store: a
+// read decodes the store's bytes, lent when the store can lend them
+// (store.Lender), into a V that is not allocated (codec.Decoder); a write
+// encodes into a pooled buffer (codec.Appender) that the store copies
+// once, or sends.
+
+// decodeCall is the state of one decode of a stored value. Its f, the
+// method value of decode made once per decodeCall, is what store.GetFunc
+// calls; decodeCalls are pooled per Cache so that a read allocates
+// neither a closure nor a V.
+type decodeCall[K comparable, V any] struct {
+	c       *Cache[K, V]
+	op, key string
+	v       V
+	h       entry.Header
+	f       func([]byte) error
+}
+
+func (d *decodeCall[K, V]) decode(b []byte) (err error) {
+	d.h, err = d.c.decodeEntry(d.op, d.key, b, &d.v)
+	return err
+}
+
+// readValue reads key through the cache's store and decodes its entry
+// (see decodeEntry): the value and the entry's header. The store's error
+// is returned as it is, and so is the decoding's.
+func (c *Cache[K, V]) readValue(ctx context.Context, op, key string) (V, entry.Header, error) {
+	d, _ := c.decodes.Get().(*decodeCall[K, V])
+	if d == nil {
+		d = &decodeCall[K, V]{c: c}
+		d.f = d.decode
+	}
+	d.op, d.key = op, key
+	err := store.GetFunc(ctx, c.s, key, d.f)
+	v, h := d.v, d.h
+	var zero V
+	d.v, d.h, d.key = zero, entry.Header{}, "" // keep nothing alive
+	c.decodes.Put(d)
+	return v, h, err
+}
+
+// encodeBuffers holds *[]byte buffers for encoding values on their way to
+// a store, which does not keep them (see store.Store).
+var encodeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
+// maxPooledEncoding is the largest buffer (in bytes of capacity) kept for
+// reuse; a larger one is left to the garbage collector so that one huge
+// value does not pin its buffer.
+const maxPooledEncoding = 64 << 10
+
+// writeValue encodes v (behind the entry header unless the cache is raw)
+// and stores it at key with Set, or with Add when
+// add is set, with the store ttl ttl. The encoding goes into a pooled
+// buffer: the store's copy (or its network write) is the only one. Errors
+// are wrapped as errors of op.
+func (c *Cache[K, V]) writeValue(ctx context.Context, op, key string, v V, ttl time.Duration, add bool) error {
+	bp := encodeBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	if !c.raw {
+		b = entry.Header{Expiry: expiryAt(time.Time{}, ttl)}.Append(b)
+	}
+	b, err := codec.Append(c.codec, b, v)
+	if err != nil {
+		encodeBuffers.Put(bp)
+		return store.Errorf(op, key, err)
+	}
+	if add {
+		err = c.s.Add(ctx, key, b, ttl)
+	} else {
+		err = c.s.Set(ctx, key, b, ttl)
+	}
+	if cap(b) <= maxPooledEncoding {
+		*bp = b[:0]
+		encodeBuffers.Put(bp)
+	}
+	return store.Errorf(op, key, err)
+}

@@ -1,0 +1,96 @@
+package cachet_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
+)
+
+// TestCache_HotPathAllocs pins the allocations of the hot paths over
+// memstore (issue 13): a miss allocates the key and the store's error, a
+// []byte hit the key and the one copy of the value.
+func TestCache_HotPathAllocs(t *testing.T) {
+	ctx := context.Background()
+	c := cachet.Must(cachet.New[string](newMem(t), codec.Bytes(), &cachet.Options[string]{Namespace: "u"}))
+	if err := c.Set(ctx, "k", make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		max  float64
+		f    func()
+	}{
+		{"miss", 2, func() {
+			if _, err := c.Get(ctx, "missing"); !errors.Is(err, cachet.ErrNotFound) {
+				t.Fatalf("Get(missing): got %v; want ErrNotFound", err)
+			}
+		}},
+		{"bytes hit", 2, func() {
+			if b, err := c.Get(ctx, "k"); err != nil || len(b) != 100 {
+				t.Fatalf("Get(k): got %d bytes, %v; want 100, nil", len(b), err)
+			}
+		}},
+	} {
+		if n := testing.AllocsPerRun(200, tc.f); n > tc.max {
+			t.Errorf("%s: %v allocations; want at most %v", tc.name, n, tc.max)
+		}
+	}
+	// The miss still names the operation and the key.
+	_, err := c.Get(ctx, "missing")
+	var e *cachet.Error
+	if !errors.As(err, &e) || e.Op != "get" || e.Key != "u:missing" {
+		t.Errorf("miss error: got %#v; want an *Error with Op get and Key u:missing", err)
+	}
+}
+
+// TestCache_SetBuffersConcurrent has many goroutines Set and Get distinct
+// values at once: the pooled encode buffers and the pooled decode state
+// must never let one call's value reach another key.
+func TestCache_SetBuffersConcurrent(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"string", "msgpack"} {
+		t.Run(name, func(t *testing.T) {
+			s := newMem(t)
+			str := cachet.Must(cachet.New[string](s, codec.String(), &cachet.Options[string]{Namespace: "s"}))
+			users := cachet.Must(cachet.New[string](s, codec.Msgpack[User](), &cachet.Options[string]{Namespace: "u"}))
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 200 {
+						k := strconv.Itoa(g) + "/" + strconv.Itoa(i)
+						v := strings.Repeat(k, 1+i%17)
+						u := User{ID: g*1000 + i, Name: v, Tags: []string{k}}
+						var err error
+						if name == "string" {
+							err = str.Set(ctx, k, v)
+						} else {
+							err = users.Set(ctx, k, u)
+						}
+						if err != nil {
+							t.Errorf("Set(%s): %v", k, err)
+							return
+						}
+						if name == "string" {
+							if got, err := str.Get(ctx, k); err != nil || got != v {
+								t.Errorf("Get(%s): got %q, %v; want %q", k, got, err, v)
+								return
+							}
+						} else if got, err := users.Get(ctx, k); err != nil || got.ID != u.ID || got.Name != v || len(got.Tags) != 1 || got.Tags[0] != k {
+							t.Errorf("Get(%s): got %+v, %v; want %+v", k, got, err, u)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
