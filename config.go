@@ -108,14 +108,18 @@ func MergeOptions[K comparable](o *Options[K], u URLOptions) *Options[K] {
 // OpenCache opens the store that rawURL describes (as [Open] does) and
 // returns a Cache over it, encoding values with c. The cache options of
 // the URL and of o are combined by [MergeOptions]: o wins. The cache owns
-// the store: closing the cache closes it. When New fails the store is
-// closed again.
+// the store (Options.OwnsStore is set): closing the cache closes it. When
+// New fails the store is closed again. Like Open, it makes no round trip:
+// check the store with [Cache.Ping] where a wrong address should fail at
+// start-up.
 func OpenCache[K comparable, V any](rawURL string, c codec.Codec[V], o *Options[K]) (*Cache[K, V], error) {
 	s, uo, err := Open(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	cache, err := New(s, c, MergeOptions(o, uo))
+	mo := MergeOptions(o, uo)
+	mo.OwnsStore = true
+	cache, err := New(s, c, mo)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -5,16 +5,24 @@
 //
 // # Quick start
 //
-//	s := memstore.New(nil)                                 // or redisstore, memcachestore, noopstore
-//	users, err := cachet.New[string](s, codec.JSON[User](), &cachet.Options[string]{
+//	users, err := cachet.New[string](memstore.Must(nil), codec.JSON[User](), &cachet.Options[string]{
 //		Namespace: "users",
 //		TTL:       10 * time.Minute,
 //	})
-//	if err != nil { ... }
-//	err = users.Set(ctx, "42", User{Name: "Ada"})
-//	u, err := users.Get(ctx, "42")                        // u is a User
-//	if errors.Is(err, cachet.ErrNotFound) { ... }
+//	if err != nil {
+//		panic(err)
+//	}
+//	defer users.Close()
 //
+//	if err := users.Set(ctx, "42", User{Name: "Ada", Email: "ada@example.com"}); err != nil {
+//		panic(err)
+//	}
+//	u, err := users.Get(ctx, "42") // u is a User
+//	_, err = users.Get(ctx, "7")
+//	fmt.Println(errors.Is(err, cachet.ErrNotFound)) // true
+//
+// (the package's Example, compiled and run by go test, as every code
+// block of these docs and of the README is: see docblocks_test.go).
 // Moving from memory to Redis changes only the line that builds the store.
 //
 // # Layers
@@ -117,6 +125,17 @@
 // memoized call: the function answers and the middleware sees the error.
 // [Cache.Close] cancels background refreshes and waits for them; memoized
 // calls after it return [ErrClosed].
+//
+// # Closing and who owns a store
+//
+// A store belongs to whoever opened it. [New] does not take ownership of
+// the store it is given: [Cache.Close] stops the cache (its methods, its
+// views and its memoized functions then return [ErrClosed]) and leaves
+// the store open for the other caches and code that share it; its opener
+// closes it once, when all are done. [OpenCache] opens the store for the
+// cache and sets Options.OwnsStore, so closing that cache closes its
+// store. Opening makes no round trip: [Ping] (or [Cache.Ping]) checks a
+// store at start-up, through its store.Pinger when it has one.
 //
 // # Middleware and plugins
 //

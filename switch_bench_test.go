@@ -52,7 +52,7 @@ func BenchmarkCache_KillSwitch(b *testing.B) {
 	}
 	b.Run("off", func(b *testing.B) {
 		off := view(c, c.codec, c.keys)
-		off.s = newSwitch(c.liveStore(), true)
+		off.s = newSwitch(c.liveStore(), true, false)
 		miss := func() error {
 			if _, err := off.Get(ctx, "k"); err == nil {
 				b.Fatal("a disabled cache hit")

@@ -86,6 +86,13 @@ type Options[K comparable] struct {
 	// a value in the other format as an error wrapping ErrDecode that
 	// names the cause, never as a value. Default: false, the entry format.
 	Raw bool
+
+	// OwnsStore makes the cache the owner of its store: Close then closes
+	// the store too (through the middleware). Default: false, the store
+	// belongs to whoever opened it, and Close leaves it open for the
+	// other users of it. OpenCache sets it: the store it opens is the
+	// cache's. See Cache.Close.
+	OwnsStore bool
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -162,7 +169,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
 	return &Cache[K, V]{
-		s:       newSwitch(wrapped, o.Disabled), // switch.go
+		s:       newSwitch(wrapped, o.Disabled, o.OwnsStore), // switch.go
 		backend: s,
 		codec:   c,
 		keys:    keys,
@@ -292,6 +299,7 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 // the other stored format) load is called as for a miss, and when it fails to write, the loaded value is
 // still returned. Such store failures are visible to the cache's
 // middleware. An error from load is returned as is and nothing is cached.
+// After Close, GetOrLoad returns an error wrapping ErrClosed.
 // load may set the ttl of its value with SetTTL.
 //
 // Over a networked store a cold key costs one read and one write, however
@@ -321,6 +329,9 @@ func (c *Cache[K, V]) load(ctx context.Context, key string, load func(ctx contex
 		rctx, cancel := c.withTimeout(ctx)
 		defer cancel()
 		v, err := c.get(rctx, key)
+		if err != nil && c.closed() { // own.go: the cache is closed, not failing
+			return v, false, err
+		}
 		return v, err == nil, nil
 	}
 	v, _, err := readThrough(ctx, &c.flight, "get", key, true, lookup, func(ctx context.Context) (V, error) {
@@ -514,12 +525,14 @@ func (c *Cache[K, V]) Clear(ctx context.Context) error {
 	return store.Errorf("clear", prefix, c.s.Clear(ctx, prefix))
 }
 
-// Close cancels the background refreshes of the cache's memoized
-// functions and waits for them to end, then closes the cache's store
-// (through its middleware). Memoized calls made after Close return an
-// error wrapping ErrClosed. Caches that share one store should close it
-// once, when the last is done.
+// Close closes the cache: it cancels the background refreshes of the
+// cache's memoized functions and waits for them to end, and from then on
+// every method of the cache, of its views and of its memoized functions
+// returns an error wrapping ErrClosed. It closes the store only if the
+// cache owns it (Options.OwnsStore, set by OpenCache); a store given to
+// New is left open for its other users, and is closed by whoever opened
+// it. Closing a cache again returns an error wrapping ErrClosed.
 func (c *Cache[K, V]) Close() error {
 	c.life.close()
-	return store.Errorf("close", "", c.s.Close())
+	return c.closeSwitch() // own.go
 }

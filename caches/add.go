@@ -78,6 +78,7 @@ func newEntry(op, name string, cfg Config) (*aliasEntry, error) {
 		return nil, withContext(op, storeurl.Errorf("alias", "", "empty alias name"))
 	}
 	cfg.Plugins = slices.Clone(cfg.Plugins)
+	cfg.Middleware = slices.Clone(cfg.Middleware)
 	u, err := cfg.check()
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("%s alias %q", op, name), err)

@@ -86,6 +86,7 @@ func (r *Registry) Configure(aliases map[string]Config) error {
 		}
 		cfg := aliases[name]
 		cfg.Plugins = slices.Clone(cfg.Plugins)
+		cfg.Middleware = slices.Clone(cfg.Middleware)
 		u, err := cfg.check()
 		if err != nil {
 			return withContext(fmt.Sprintf("configure alias %q", name), err)
@@ -165,6 +166,7 @@ func (r *Registry) Config(alias string) (Config, bool) {
 	}
 	cfg := e.cfg
 	cfg.Plugins = slices.Clone(cfg.Plugins)
+	cfg.Middleware = slices.Clone(cfg.Middleware)
 	return cfg, true
 }
 
@@ -240,7 +242,7 @@ func (r *Registry) entry(alias string) (*aliasEntry, error) {
 // held.
 func (e *aliasEntry) sharedStore() (store.Store, error) {
 	if e.s == nil {
-		s, ps, err := e.cfg.openStore(e.url)
+		s, ps, err := e.cfg.openStore(e.name, e.url)
 		if err != nil {
 			return nil, withContext(fmt.Sprintf("alias %q", e.name), err)
 		}
@@ -283,7 +285,10 @@ func (r *Registry) Plugins(alias string) ([]cachet.Plugin, error) {
 // Alias returns the cache of K keys and V values for alias, building it
 // (and the alias' store) on first use and returning the same *Cache on
 // every later call with the same K and V; concurrent first calls build it
-// once. Caches of one alias share its store, whatever their K and V.
+// once. Caches of one alias share its store. The first Alias call fixes
+// the alias' value type: asking for another V (whose values the alias'
+// keys do not hold) is an error wrapping cachet.ErrInvalidOption that
+// names both types. Another K with the same V is allowed.
 //
 // The alias' codec must fit V: string needs V string and bytes needs V
 // []byte; a codec given to RegisterCodec must have been registered for V.
@@ -309,6 +314,9 @@ func Alias[K comparable, V any](r *Registry, alias string) (*cachet.Cache[K, V],
 	cd, err := codecFor[V](e.cfg.Codec)
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
+	}
+	if err := e.checkValueType(kt, vt); err != nil { // types.go
+		return nil, err
 	}
 	s, err := e.sharedStore()
 	if err != nil {
@@ -340,11 +348,13 @@ func Create[K comparable, V any](r *Registry, alias string, o *cachet.Options[K]
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
-	s, _, err := cfg.openStore(u)
+	s, _, err := cfg.openStore(alias, u)
 	if err != nil {
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)
 	}
-	c, err := cachet.New(s, cd, aliasOptions(o, &cfg, u.Options()))
+	co := aliasOptions(o, &cfg, u.Options())
+	co.OwnsStore = true // the caller owns the cache, and the cache its store
+	c, err := cachet.New(s, cd, co)
 	if err != nil {
 		s.Close()
 		return nil, withContext(fmt.Sprintf("alias %q", alias), err)

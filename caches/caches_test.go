@@ -69,6 +69,9 @@ func newRegistry(t *testing.T, aliases map[string]caches.Config) *caches.Registr
 	return r
 }
 
+// userID is a key type of its own (a string underneath).
+type userID string
+
 func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 	ctx := context.Background()
 	before := countingOpens.Load()
@@ -89,13 +92,18 @@ func TestRegistry_AliasIsSharedAndLazy(t *testing.T) {
 	if a != b {
 		t.Errorf("Alias returned two different caches for the same alias and types")
 	}
-	// Other types: another cache, on the same store.
-	ints, err := caches.Alias[int, int](r, "users")
+	// Another key type, same value type: another cache, on the same store.
+	byID, err := caches.Alias[userID, user](r, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ints.Store() != a.Store() {
+	if byID.Store() != a.Store() {
 		t.Errorf("caches of one alias do not share its store")
+	}
+	// Another value type: an error naming both.
+	if _, err := caches.Alias[string, int](r, "users"); !errors.Is(err, cachet.ErrInvalidOption) ||
+		!strings.Contains(err.Error(), "caches_test.user") || !strings.Contains(err.Error(), "int values") {
+		t.Errorf("Alias[string, int] on an alias of user values = %v; want ErrInvalidOption naming caches_test.user and int", err)
 	}
 	if n := countingOpens.Load() - before; n != 1 {
 		t.Errorf("opened %d stores; want 1", n)

@@ -47,6 +47,12 @@ type Config struct {
 	// RegisterPlugin.
 	Plugins []string `json:"plugins,omitempty"`
 
+	// Middleware names the middleware wrapping the alias' store (outside
+	// its plugins), outermost first: the built-in logging, expvar and
+	// fail_open, or names given to RegisterMiddleware. In JSON, for
+	// example "middleware": ["logging", "expvar", "fail_open"].
+	Middleware []string `json:"middleware,omitempty"`
+
 	// Disabled starts the alias' caches with their kill switch off, as
 	// cachet.Options.Disabled: they behave as over a noop store until
 	// Enable. Default: false, or the URL's ?disabled=.
@@ -55,14 +61,15 @@ type Config struct {
 
 // aliasJSON is the JSON form of an alias (it names the type in errors).
 type aliasJSON struct {
-	Store     string          `json:"store"`
-	Codec     string          `json:"codec"`
-	TTL       json.RawMessage `json:"ttl"`
-	Namespace string          `json:"namespace"`
-	Version   json.RawMessage `json:"version"`
-	Timeout   json.RawMessage `json:"timeout"`
-	Plugins   []string        `json:"plugins"`
-	Disabled  bool            `json:"disabled"`
+	Store      string          `json:"store"`
+	Codec      string          `json:"codec"`
+	TTL        json.RawMessage `json:"ttl"`
+	Namespace  string          `json:"namespace"`
+	Version    json.RawMessage `json:"version"`
+	Timeout    json.RawMessage `json:"timeout"`
+	Plugins    []string        `json:"plugins"`
+	Middleware []string        `json:"middleware"`
+	Disabled   bool            `json:"disabled"`
 }
 
 // UnmarshalJSON reads an alias from JSON (see [Registry.ConfigureJSON]),
@@ -74,7 +81,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if err := dec.Decode(&raw); err != nil {
 		return err
 	}
-	out := Config{Store: raw.Store, Codec: raw.Codec, Namespace: raw.Namespace, Plugins: raw.Plugins, Disabled: raw.Disabled}
+	out := Config{Store: raw.Store, Codec: raw.Codec, Namespace: raw.Namespace, Plugins: raw.Plugins, Middleware: raw.Middleware, Disabled: raw.Disabled}
 	var err error
 	if out.TTL, err = jsonDuration("ttl", raw.TTL); err != nil {
 		return err
@@ -113,16 +120,17 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 // and timeout as Go duration strings.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type out struct {
-		Store     string   `json:"store"`
-		Codec     string   `json:"codec,omitempty"`
-		TTL       string   `json:"ttl,omitempty"`
-		Namespace string   `json:"namespace,omitempty"`
-		Version   any      `json:"version,omitempty"`
-		Timeout   string   `json:"timeout,omitempty"`
-		Plugins   []string `json:"plugins,omitempty"`
-		Disabled  bool     `json:"disabled,omitempty"`
+		Store      string   `json:"store"`
+		Codec      string   `json:"codec,omitempty"`
+		TTL        string   `json:"ttl,omitempty"`
+		Namespace  string   `json:"namespace,omitempty"`
+		Version    any      `json:"version,omitempty"`
+		Timeout    string   `json:"timeout,omitempty"`
+		Plugins    []string `json:"plugins,omitempty"`
+		Middleware []string `json:"middleware,omitempty"`
+		Disabled   bool     `json:"disabled,omitempty"`
 	}
-	o := out{Store: c.Store, Codec: c.Codec, Namespace: c.Namespace, Version: c.Version, Plugins: c.Plugins, Disabled: c.Disabled}
+	o := out{Store: c.Store, Codec: c.Codec, Namespace: c.Namespace, Version: c.Version, Plugins: c.Plugins, Middleware: c.Middleware, Disabled: c.Disabled}
 	if c.TTL != 0 {
 		o.TTL = c.TTL.String()
 	}
@@ -184,25 +192,38 @@ func (c *Config) check() (*storeurl.URL, error) {
 			return nil, storeurl.Errorf("plugins", p, "unknown plugin (registered: %s; more with RegisterPlugin)", strings.Join(pluginNames(), ", "))
 		}
 	}
+	for _, m := range c.Middleware {
+		if _, ok := middlewares.Get(m); !ok {
+			return nil, storeurl.Errorf("middleware", m, "unknown middleware (registered: %s; more with RegisterMiddleware)", strings.Join(middlewares.Names(), ", "))
+		}
+	}
 	return u, nil
 }
 
 // openStore opens a new store for the alias, wrapped in fresh instances
-// of its plugins, which it returns too.
-func (c *Config) openStore(u *storeurl.URL) (store.Store, []cachet.Plugin, error) {
+// of its plugins, which it returns too, and in its middleware.
+func (c *Config) openStore(alias string, u *storeurl.URL) (store.Store, []cachet.Plugin, error) {
+	mws, err := c.middleware(alias) // middleware.go
+	if err != nil {
+		return nil, nil, err
+	}
 	s, err := u.Open()
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(c.Plugins) == 0 {
-		return s, nil, nil
+	var ps []cachet.Plugin
+	if len(c.Plugins) > 0 {
+		ps = make([]cachet.Plugin, len(c.Plugins))
+		for i, name := range c.Plugins {
+			newPlugin, _ := lookupPlugin(name) // checked by check
+			ps[i] = newPlugin()
+		}
+		s = cachet.WithPlugins(ps...)(s)
 	}
-	ps := make([]cachet.Plugin, len(c.Plugins))
-	for i, name := range c.Plugins {
-		newPlugin, _ := lookupPlugin(name) // checked by check
-		ps[i] = newPlugin()
+	if len(mws) > 0 {
+		s = cachet.Chain(mws...)(s)
 	}
-	return cachet.WithPlugins(ps...)(s), ps, nil
+	return s, ps, nil
 }
 
 // aliasOptions returns the cache options of an alias: code (o) over the

@@ -24,7 +24,11 @@
 //
 // Codecs are named json (the default), msgpack, gob, string and bytes;
 // [RegisterCodec] adds more. Plugins are named hit_miss_ratio and timing;
-// [RegisterPlugin] adds more. The redis and memcached URL schemes need a
+// [RegisterPlugin] adds more. Middleware are named logging, expvar and
+// fail_open ("middleware": ["fail_open", "logging", "expvar"] in JSON,
+// outermost first); [RegisterMiddleware] adds more. The first [Alias]
+// call fixes an alias' value type: asking for another is an error naming
+// both types. The redis and memcached URL schemes need a
 // blank import of store/redisstore/redisurl and
 // store/memcachestore/memcacheurl, as for cachet.Open.
 //

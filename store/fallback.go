@@ -44,6 +44,21 @@ func IsInProcess(s Store) bool {
 	return ok
 }
 
+// pingKey is the key Ping's fallback asks about.
+const pingKey = "cachet:ping"
+
+// Ping checks that s answers. If s, or a store it wraps, implements
+// [Pinger], its Ping is called. Otherwise Ping calls Exists for a probe
+// key through s (and its middleware), and returns its error: whether the
+// key exists does not matter.
+func Ping(ctx context.Context, s Store) error {
+	if p, ok := As[Pinger](s); ok {
+		return p.Ping(ctx)
+	}
+	_, err := s.Exists(ctx, pingKey)
+	return err
+}
+
 // GetFunc calls f with the value stored under key in s and returns f's
 // error as it is; when key holds no live value, f is not called and the
 // error is Get's (wrapping ErrNotFound for a miss). f must not modify the

@@ -37,6 +37,21 @@ type InProcess interface {
 	InProcess()
 }
 
+// Pinger is an optional interface that may be implemented by a Store that
+// talks to a server. Ping makes one round trip (or one per server) and
+// returns an error if the server does not answer within ctx; a closed
+// store returns an error wrapping [ErrClosed]. Opening a store makes no
+// round trip, so Ping is how a program checks its configuration at
+// start-up, once, without making every open dial.
+//
+// If a Store does not implement Pinger, the package-level [Ping] falls
+// back to Exists on a probe key, which any working store answers.
+//
+// Implementations must be safe for concurrent use.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Lender is an optional interface that may be implemented by a Store that
 // can show a stored value without copying it, such as memstore, whose
 // stored bytes are never changed in place. GetFunc calls f with the value
