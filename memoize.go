@@ -47,8 +47,9 @@ type Memoizer[K comparable, V any] struct {
 	// a caller joins the shared call before reading (see readThrough).
 	joinFirst bool
 
-	group      flight.Group[V]
-	refreshing sync.Map // store key -> *refreshMark: background refreshes
+	group       flight.Group[V]
+	refreshing  sync.Map // store key -> *refreshMark: background refreshes
+	invalidated invalidations
 }
 
 // Memoize returns a function with fn's signature that reads through the

@@ -7,6 +7,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachet-go/cachet/internal/deadline"
@@ -217,6 +218,10 @@ func (m *Memoizer[K, V]) invalidate(ctx context.Context, k K) error {
 	if err != nil {
 		return err
 	}
+	// Calls of fn under way must not store their older result after the
+	// delete, and later callers must not join them.
+	m.invalidated.of(key).Add(1)
+	m.group.Forget(key)
 	return store.Errorf("delete", key, m.c.runOp(ctx, func(ctx context.Context, s store.Store) error {
 		_, err := s.Delete(ctx, key)
 		return err
@@ -226,6 +231,7 @@ func (m *Memoizer[K, V]) invalidate(ctx context.Context, k K) error {
 // compute calls fn and, when write is set, caches its result.
 func (m *Memoizer[K, V]) compute(ctx context.Context, k K, key string, write bool) (V, error) {
 	ctx, lt := withLoadTTL(ctx)
+	gen := m.invalidated.of(key).Load()
 	start := m.cfg.now()
 	v, err := m.fn(ctx, k)
 	if !write {
@@ -236,17 +242,17 @@ func (m *Memoizer[K, V]) compute(ctx context.Context, k K, key string, write boo
 	switch {
 	case err != nil:
 		if m.cfg.notFound != nil && errors.Is(err, m.cfg.notFound) {
-			m.write(ctx, key, now, entry.Header{Flags: entry.FlagNotFound}, v, m.cfg.notFoundTTL)
+			m.write(ctx, key, gen, now, entry.Header{Flags: entry.FlagNotFound}, v, m.cfg.notFoundTTL)
 		}
 	case m.cfg.zeroTTL != 0 && isZero(v):
-		m.write(ctx, key, now, entry.Header{Flags: entry.FlagZero}, v, m.cfg.zeroTTL)
+		m.write(ctx, key, gen, now, entry.Header{Flags: entry.FlagZero}, v, m.cfg.zeroTTL)
 	case m.cfg.skip != nil && m.cfg.skip(v):
 	default:
 		ttl := m.cfg.ttl
 		if d, ok := lt.get(); ok {
 			ttl = d
 		}
-		m.write(ctx, key, now, entry.Header{Delta: m.delta(delta)}, v, ttl)
+		m.write(ctx, key, gen, now, entry.Header{Delta: m.delta(delta)}, v, ttl)
 	}
 	return v, err
 }
@@ -262,12 +268,40 @@ func (m *Memoizer[K, V]) delta(d time.Duration) int64 {
 
 func isZero[V any](v V) bool { return reflect.ValueOf(&v).Elem().IsZero() }
 
-// write stores an entry; failures are left to the middleware to report.
-func (m *Memoizer[K, V]) write(ctx context.Context, key string, now time.Time, h entry.Header, v V, ttl time.Duration) {
+// write stores an entry computed by a call of fn that began when key's
+// invalidation count was gen; failures are left to the middleware to
+// report. A result that an Invalidate of its key overtook is not stored,
+// and one whose write an Invalidate raced is taken back, so that the
+// older value never outlives the Invalidate.
+func (m *Memoizer[K, V]) write(ctx context.Context, key string, gen uint64, now time.Time, h entry.Header, v V, ttl time.Duration) {
 	b, sttl, err := m.entry(key, now, h, v, ttl)
-	if err == nil {
-		m.c.writeRaw(ctx, key, b, sttl)
+	if err != nil {
+		return
 	}
+	count := m.invalidated.of(key)
+	if count.Load() != gen {
+		return
+	}
+	m.c.writeRaw(ctx, key, b, sttl)
+	if count.Load() != gen {
+		_ = m.c.runOp(ctx, func(ctx context.Context, s store.Store) error {
+			_, err := s.Delete(ctx, key)
+			return err
+		})
+	}
+}
+
+// invalidations counts the Invalidate calls of a Memoizer per stripe of
+// keys (a key's stripe is a hash of it): a call of fn that began before
+// an Invalidate of its key must not store its result after it.
+type invalidations [64]atomic.Uint64
+
+func (iv *invalidations) of(key string) *atomic.Uint64 {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return &iv[h%uint32(len(iv))]
 }
 
 // entry returns an entry's bytes and its store ttl; ttl is a store ttl (0:
