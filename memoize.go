@@ -148,7 +148,9 @@ func (m *Memoizer[K, V]) Key(k K) (string, error) { return m.key("memoize", k) }
 // Call returns the value cached for k, or calls fn for it, caches the
 // result and returns it. Concurrent calls for one key share one call of
 // fn. With MemoizeOptions.EarlyRefresh or StaleWhileRevalidate, Call may
-// start a background refresh of k while returning the cached value.
+// start a background refresh of k while returning the cached value. The
+// plugins of the cache's middleware see each call as OpMemoize, and each
+// run of fn as OpLoad (see [Call]).
 func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
 	if m.c.obs != nil {
 		return m.callObserved(ctx, k) // observe_call.go
