@@ -144,7 +144,12 @@
 // [Recorder] ([ExpvarRecorder] here; OpenTelemetry and Prometheus adapters
 // in the contrib modules), [FailOpen] (failed reads become reported
 // misses), and [WithPlugins], aiocache-style Before/After hooks on every
-// operation with the [HitMissRatio] and [Timing] statistics. A middleware
+// operation with the [HitMissRatio] and [Timing] statistics. The plugins
+// of a cache's middleware also see its read-through calls as such
+// ([OpGetOrLoad], [OpMemoize], [OpMemoizeMany], and [OpLoad] for a loader's
+// run; see [Call]): hits, misses, callers that joined a shared call,
+// stale values served and refreshes started, with the store operations
+// of a call run in the context its Before hooks returned. A middleware
 // of your own embeds store.Wrapper, the forwarding base, overrides only what
 // it changes, and is checked with storetest.RunMiddleware, which also checks
 // that the backend's optional interfaces stay reachable through it.

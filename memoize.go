@@ -109,13 +109,17 @@ func newMemoizer[K comparable, V any](c *Cache[K, V], fn func(ctx context.Contex
 	// stale-while-revalidate keeps it longer: then a hit need not read
 	// the clock (about 65 ns, a third of a memstore hit).
 	inProcess := c.inProcess()
-	return &Memoizer[K, V]{
+	m := &Memoizer[K, V]{
 		c:         c,
 		fn:        fn,
 		cfg:       cfg,
 		hitClock:  cfg.beta > 0 || cfg.swr > 0 || !inProcess || !cfg.realClock,
 		joinFirst: !inProcess,
 	}
+	if c.obs != nil && fn != nil {
+		m.fn = m.observedFn(fn) // observe_call.go
+	}
+	return m
 }
 
 // SetTTL sets the ttl of the value that the running load returns: call it
@@ -145,8 +149,15 @@ func (m *Memoizer[K, V]) Key(k K) (string, error) { return m.key("memoize", k) }
 // Call returns the value cached for k, or calls fn for it, caches the
 // result and returns it. Concurrent calls for one key share one call of
 // fn. With MemoizeOptions.EarlyRefresh or StaleWhileRevalidate, Call may
-// start a background refresh of k while returning the cached value.
-func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) { return m.call(ctx, k) }
+// start a background refresh of k while returning the cached value. The
+// plugins of the cache's middleware see each call as OpMemoize, and each
+// run of fn as OpLoad (see [Call]).
+func (m *Memoizer[K, V]) Call(ctx context.Context, k K) (V, error) {
+	if m.c.obs != nil {
+		return m.callObserved(ctx, k) // observe_call.go
+	}
+	return m.call(ctx, k)
+}
 
 // Refresh calls fn for k without reading the cache, caches the result and
 // returns it (aiocache's cache_read=False). Concurrent Refresh calls for one

@@ -121,6 +121,7 @@ func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, 
 	case state == entryMiss:
 		return v, false, nil
 	case state != entryFresh:
+		noteServed(ctx, state == entryStale) // observe_call.go
 		m.refreshAsync(ctx, k, key, h.Expiry)
 	}
 	v, err = m.result(v, h, key)

@@ -63,7 +63,11 @@ func NewManyMemoizer[K comparable, V any](c *Cache[K, V], fn func(ctx context.Co
 	if err != nil {
 		return nil, err
 	}
-	return &ManyMemoizer[K, V]{m: newMemoizer(c, nil, cfg), fn: fn}, nil
+	mm := &ManyMemoizer[K, V]{m: newMemoizer(c, nil, cfg), fn: fn}
+	if c.obs != nil {
+		mm.fn = mm.observedFn(fn) // observe_call.go
+	}
+	return mm, nil
 }
 
 // Key returns the store key of k's memoized entry.
@@ -99,22 +103,49 @@ func (mm *ManyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 	if len(ks) == 0 {
 		return map[K]V{}, nil
 	}
+	keys, byKey, err := mm.keys(ks)
+	if err != nil {
+		return nil, err
+	}
+	if mm.m.c.life.isClosed() {
+		return nil, closedErr("memoize_many", keys[0])
+	}
+	if mm.m.c.obs == nil {
+		return mm.read(ctx, keys, byKey, nil)
+	}
+	var out map[K]V
+	call := Call{Op: OpMemoizeMany, Keys: keys}
+	err = mm.m.c.obs.observeCall(ctx, &call, func(ctx context.Context, _ *callState) error {
+		var err error
+		out, err = mm.read(ctx, keys, byKey, &call)
+		return err
+	})
+	return out, err
+}
+
+// keys returns the store keys of ks, deduplicated, in order, and the K of
+// each.
+func (mm *ManyMemoizer[K, V]) keys(ks []K) ([]string, map[string]K, error) {
 	m := mm.m
 	keys := make([]string, 0, len(ks))
 	byKey := make(map[string]K, len(ks))
 	for _, k := range ks {
 		key, err := m.key("memoize_many", k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, dup := byKey[key]; !dup {
 			byKey[key] = k
 			keys = append(keys, key)
 		}
 	}
-	if m.c.life.isClosed() {
-		return nil, closedErr("memoize_many", keys[0])
-	}
+	return keys, byKey, nil
+}
+
+// read reads keys through the cache; with an observed call c, it counts
+// the keys its first read found in c.Hits and the others in c.Misses.
+func (mm *ManyMemoizer[K, V]) read(ctx context.Context, keys []string, byKey map[string]K, c *Call) (map[K]V, error) {
+	m := mm.m
 	out := make(map[K]V, len(keys))
 	vals, at, err := m.c.readRawMany(ctx, keys, m.hitClock)
 	if errors.Is(err, ErrClosed) {
@@ -137,6 +168,9 @@ func (mm *ManyMemoizer[K, V]) call(ctx context.Context, ks []K) (map[K]V, error)
 				out[byKey[keys[i]]] = v
 			}
 		}
+	}
+	if c != nil {
+		c.Hits, c.Misses = len(keys)-len(missed), len(missed)
 	}
 	if len(missed) == 0 {
 		return out, nil

@@ -221,6 +221,9 @@ func TestTimeout_EveryOp(t *testing.T) {
 	s.TTL(bg, "k")
 	s.Clear(bg, "")
 	for _, op := range Ops() {
+		if op > OpClear {
+			break // call-level operations: not store operations
+		}
 		if !seen[op] {
 			t.Errorf("%v ran without the Timeout's deadline", op)
 		}

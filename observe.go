@@ -43,8 +43,10 @@ const redacted = "[redacted]"
 // Logging returns a Middleware that logs every operation (Close excepted)
 // with logger, after it completes: message "cachet <op>", and the
 // attributes op, key (or prefix for clear, or keys for batches), ttl for
-// writes that take one, hits and misses for reads, duration, and error
-// when there is one. A nil logger means slog.Default(); a nil opts means
+// writes that take one, hits and misses for reads and read-through calls,
+// joined, stale and refresh for the calls they apply to (see [Call]),
+// duration, and error when there is one. Read-through calls and loads
+// are logged as such ("cachet memoize", "cachet load", ...; see [Ops]). A nil logger means slog.Default(); a nil opts means
 // all defaults. Operations below the logger's level cost one Enabled call.
 //
 // The store returned is safe for concurrent use if the wrapped store is.
@@ -93,7 +95,7 @@ var logMessages = func() (m [numOps]string) {
 func (p *logPlugin) Before(ctx context.Context, _ Call) context.Context { return ctx }
 
 func (p *logPlugin) After(ctx context.Context, c Call) {
-	if c.Op == 0 || c.Op >= numOps || p.ops&(1<<c.Op) == 0 {
+	if !hooked(c.Op) || p.ops&(1<<c.Op) == 0 {
 		return
 	}
 	failed := c.Failed()
@@ -104,12 +106,12 @@ func (p *logPlugin) After(ctx context.Context, c Call) {
 	if !p.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("op", c.Op.String()))
 	switch {
 	case c.Op == OpClear:
 		attrs = append(attrs, slog.String("prefix", p.key(c.Key)))
-	case c.Op == OpGetMany || c.Op == OpDelete:
+	case c.Op == OpGetMany || c.Op == OpDelete || c.Op == OpMemoizeMany || c.Op == OpLoad && c.Key == "":
 		attrs = append(attrs, p.keys(c.Keys))
 	case c.Op == OpSetMany:
 		if p.showKeys {
@@ -127,8 +129,16 @@ func (p *logPlugin) After(ctx context.Context, c Call) {
 	switch c.Op {
 	case OpSet, OpSetMany, OpAdd, OpExpire:
 		attrs = append(attrs, slog.Duration("ttl", c.TTL))
-	case OpGet, OpGetMany:
+	case OpGet, OpGetMany, OpGetOrLoad, OpMemoize, OpMemoizeMany:
 		attrs = append(attrs, slog.Int("hits", c.Hits), slog.Int("misses", c.Misses))
+	}
+	for _, f := range [...]struct {
+		on   bool
+		name string
+	}{{c.Joined, "joined"}, {c.Stale, "stale"}, {c.Refresh, "refresh"}} {
+		if f.on {
+			attrs = append(attrs, slog.Bool(f.name, true))
+		}
 	}
 	attrs = append(attrs, slog.Duration("duration", c.Duration))
 	if c.Err != nil && !errors.Is(c.Err, store.ErrNotFound) {
@@ -265,9 +275,11 @@ func ErrorKinds() []string {
 	return append(kinds, "other")
 }
 
-// Recorder receives one measurement per store operation from [Metrics]:
-// the Call after the operation, with its Op, Duration, Hits, Misses and
-// Err ([Call.Failed] tells an error from a miss).
+// Recorder receives one measurement per operation from [Metrics]: the Call
+// after the operation, with its Op, Duration, Hits, Misses and Err
+// ([Call.Failed] tells an error from a miss), and for the call-level
+// operations of the Caches over the store (read-through calls, loads; see
+// [Call]) Joined, Stale and Refresh.
 //
 // Record runs on the caller's goroutine, inside the operation, so it must
 // never block: update in-memory aggregates (atomics, a metrics SDK's
@@ -278,8 +290,8 @@ type Recorder interface {
 	Record(ctx context.Context, c Call)
 }
 
-// Metrics returns a Middleware that passes every operation (Close excepted)
-// to rec once it completes. A nil rec gives a middleware that returns the
+// Metrics returns a Middleware that passes every operation (Close excepted),
+// call-level operations included, to rec once it completes. A nil rec gives a middleware that returns the
 // store unchanged. A panic in Record is handled as a plugin's panic (see
 // [WithPlugins]).
 //
@@ -297,7 +309,9 @@ func (recorderPlugin) Before(ctx context.Context, _ Call) context.Context { retu
 func (p recorderPlugin) After(ctx context.Context, c Call)                { p.rec.Record(ctx, c) }
 
 // ExpvarRecorder is a [Recorder] that counts, per operation, calls, failed
-// calls (see [Call.Failed]), hits, misses and total duration. It is an
+// calls (see [Call.Failed]), hits, misses and total duration, and for
+// read-through calls those that joined a shared call, got a stale value
+// or started a refresh. It is an
 // expvar.Var: publish it with expvar.Publish to serve it on /debug/vars.
 //
 // The zero value is ready to use; an ExpvarRecorder must not be copied
@@ -309,16 +323,25 @@ type ExpvarRecorder struct {
 
 type expvarCounters struct {
 	calls, errors, hits, misses, nanos atomic.Int64
-	_                                  [24]byte // one cache line per op
+	joined, stale, refreshes           atomic.Int64 // 64 bytes in all: one cache line per op
 }
 
 // Record adds c to the counters of c.Op.
 func (r *ExpvarRecorder) Record(_ context.Context, c Call) {
-	if c.Op == 0 || c.Op >= numOps {
+	if !hooked(c.Op) {
 		return
 	}
 	e := &r.ops[c.Op]
 	e.calls.Add(1)
+	if c.Joined {
+		e.joined.Add(1)
+	}
+	if c.Stale {
+		e.stale.Add(1)
+	}
+	if c.Refresh {
+		e.refreshes.Add(1)
+	}
 	e.nanos.Add(int64(c.Duration))
 	if c.Hits > 0 {
 		e.hits.Add(int64(c.Hits))
@@ -331,33 +354,39 @@ func (r *ExpvarRecorder) Record(_ context.Context, c Call) {
 	}
 }
 
-// ExpvarStats is one operation's counters in an [ExpvarRecorder].
+// ExpvarStats is one operation's counters in an [ExpvarRecorder]. Joined,
+// Stale and Refreshes count the calls that reported them (see [Call]).
 type ExpvarStats struct {
 	Calls, Errors, Hits, Misses int64
+	Joined, Stale, Refreshes    int64
 	Total                       time.Duration
 }
 
 // Stats returns the counters of op, read one after the other.
 func (r *ExpvarRecorder) Stats(op Op) ExpvarStats {
-	if op == 0 || op >= numOps {
+	if !hooked(op) {
 		return ExpvarStats{}
 	}
 	e := &r.ops[op]
 	return ExpvarStats{
-		Calls:  e.calls.Load(),
-		Errors: e.errors.Load(),
-		Hits:   e.hits.Load(),
-		Misses: e.misses.Load(),
-		Total:  time.Duration(e.nanos.Load()),
+		Calls:     e.calls.Load(),
+		Errors:    e.errors.Load(),
+		Hits:      e.hits.Load(),
+		Misses:    e.misses.Load(),
+		Joined:    e.joined.Load(),
+		Stale:     e.stale.Load(),
+		Refreshes: e.refreshes.Load(),
+		Total:     time.Duration(e.nanos.Load()),
 	}
 }
 
 // String returns the counters as a JSON object keyed by operation name,
 // for example {"get": {"calls": 3, "errors": 0, "hits": 2, "misses": 1,
-// "total_ns": 5120}, ...}, every operation included.
+// "total_ns": 5120}, ...}, every operation of [Ops] included; the
+// read-through calls add "joined", "stale" and "refreshes".
 func (r *ExpvarRecorder) String() string {
 	b := []byte{'{'}
-	for o := OpGet; o < numOps; o++ {
+	for _, o := range hookedOps {
 		st := r.Stats(o)
 		if o > OpGet {
 			b = append(b, ", "...)
@@ -371,6 +400,14 @@ func (r *ExpvarRecorder) String() string {
 		b = strconv.AppendInt(b, st.Hits, 10)
 		b = append(b, `, "misses": `...)
 		b = strconv.AppendInt(b, st.Misses, 10)
+		if o == OpGetOrLoad || o == OpMemoize || o == OpMemoizeMany {
+			b = append(b, `, "joined": `...)
+			b = strconv.AppendInt(b, st.Joined, 10)
+			b = append(b, `, "stale": `...)
+			b = strconv.AppendInt(b, st.Stale, 10)
+			b = append(b, `, "refreshes": `...)
+			b = strconv.AppendInt(b, st.Refreshes, 10)
+		}
 		b = append(b, `, "total_ns": `...)
 		b = strconv.AppendInt(b, int64(st.Total), 10)
 		b = append(b, '}')
@@ -378,11 +415,22 @@ func (r *ExpvarRecorder) String() string {
 	return string(append(b, '}'))
 }
 
-// HitMissRatio is a Plugin that counts the keys read by Get and GetMany
-// that were found (hits) and not found (misses), like aiocache's
-// HitMissRatioPlugin. GetMany counts each of its keys; a read that fails
-// counts as misses; what the caller does with a miss (a default value, a
-// load) does not change it. Other operations are not counted.
+// HitMissRatio is a Plugin that counts hits and misses, like aiocache's
+// HitMissRatioPlugin: the keys read by Get and GetMany that were found and
+// not found, and the read-through calls (GetOrLoad, memoized functions)
+// answered with and without running a loader.
+//
+// A read-through call counts once, whatever store reads it made: a hit
+// when the caller got a value without a load of its own (read from the
+// store, fresh or stale, or the result of a shared call another caller
+// started, counted in Joined too), a miss when its call ran the loader or
+// the caller gave up waiting. One cold and one warm memoized call are one
+// miss and one hit; a burst of 20 concurrent callers of a cold key,
+// served by one load, is 1 miss and 19 hits, all 19 joined. A memoized
+// batch counts, per key, its first read's hits and misses. GetMany counts
+// each of its keys; a read that fails counts as misses; what the caller
+// of Get does with a miss (a default value, a load) does not change it.
+// Other operations are not counted.
 //
 // The zero value is ready to use; a HitMissRatio must not be copied after
 // first use. It is safe for concurrent use: hooks only add to atomic
@@ -391,14 +439,25 @@ type HitMissRatio struct {
 	hits   atomic.Int64
 	_      [56]byte // keep hits and misses on separate cache lines
 	misses atomic.Int64
+	_      [56]byte
+	joined atomic.Int64
 }
 
 // Before returns ctx.
 func (p *HitMissRatio) Before(ctx context.Context, _ Call) context.Context { return ctx }
 
-// After counts the hits and misses of Get and GetMany.
-func (p *HitMissRatio) After(_ context.Context, c Call) {
-	if c.Op != OpGet && c.Op != OpGetMany {
+// After counts the hits and misses of Get, GetMany and read-through calls.
+func (p *HitMissRatio) After(ctx context.Context, c Call) {
+	switch c.Op {
+	case OpGet, OpGetMany:
+		if inCall(ctx) {
+			return // counted by its read-through call
+		}
+	case OpGetOrLoad, OpMemoize, OpMemoizeMany:
+		if c.Joined {
+			p.joined.Add(1)
+		}
+	default:
 		return
 	}
 	if c.Hits > 0 {
@@ -409,13 +468,17 @@ func (p *HitMissRatio) After(_ context.Context, c Call) {
 	}
 }
 
-// Hits returns the number of keys found so far.
+// Hits returns the number of hits so far.
 func (p *HitMissRatio) Hits() int64 { return p.hits.Load() }
 
-// Misses returns the number of keys not found so far.
+// Misses returns the number of misses so far.
 func (p *HitMissRatio) Misses() int64 { return p.misses.Load() }
 
-// Total returns the number of keys read so far, Hits() + Misses().
+// Joined returns the number of hits so far that joined a shared call.
+func (p *HitMissRatio) Joined() int64 { return p.joined.Load() }
+
+// Total returns the number of keys read and calls made so far, Hits() +
+// Misses().
 func (p *HitMissRatio) Total() int64 { return p.hits.Load() + p.misses.Load() }
 
 // Ratio returns Hits()/Total(), or 0 before the first read.
@@ -426,8 +489,8 @@ func (p *HitMissRatio) Ratio() float64 {
 // Stats returns the counters read once each, so that its fields agree
 // with each other (Total is Hits+Misses) even while reads go on.
 func (p *HitMissRatio) Stats() HitMissStats {
-	h, m := p.hits.Load(), p.misses.Load()
-	st := HitMissStats{Hits: h, Misses: m, Total: h + m}
+	h, m, j := p.hits.Load(), p.misses.Load(), p.joined.Load()
+	st := HitMissStats{Hits: h, Misses: m, Total: h + m, Joined: j}
 	if st.Total > 0 {
 		st.Ratio = float64(h) / float64(st.Total)
 	}
@@ -436,15 +499,17 @@ func (p *HitMissRatio) Stats() HitMissStats {
 
 // HitMissStats is a snapshot of a [HitMissRatio].
 type HitMissStats struct {
-	Total  int64   // keys read
-	Hits   int64   // keys found
-	Misses int64   // keys not found
+	Total  int64   // keys read and calls made
+	Hits   int64   // keys found, calls answered without a load of their own
+	Misses int64   // keys not found, calls that ran the loader
+	Joined int64   // hits that joined a shared call
 	Ratio  float64 // Hits / Total, 0 when Total is 0
 }
 
 // Timing is a Plugin that records, per operation, how many calls were made
 // and their total, average, minimum and maximum duration, like aiocache's
-// TimingPlugin. Durations are [Call.Duration]: the wrapped store's time.
+// TimingPlugin. Durations are [Call.Duration]: the wrapped store's time,
+// a read-through call's whole time, a loader's run time (OpLoad).
 //
 // The zero value is ready to use; a Timing must not be copied after first
 // use. It is safe for concurrent use: hooks update atomic counters without
@@ -469,7 +534,7 @@ func (p *Timing) Before(ctx context.Context, _ Call) context.Context { return ct
 
 // After records the duration of c.
 func (p *Timing) After(_ context.Context, c Call) {
-	if c.Op == 0 || c.Op >= numOps {
+	if !hooked(c.Op) {
 		return
 	}
 	t := &p.ops[c.Op]
@@ -494,7 +559,7 @@ func (p *Timing) After(_ context.Context, c Call) {
 // fields are read one after the other, so while calls go on they may
 // disagree slightly (Total may include a call Count does not yet).
 func (p *Timing) Stats(op Op) TimingStats {
-	if op == 0 || op >= numOps {
+	if !hooked(op) {
 		return TimingStats{}
 	}
 	t := &p.ops[op]

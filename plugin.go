@@ -9,11 +9,12 @@ import (
 	"github.com/cachet-go/cachet/store"
 )
 
-// Op names a store operation, as seen by plugins, recorders and
-// [FailOpen]. It is store.Op: its String method gives the lowercase name
-// used in store errors ("get", "get_many", ...). Plugins see the operations
-// [Ops] lists; Close, and the optional interfaces' operations reached with
-// store.As, are never hooked.
+// Op names an operation, as seen by plugins, recorders and [FailOpen]. It
+// is store.Op: its String method gives the lowercase name used in errors
+// ("get", "get_many", "memoize", ...). Plugins see the operations [Ops]
+// lists: the store operations, and the read-through calls of a Cache with
+// the loads they make (see [Call]). Close, and the optional interfaces'
+// operations reached with store.As, are never hooked.
 type Op = store.Op
 
 // The store operations plugins see. The zero Op is not a valid operation.
@@ -29,23 +30,68 @@ const (
 	OpExpire    = store.OpExpire
 	OpTTL       = store.OpTTL
 	OpClear     = store.OpClear
-
-	numOps = OpClear + 1 // one more than the largest hooked Op, the length of per-Op arrays
 )
 
-// Ops returns every operation plugins see, in declaration order.
-func Ops() []Op {
-	ops := make([]Op, 0, numOps-1)
-	for o := OpGet; o < numOps; o++ {
-		ops = append(ops, o)
-	}
-	return ops
+// The call-level operations plugins see: a Cache reports them to the
+// plugins of its middleware (see [WithPlugins]) around the store
+// operations they make, which run in the context the plugins' Before
+// hooks returned (a tracing plugin's span is their parent).
+const (
+	// OpGetOrLoad is one call of Cache.GetOrLoad.
+	OpGetOrLoad = store.OpGetOrLoad
+	// OpMemoize is one call of a memoized function (Memoize,
+	// Memoizer.Call).
+	OpMemoize = store.OpMemoize
+	// OpMemoizeMany is one call of a memoized batch function
+	// (MemoizeMany, ManyMemoizer.Call).
+	OpMemoizeMany = store.OpMemoizeMany
+	// OpLoad is one call of a loader: the function given to Memoize,
+	// MemoizeMany or GetOrLoad, run for a miss, a Refresh, a CallNoWrite
+	// or a background refresh. Its Duration is the loader's run time, its
+	// Err the loader's error. It runs inside the shared call of the
+	// callers that wait for it, in the context of the caller that started
+	// that call.
+	OpLoad = store.OpLoad
+
+	numOps = OpLoad + 1 // one more than the largest hooked Op, the length of per-Op arrays
+)
+
+// hookedOps are the operations plugins see, in declaration order.
+var hookedOps = []Op{
+	OpGet, OpGetMany, OpSet, OpSetMany, OpAdd, OpDelete, OpExists,
+	OpIncrement, OpExpire, OpTTL, OpClear,
+	OpGetOrLoad, OpMemoize, OpMemoizeMany, OpLoad,
 }
 
-// Call describes one store operation to plugins and recorders. Before sees
-// the arguments (Op, Key, Keys, Entries, TTL, Delta); After sees the same
-// plus the outcome (Hits, Misses, Err, Duration) and what the operation
-// returned (Int, Bool, Remaining).
+// hooked reports whether plugins see op.
+func hooked(op Op) bool {
+	return op >= OpGet && op <= OpClear || op >= OpGetOrLoad && op <= OpLoad
+}
+
+// Ops returns every operation plugins see: the store operations, then the
+// call-level ones (OpGetOrLoad, OpMemoize, OpMemoizeMany, OpLoad), in
+// declaration order.
+func Ops() []Op { return append([]Op(nil), hookedOps...) }
+
+// Call describes one operation to plugins and recorders. Before sees the
+// arguments (Op, Key, Keys, Entries, TTL, Delta); After sees the same plus
+// the outcome (Hits, Misses, Err, Duration, and for call-level operations
+// Joined, Stale, Refresh) and what the operation returned (Int, Bool,
+// Remaining).
+//
+// # Call-level operations
+//
+// A call of GetOrLoad (OpGetOrLoad) or of a memoized function (OpMemoize)
+// is reported once per caller, with Key its store key: Hits is 1 when the
+// caller was answered without running a loader of its own (a value read
+// from the store, fresh or stale, or the result of a shared call another
+// caller started: Joined), Misses is 1 when the caller's shared call ran
+// the loader, Err is the error the caller got. A call of a memoized batch
+// function (OpMemoizeMany) has its Keys, Hits the keys its first read
+// found and Misses the others (loaded, or waited for). The loads
+// themselves are reported as OpLoad. Store operations made for the call
+// are reported too, as their own operations, in the context the call's
+// Before hooks returned; [HitMissRatio] counts the call, not them.
 //
 // A Call is passed by value. Keys and Entries alias the caller's slices:
 // plugins must not modify them, and must copy them to keep them after the
@@ -54,28 +100,44 @@ type Call struct {
 	// Op is the operation.
 	Op Op
 	// Key is the key of a single-key operation, or the prefix of OpClear.
-	// It is empty for OpGetMany, OpSetMany and OpDelete.
+	// It is empty for OpGetMany, OpSetMany, OpDelete and OpMemoizeMany.
 	Key string
-	// Keys are the keys of OpGetMany and OpDelete.
+	// Keys are the keys of OpGetMany, OpDelete and OpMemoizeMany.
 	Keys []string
 	// Entries are the entries of OpSetMany, values included.
 	Entries []store.Entry
 	// TTL is the ttl given to OpSet, OpSetMany, OpAdd and OpExpire.
 	TTL time.Duration
 
-	// Hits is the number of keys OpGet or OpGetMany found.
+	// Hits is the number of keys OpGet or OpGetMany found, or of callers
+	// and keys a call-level operation answered from the cache (see
+	// above).
 	Hits int
 	// Misses is the number of keys OpGet or OpGetMany did not find. A
 	// failed read counts every key it asked for as a miss, so that
-	// Hits+Misses is always the number of keys read.
+	// Hits+Misses is always the number of keys read. For call-level
+	// operations see above.
 	Misses int
 	// Err is the error the operation returned, nil on success. A miss is
 	// reported both in Misses and as an Err wrapping store.ErrNotFound
 	// for OpGet (the store's answer), and with a nil Err for OpGetMany.
 	Err error
 	// Duration is how long the store took, measured around the call to
-	// the wrapped store (the plugins' own time excluded).
+	// the wrapped store (the plugins' own time excluded); for a
+	// call-level operation, how long the call took, and for OpLoad, the
+	// loader's run time.
 	Duration time.Duration
+
+	// Joined, for OpGetOrLoad and OpMemoize, reports that the caller
+	// joined a shared call another caller had started, and got its
+	// result (counted in Hits).
+	Joined bool
+	// Stale, for OpMemoize, reports that the caller got a value past its
+	// ttl, within MemoizeOptions.StaleWhileRevalidate.
+	Stale bool
+	// Refresh, for OpMemoize, reports that the call started a background
+	// refresh of its key (early refresh, or stale-while-revalidate).
+	Refresh bool
 
 	// Delta is the delta given to OpIncrement (an argument, seen by
 	// Before too).
@@ -102,7 +164,9 @@ func (c Call) Failed() bool {
 }
 
 // Plugin observes every store operation of a store wrapped by
-// [WithPlugins], in the style of aiocache's plugins.
+// [WithPlugins], in the style of aiocache's plugins, and the call-level
+// operations (read-through calls and loads, see [Call]) of the Caches
+// built over that store.
 //
 // Before is called before the operation with its arguments and returns the
 // context the operation runs with: ctx itself, or a context derived from it
@@ -153,6 +217,13 @@ var ErrPluginPanic = errors.New("cachet: plugin panicked")
 // reverse order, after it, so that the first plugin's hooks enclose the
 // others'. Nil plugins are ignored; with no plugin left the middleware
 // returns the store unchanged.
+//
+// A Cache finds, when New creates it, the plugins of every WithPlugins
+// (and so [Logging] and [Metrics]) in its Options.Middleware, and reports
+// its call-level operations (see [Call]) to them, outer middleware first,
+// with the same hooks and the same panic handling: a panicking hook makes
+// the caller's call, or the load, return an error wrapping
+// [ErrPluginPanic] (the loaded value is then not cached).
 //
 // # Panics
 //

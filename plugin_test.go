@@ -35,7 +35,7 @@ func (r *recorder) After(_ context.Context, c Call) {
 }
 
 func TestOp_String(t *testing.T) {
-	want := "get get_many set set_many add delete exists increment expire ttl clear"
+	want := "get get_many set set_many add delete exists increment expire ttl clear get_or_load memoize memoize_many load"
 	var names []string
 	for _, op := range Ops() {
 		names = append(names, op.String())

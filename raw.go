@@ -45,7 +45,9 @@ func readThrough[V any](ctx context.Context, g *flight.Group[V], op, key string,
 		var zero V
 		return zero, false, store.Errorf(op, key, err)
 	}
+	noteReached(ctx) // observe_call.go
 	return g.Do(ctx, key, func(ctx context.Context) (V, error) {
+		noteLed(ctx)
 		if lookup != nil {
 			if v, hit, err := lookup(ctx); hit || err != nil {
 				return v, err
@@ -160,6 +162,7 @@ func (l *lifecycle) goBackground(ctx context.Context, f func(ctx context.Context
 	life := l.ctx
 	l.wg.Add(1)
 	l.mu.Unlock()
+	ctx = noteBackground(ctx) // observe_call.go: a refresh the call started
 	go func() {
 		defer l.wg.Done()
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -111,6 +111,10 @@ type Cache[K comparable, V any] struct {
 	flight  flight.Group[V]
 	life    lifecycle // Close and the background work it waits for
 	decodes sync.Pool // of *decodeCall[K, V], see readValue
+
+	// obs holds the middleware's plugins, for call-level operations; nil:
+	// none (observe_call.go).
+	obs *pluginStore
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -177,6 +181,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		timeout: timeout,
 		raw:     o.Raw,
 		inProc:  inProc,
+		obs:     observersOf(wrapped),
 	}, nil
 }
 
@@ -308,6 +313,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 // store a caller reads first (a hit costs no shared call) and the shared
 // call reads once more before loading.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {
+	if c.obs != nil {
+		return c.getOrLoadObserved(ctx, k, load) // observe_call.go
+	}
 	key, err := c.keys.build("get", k)
 	if err != nil {
 		var zero V

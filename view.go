@@ -92,5 +92,6 @@ func view[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W], keys keyBui
 		timeout: c.timeout,
 		raw:     c.raw,
 		inProc:  c.inProc,
+		obs:     c.obs,
 	}
 }

@@ -45,7 +45,7 @@ func ExampleRegistry_ConfigureJSON() {
 	// Output:
 	// Ada
 	// users:2:ada
-	// {Total:2 Hits:1 Misses:1 Ratio:0.5}
+	// {Total:2 Hits:1 Misses:1 Joined:0 Ratio:0.5}
 	// cachet: invalid option: unknown cache alias "sessions" (configured: default, users)
 }
 

@@ -35,6 +35,16 @@ const (
 	// OpIncrementFloat names [FloatIncrementer.IncrementFloat] in errors.
 	OpIncrementFloat
 
+	// OpGetOrLoad, OpMemoize and OpMemoizeMany are not operations of a
+	// Store but read-through calls of package cachet (Cache.GetOrLoad, a
+	// memoized function, a memoized batch function), and OpLoad the call
+	// of a loader they make. They name those calls in errors and to
+	// cachet's observers.
+	OpGetOrLoad
+	OpMemoize
+	OpMemoizeMany
+	OpLoad
+
 	numOps // one more than the largest Op
 )
 
@@ -55,6 +65,10 @@ var opNames = [numOps]string{
 	OpGetVersion:       "get_version",
 	OpCompareAndSwap:   "compare_and_swap",
 	OpIncrementFloat:   "increment_float",
+	OpGetOrLoad:        "get_or_load",
+	OpMemoize:          "memoize",
+	OpMemoizeMany:      "memoize_many",
+	OpLoad:             "load",
 }
 
 // String returns the operation's lowercase name, the one store errors use,

@@ -24,6 +24,10 @@ func TestOp_String(t *testing.T) {
 		store.OpGetVersion:       "get_version",
 		store.OpCompareAndSwap:   "compare_and_swap",
 		store.OpIncrementFloat:   "increment_float",
+		store.OpGetOrLoad:        "get_or_load",
+		store.OpMemoize:          "memoize",
+		store.OpMemoizeMany:      "memoize_many",
+		store.OpLoad:             "load",
 		0:                        "Op(0)",
 		200:                      "Op(200)",
 	} {

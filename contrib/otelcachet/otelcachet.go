@@ -28,9 +28,20 @@ const (
 	// ErrorTypeKey is error.type: the class of a failed operation's error
 	// (see [ErrorType]).
 	ErrorTypeKey = attribute.Key("error.type")
-	// HitsKey and MissesKey count the keys a read found and did not find.
+	// HitsKey and MissesKey count the keys a read found and did not find,
+	// or the read-through calls answered with and without a load (see
+	// cachet.Call).
 	HitsKey   = attribute.Key("cachet.hits")
 	MissesKey = attribute.Key("cachet.misses")
+	// JoinedKey, StaleKey and RefreshKey are set, true, on the span of a
+	// read-through call that joined a shared call, got a stale value or
+	// started a background refresh.
+	JoinedKey  = attribute.Key("cachet.joined")
+	StaleKey   = attribute.Key("cachet.stale")
+	RefreshKey = attribute.Key("cachet.refresh")
+	// ResultKey is the result of a read-through call in CallsMetric:
+	// "hit", "stale", "joined" or "miss".
+	ResultKey = attribute.Key("cachet.result")
 )
 
 // Metric names.
@@ -42,6 +53,12 @@ const (
 	HitsMetric = "cachet.hits"
 	// MissesMetric counts the keys reads did not find.
 	MissesMetric = "cachet.misses"
+	// CallsMetric counts read-through calls (keys for memoize_many) by
+	// cachet.result.
+	CallsMetric = "cachet.read_through"
+	// RefreshesMetric counts the background refreshes read-through calls
+	// started.
+	RefreshesMetric = "cachet.refreshes"
 )
 
 // DefaultSystem is the db.system.name of a nil or empty Options.System.
@@ -87,6 +104,14 @@ func (o *Options) system() string {
 // caller's span, and the store runs in the span's context, so spans of an
 // instrumented backend client nest below it. The store returned is safe
 // for concurrent use if the wrapped store is.
+//
+// A Cache over the store reports its read-through calls too (see
+// cachet.Call): each call of GetOrLoad, of a memoized function or of a
+// memoized batch function gets an internal span ("get_or_load",
+// "memoize", "memoize_many") with cachet.hits and cachet.misses, and
+// cachet.joined, cachet.stale and cachet.refresh when true; its store
+// operations are its children, and so is the span of the load it runs
+// ("load", internal), the parent of the loader's own spans.
 func Tracing(opts *Options) cachet.Middleware {
 	tp := otel.GetTracerProvider()
 	var extra []attribute.KeyValue
@@ -98,24 +123,36 @@ func Tracing(opts *Options) cachet.Middleware {
 	}
 	p := &tracePlugin{tracer: tp.Tracer(ScopeName)}
 	sys := SystemKey.String(opts.system())
-	for _, op := range cachet.Ops() {
+	ops := cachet.Ops()
+	p.start = make([][]trace.SpanStartOption, int(ops[len(ops)-1])+1)
+	for _, op := range ops {
 		attrs := append([]attribute.KeyValue{sys, OperationKey.String(op.String())}, extra...)
-		p.start = append(p.start, []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindClient),
+		kind := trace.SpanKindClient
+		if callLevel(op) {
+			kind = trace.SpanKindInternal
+		}
+		p.start[op] = []trace.SpanStartOption{
+			trace.WithSpanKind(kind),
 			trace.WithAttributes(attrs...),
-		})
+		}
 	}
 	return cachet.WithPlugins(p)
 }
 
+// callLevel reports whether op is a call of the Cache (a read-through call
+// or a load) rather than a store operation.
+func callLevel(op cachet.Op) bool {
+	return op == cachet.OpGetOrLoad || op == cachet.OpMemoize || op == cachet.OpMemoizeMany || op == cachet.OpLoad
+}
+
 type tracePlugin struct {
 	tracer trace.Tracer
-	start  [][]trace.SpanStartOption // by Op-1
+	start  [][]trace.SpanStartOption // by Op; nil for an Op plugins do not see
 }
 
 func (p *tracePlugin) Before(ctx context.Context, c cachet.Call) context.Context {
-	i := int(c.Op) - 1
-	if i < 0 || i >= len(p.start) {
+	i := int(c.Op)
+	if i >= len(p.start) || p.start[i] == nil {
 		return ctx
 	}
 	ctx, span := p.tracer.Start(ctx, c.Op.String(), p.start[i]...)
@@ -126,13 +163,23 @@ func (p *tracePlugin) Before(ctx context.Context, c cachet.Call) context.Context
 }
 
 func (p *tracePlugin) After(ctx context.Context, c cachet.Call) {
-	i := int(c.Op) - 1
-	if i < 0 || i >= len(p.start) {
+	i := int(c.Op)
+	if i >= len(p.start) || p.start[i] == nil {
 		return
 	}
 	span := trace.SpanFromContext(ctx)
-	if c.Op == cachet.OpGet || c.Op == cachet.OpGetMany {
+	switch c.Op {
+	case cachet.OpGet, cachet.OpGetMany, cachet.OpGetOrLoad, cachet.OpMemoize, cachet.OpMemoizeMany:
 		span.SetAttributes(HitsKey.Int(c.Hits), MissesKey.Int(c.Misses))
+	}
+	if c.Joined {
+		span.SetAttributes(JoinedKey.Bool(true))
+	}
+	if c.Stale {
+		span.SetAttributes(StaleKey.Bool(true))
+	}
+	if c.Refresh {
+		span.SetAttributes(RefreshKey.Bool(true))
 	}
 	if c.Failed() {
 		span.SetAttributes(ErrorTypeKey.String(ErrorType(c.Err)))
@@ -164,21 +211,43 @@ func ErrorType(err error) string {
 //     attributes db.system.name, db.operation.name, error.type for failed
 //     operations, and the options' Attributes;
 //   - cachet.hits and cachet.misses, counters of the keys that reads
-//     found and did not find, with db.system.name and db.operation.name.
+//     found and did not find, and of the read-through calls answered with
+//     and without a load, with db.system.name and db.operation.name;
+//   - cachet.read_through, a counter of read-through calls (get_or_load,
+//     memoize; keys for memoize_many) by cachet.result: "hit", "stale",
+//     "joined" or "miss";
+//   - cachet.refreshes, a counter of the background refreshes calls
+//     started.
+//
+// db.operation.name "load" is the loader's run: its duration is the
+// loader's latency, its error.type the loader's errors.
 //
 // Recording only updates the SDK's in-memory aggregation (exporters run on
 // their own goroutines), so it never blocks the caller. The attribute sets
 // are built once, so recording allocates nothing. A Recorder is safe for
 // concurrent use.
 type Recorder struct {
-	duration     metric.Float64Histogram
-	hits, misses metric.Int64Counter
+	duration               metric.Float64Histogram
+	hits, misses           metric.Int64Counter
+	readThrough, refreshes metric.Int64Counter
 	// The options are kept as ready-made slices, so that passing them on
 	// (opts...) allocates nothing.
-	ok     [][]metric.RecordOption            // by Op-1
-	failed []map[string][]metric.RecordOption // by Op-1, then error.type
-	add    [][]metric.AddOption               // by Op-1
+	ok      [][]metric.RecordOption            // by Op
+	failed  []map[string][]metric.RecordOption // by Op, then error.type
+	add     [][]metric.AddOption               // by Op
+	results [][numResults][]metric.AddOption   // by Op, for read-through calls
 }
+
+// The results of read-through calls, as ResultKey's values.
+const (
+	resultHit = iota
+	resultStale
+	resultJoined
+	resultMiss
+	numResults
+)
+
+var resultNames = [numResults]string{"hit", "stale", "joined", "miss"}
 
 var _ cachet.Recorder = (*Recorder)(nil)
 
@@ -222,12 +291,30 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 	); err != nil {
 		return nil, fmt.Errorf("otelcachet: %s: %w", MissesMetric, err)
 	}
+	if r.readThrough, err = meter.Int64Counter(CallsMetric,
+		metric.WithUnit("{call}"),
+		metric.WithDescription("cachet read-through calls (keys for memoize_many) by result: hit, stale, joined or miss."),
+	); err != nil {
+		return nil, fmt.Errorf("otelcachet: %s: %w", CallsMetric, err)
+	}
+	if r.refreshes, err = meter.Int64Counter(RefreshesMetric,
+		metric.WithUnit("{refresh}"),
+		metric.WithDescription("Background refreshes started by cachet read-through calls."),
+	); err != nil {
+		return nil, fmt.Errorf("otelcachet: %s: %w", RefreshesMetric, err)
+	}
 	sys := SystemKey.String(opts.system())
-	for _, op := range cachet.Ops() {
+	ops := cachet.Ops()
+	n := int(ops[len(ops)-1]) + 1
+	r.ok = make([][]metric.RecordOption, n)
+	r.add = make([][]metric.AddOption, n)
+	r.failed = make([]map[string][]metric.RecordOption, n)
+	r.results = make([][numResults][]metric.AddOption, n)
+	for _, op := range ops {
 		base := append([]attribute.KeyValue{sys, OperationKey.String(op.String())}, extra...)
 		set := metric.WithAttributeSet(attribute.NewSet(base...))
-		r.ok = append(r.ok, []metric.RecordOption{set})
-		r.add = append(r.add, []metric.AddOption{set})
+		r.ok[op] = []metric.RecordOption{set}
+		r.add[op] = []metric.AddOption{set}
 		failed := make(map[string][]metric.RecordOption)
 		for _, kind := range cachet.ErrorKinds() {
 			errType := kind
@@ -236,7 +323,13 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 			}
 			failed[errType] = failedSet(base, errType)
 		}
-		r.failed = append(r.failed, failed)
+		r.failed[op] = failed
+		if callLevel(op) && op != cachet.OpLoad {
+			for i, res := range resultNames {
+				attrs := append(append([]attribute.KeyValue(nil), base...), ResultKey.String(res))
+				r.results[op][i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+			}
+		}
 	}
 	return r, nil
 }
@@ -248,8 +341,8 @@ func failedSet(base []attribute.KeyValue, errType string) []metric.RecordOption 
 
 // Record records c.
 func (r *Recorder) Record(ctx context.Context, c cachet.Call) {
-	i := int(c.Op) - 1
-	if i < 0 || i >= len(r.ok) {
+	i := int(c.Op)
+	if i >= len(r.ok) || r.ok[i] == nil {
 		return
 	}
 	attrs := r.ok[i]
@@ -262,6 +355,22 @@ func (r *Recorder) Record(ctx context.Context, c cachet.Call) {
 	}
 	if c.Misses > 0 {
 		r.misses.Add(ctx, int64(c.Misses), r.add[i]...)
+	}
+	if res := &r.results[i]; res[0] != nil {
+		switch {
+		case c.Joined:
+			r.readThrough.Add(ctx, 1, res[resultJoined]...)
+		case c.Stale:
+			r.readThrough.Add(ctx, 1, res[resultStale]...)
+		case c.Hits > 0:
+			r.readThrough.Add(ctx, int64(c.Hits), res[resultHit]...)
+		}
+		if c.Misses > 0 {
+			r.readThrough.Add(ctx, int64(c.Misses), res[resultMiss]...)
+		}
+		if c.Refresh {
+			r.refreshes.Add(ctx, 1, r.add[i]...)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/contrib/otelcachet"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memstore"
@@ -357,4 +358,118 @@ func BenchmarkGet(b *testing.B) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 		benchGet(b, otelcachet.Tracing(&otelcachet.Options{TracerProvider: tp})(newMem(b)))
 	})
+}
+
+// TestTracing_MemoizedCall checks that a memoized call is one span, with
+// its store operations and its load as children, and the loader's own
+// spans below the load's.
+func TestTracing_MemoizedCall(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	mem := newMem(t)
+	defer mem.Close()
+	c := cachet.Must(cachet.New[string](mem, codec.String(), &cachet.Options[string]{
+		Namespace:  "users",
+		Middleware: []cachet.Middleware{otelcachet.Tracing(&otelcachet.Options{System: "memory", TracerProvider: tp})},
+	}))
+	f := cachet.Memoize(c, func(ctx context.Context, k string) (string, error) {
+		_, db := tp.Tracer("test").Start(ctx, "db query")
+		db.End()
+		return "user " + k, nil
+	}, nil)
+	ctx, parent := tp.Tracer("test").Start(bg, "request")
+	f(ctx, "1") // cold
+	f(ctx, "1") // warm
+	parent.End()
+
+	spans := sr.Ended()
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, sp := range spans {
+		byID[sp.SpanContext().SpanID()] = sp
+	}
+	parentName := func(sp sdktrace.ReadOnlySpan) string {
+		if p, ok := byID[sp.Parent().SpanID()]; ok {
+			return p.Name()
+		}
+		return "?"
+	}
+	var got []string
+	for _, sp := range spans {
+		got = append(got, sp.Name()+"<-"+parentName(sp))
+	}
+	want := []string{
+		"get<-memoize", "get<-memoize", "db query<-load", "load<-memoize", "set<-memoize", "memoize<-request", // cold
+		"get<-memoize", "memoize<-request", // warm
+		"request<-?",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("spans (name<-parent):\ngot  %v\nwant %v", got, want)
+	}
+	var calls []sdktrace.ReadOnlySpan
+	for _, sp := range spans {
+		if sp.Name() == "memoize" {
+			calls = append(calls, sp)
+		}
+	}
+	if len(calls) != 2 {
+		t.Fatalf("got %d memoize spans; want 2", len(calls))
+	}
+	for i, w := range []map[string]string{
+		{"cachet.hits": "0", "cachet.misses": "1", "db.operation.name": "memoize", "db.system.name": "memory"},
+		{"cachet.hits": "1", "cachet.misses": "0", "db.operation.name": "memoize", "db.system.name": "memory"},
+	} {
+		attrs := attrMap(calls[i].Attributes())
+		if fmt.Sprint(attrs) != fmt.Sprint(w) || calls[i].SpanKind() != trace.SpanKindInternal {
+			t.Errorf("memoize span %d: got %v kind %v; want %v internal", i, attrs, calls[i].SpanKind(), w)
+		}
+	}
+}
+
+func TestRecorder_ReadThrough(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	mw, err := otelcachet.Metrics(&otelcachet.Options{System: "memory", MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := newMem(t)
+	defer mem.Close()
+	c := cachet.Must(cachet.New[string](mem, codec.String(), &cachet.Options[string]{Middleware: []cachet.Middleware{mw}}))
+	f := cachet.Memoize(c, func(ctx context.Context, k string) (string, error) {
+		if k == "bad" {
+			return "", errors.New("db down")
+		}
+		return k, nil
+	}, nil)
+	f(bg, "1")
+	f(bg, "1")
+	f(bg, "bad")
+
+	data := collect(t, reader)
+	sum, ok := data[otelcachet.CallsMetric].(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s: got %T; want an int64 sum", otelcachet.CallsMetric, data[otelcachet.CallsMetric])
+	}
+	got := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		got[key(dp.Attributes)] = dp.Value
+	}
+	want := map[string]int64{
+		opSet("memoize", otelcachet.ResultKey.String("hit")):  1,
+		opSet("memoize", otelcachet.ResultKey.String("miss")): 2,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("read-through calls: got %v; want %v", got, want)
+	}
+	hist := data[otelcachet.DurationMetric].(metricdata.Histogram[float64])
+	loads := map[string]uint64{}
+	for _, dp := range hist.DataPoints {
+		if v, _ := dp.Attributes.Value(otelcachet.OperationKey); v.AsString() == "load" {
+			loads[key(dp.Attributes)] = dp.Count
+		}
+	}
+	wantLoads := map[string]uint64{opSet("load"): 1, opSet("load", otelcachet.ErrorTypeKey.String("_OTHER")): 1}
+	if fmt.Sprint(loads) != fmt.Sprint(wantLoads) {
+		t.Errorf("load durations: got %v; want %v", loads, wantLoads)
+	}
 }

@@ -49,17 +49,48 @@ type Options struct {
 //     cachet.Call.Failed; a miss is not a failure), error being the class
 //     given by [ErrorType];
 //   - cachet_hits_total{op} and cachet_misses_total{op}: keys that reads
-//     found and did not find.
+//     found and did not find, and read-through calls answered with and
+//     without running the loader (see cachet.Call);
+//   - cachet_read_through_total{op, result}: read-through calls
+//     (op get_or_load, memoize; keys for memoize_many) by result: "hit"
+//     (a fresh value from the cache), "stale" (a value past its ttl),
+//     "joined" (the result of a shared call another caller started) or
+//     "miss" (the call ran the loader);
+//   - cachet_refreshes_total{op}: background refreshes started by calls.
+//
+// op is an operation of cachet.Ops: a store operation ("get", ...), a
+// read-through call ("get_or_load", "memoize", "memoize_many") or a
+// loader's run ("load", whose duration is the loader's latency and whose
+// errors are the loader's).
 //
 // Recording only updates in-memory counters (Prometheus pulls them), so it
 // never blocks the caller, and the series of every operation are resolved
 // once, so recording allocates nothing. A Recorder is safe for concurrent
 // use.
 type Recorder struct {
-	durations    []prometheus.Observer // by Op-1
-	hits, misses []prometheus.Counter  // by Op-1
+	durations    []prometheus.Observer            // by Op
+	hits, misses []prometheus.Counter             // by Op
+	results      [][numResults]prometheus.Counter // by Op, for read-through calls
+	refreshes    []prometheus.Counter             // by Op, for read-through calls
 	errors       *prometheus.CounterVec
 	collectors   []prometheus.Collector
+}
+
+// The results of read-through calls, as cachet_read_through_total's
+// result label.
+const (
+	resultHit = iota
+	resultStale
+	resultJoined
+	resultMiss
+	numResults
+)
+
+var resultNames = [numResults]string{"hit", "stale", "joined", "miss"}
+
+// readThrough reports whether op is a read-through call.
+func readThrough(op cachet.Op) bool {
+	return op == cachet.OpGetOrLoad || op == cachet.OpMemoize || op == cachet.OpMemoizeMany
 }
 
 var _ cachet.Recorder = (*Recorder)(nil)
@@ -107,12 +138,38 @@ func NewRecorder(opts *Options) (*Recorder, error) {
 		Help:        "Keys not found by cachet reads.",
 		ConstLabels: o.ConstLabels,
 	}, []string{"op"})
+	results := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace:   o.Namespace,
+		Name:        "read_through_total",
+		Help:        "cachet read-through calls (keys for memoize_many) by result: hit, stale, joined or miss.",
+		ConstLabels: o.ConstLabels,
+	}, []string{"op", "result"})
+	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace:   o.Namespace,
+		Name:        "refreshes_total",
+		Help:        "Background refreshes started by cachet read-through calls.",
+		ConstLabels: o.ConstLabels,
+	}, []string{"op"})
 
-	r := &Recorder{errors: errs, collectors: []prometheus.Collector{durations, errs, hits, misses}}
-	for _, op := range cachet.Ops() {
-		r.durations = append(r.durations, durations.WithLabelValues(op.String()))
-		r.hits = append(r.hits, hits.WithLabelValues(op.String()))
-		r.misses = append(r.misses, misses.WithLabelValues(op.String()))
+	r := &Recorder{errors: errs, collectors: []prometheus.Collector{durations, errs, hits, misses, results, refreshes}}
+	ops := cachet.Ops()
+	n := int(ops[len(ops)-1]) + 1
+	r.durations = make([]prometheus.Observer, n)
+	r.hits = make([]prometheus.Counter, n)
+	r.misses = make([]prometheus.Counter, n)
+	r.results = make([][numResults]prometheus.Counter, n)
+	r.refreshes = make([]prometheus.Counter, n)
+	for _, op := range ops {
+		name := op.String()
+		r.durations[op] = durations.WithLabelValues(name)
+		r.hits[op] = hits.WithLabelValues(name)
+		r.misses[op] = misses.WithLabelValues(name)
+		if readThrough(op) {
+			for i, res := range resultNames {
+				r.results[op][i] = results.WithLabelValues(name, res)
+			}
+			r.refreshes[op] = refreshes.WithLabelValues(name)
+		}
 	}
 	for i, c := range r.collectors {
 		if err := o.Registerer.Register(c); err != nil {
@@ -135,8 +192,8 @@ func (r *Recorder) Unregister(reg prometheus.Registerer) {
 
 // Record records c.
 func (r *Recorder) Record(_ context.Context, c cachet.Call) {
-	i := int(c.Op) - 1
-	if i < 0 || i >= len(r.durations) {
+	i := int(c.Op)
+	if i >= len(r.durations) || r.durations[i] == nil {
 		return
 	}
 	r.durations[i].Observe(c.Duration.Seconds())
@@ -145,6 +202,23 @@ func (r *Recorder) Record(_ context.Context, c cachet.Call) {
 	}
 	if c.Misses > 0 {
 		r.misses[i].Add(float64(c.Misses))
+	}
+	if readThrough(c.Op) {
+		res := &r.results[i]
+		switch {
+		case c.Joined:
+			res[resultJoined].Inc()
+		case c.Stale:
+			res[resultStale].Inc()
+		case c.Hits > 0:
+			res[resultHit].Add(float64(c.Hits))
+		}
+		if c.Misses > 0 {
+			res[resultMiss].Add(float64(c.Misses))
+		}
+		if c.Refresh {
+			r.refreshes[i].Inc()
+		}
 	}
 	if c.Failed() {
 		r.errors.WithLabelValues(c.Op.String(), ErrorType(c.Err)).Inc()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/contrib/promcachet"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memstore"
@@ -217,4 +218,53 @@ func BenchmarkGet(b *testing.B) {
 		}
 		run(b, mw(newMem(b)))
 	})
+}
+
+func TestRecorder_ReadThrough(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mw, err := promcachet.Metrics(&promcachet.Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := newMem(t)
+	defer mem.Close()
+	c := cachet.Must(cachet.New[string](mem, codec.String(), &cachet.Options[string]{Namespace: "p", Middleware: []cachet.Middleware{mw}}))
+	errDB := errors.New("db down")
+	f := cachet.Memoize(c, func(ctx context.Context, k string) (string, error) {
+		if k == "bad" {
+			return "", errDB
+		}
+		return "v" + k, nil
+	}, nil)
+	f(bg, "1")   // miss: load
+	f(bg, "1")   // hit
+	f(bg, "bad") // miss: the load fails
+	load := func(context.Context) (string, error) { return "x", nil }
+	c.GetOrLoad(bg, "g", load) // miss
+	c.GetOrLoad(bg, "g", load) // hit
+
+	got := values(t, reg)
+	for name, want := range map[string]float64{
+		"cachet_hits_total{op=memoize}":                          1,
+		"cachet_misses_total{op=memoize}":                        2,
+		"cachet_read_through_total{op=memoize,result=hit}":       1,
+		"cachet_read_through_total{op=memoize,result=miss}":      2,
+		"cachet_read_through_total{op=get_or_load,result=hit}":   1,
+		"cachet_read_through_total{op=get_or_load,result=miss}":  1,
+		"cachet_operation_duration_seconds{op=memoize}":          3,
+		"cachet_operation_duration_seconds{op=get_or_load}":      2,
+		"cachet_operation_duration_seconds{op=load}":             3,
+		"cachet_operation_errors_total{error=other,op=load}":     1,
+		"cachet_operation_errors_total{error=other,op=memoize}":  1,
+		"cachet_hits_total{op=get}":                              2, // the store reads of the hits, under their own op
+		"cachet_read_through_total{op=memoize,result=joined}":    0,
+		"cachet_refreshes_total{op=memoize}":                     0,
+		"cachet_operation_duration_seconds{op=get}":              8, // 2 reads per miss, 1 per hit
+		"cachet_operation_duration_seconds{op=set}":              2, // the bad key is not written
+		"cachet_read_through_total{op=memoize_many,result=miss}": 0,
+	} {
+		if got[name] != want {
+			t.Errorf("%s: got %v; want %v", name, got[name], want)
+		}
+	}
 }
