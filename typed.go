@@ -86,6 +86,13 @@ type Options[K comparable] struct {
 	// a value in the other format as an error wrapping ErrDecode that
 	// names the cause, never as a value. Default: false, the entry format.
 	Raw bool
+
+	// Local, a *LocalOptions[V] of the cache's value type V, gives the
+	// cache a local tier: decoded values kept in process in front of the
+	// store, invalidated by the store's invalidation stream where it has
+	// one (see LocalOptions and the package documentation). Default: nil,
+	// no local tier.
+	Local LocalConfig
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -102,8 +109,9 @@ type Cache[K comparable, V any] struct {
 	raw     bool          // Options.Raw
 	inProc  bool          // the store is store.InProcess
 	flight  flight.Group[V]
-	life    lifecycle // Close and the background work it waits for
-	decodes sync.Pool // of *decodeCall[K, V], see readValue
+	life    lifecycle     // Close and the background work it waits for
+	decodes sync.Pool     // of *decodeCall[K, V], see readValue
+	local   *localTier[V] // nil: none (local.go)
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -161,6 +169,13 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	if len(o.Middleware) > 0 {
 		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
+	local, err := newLocal[V](o.Local, s, keys.clearPrefix())
+	if err != nil {
+		return nil, err
+	}
+	if local != nil {
+		wrapped = &localStore{Wrapper: store.Wrapper{Store: wrapped}, inv: local.inv}
+	}
 	return &Cache[K, V]{
 		s:       newSwitch(wrapped, o.Disabled), // switch.go
 		backend: s,
@@ -170,6 +185,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		timeout: timeout,
 		raw:     o.Raw,
 		inProc:  inProc,
+		local:   local,
 	}, nil
 }
 
@@ -219,12 +235,18 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		return v, err
 	}
+	if v, ok := c.localHit(key); ok {
+		return v, nil
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return c.get(ctx, key)
 }
 
 func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
+	if c.local != nil {
+		return c.getLocal(ctx, key)
+	}
 	v, h, err := c.readValue(ctx, "get", key)
 	if err != nil {
 		var zero V
@@ -521,5 +543,8 @@ func (c *Cache[K, V]) Clear(ctx context.Context) error {
 // once, when the last is done.
 func (c *Cache[K, V]) Close() error {
 	c.life.close()
+	if c.local != nil {
+		c.local.close()
+	}
 	return store.Errorf("close", "", c.s.Close())
 }
