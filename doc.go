@@ -137,6 +137,19 @@
 // store. Opening makes no round trip: [Ping] (or [Cache.Ping]) checks a
 // store at start-up, through its store.Pinger when it has one.
 //
+// # Local tier
+//
+// [Options.Local] (a [LocalOptions]) keeps decoded values in process in
+// front of the store: a [Cache.Get] or [Cache.GetOrLoad] hit touches
+// neither codec nor store, concurrent misses of a key share one store
+// read, and a local copy never outlives its entry's expiry nor the local
+// ttl. Writes through the cache drop local copies when they return; other
+// writers are seen through the store's invalidation stream
+// ([store.Invalidator], standalone Redis), whose loss empties the tier and
+// turns it off until the stream is back, or, over stores without one
+// (memcached), at most the local ttl later. Hits return the held value:
+// callers must not modify it unless [LocalOptions.Clone] is set.
+//
 // # Middleware and plugins
 //
 // A [Middleware] wraps the store (Options.Middleware, or [Chain]). Built in:

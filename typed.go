@@ -93,6 +93,13 @@ type Options[K comparable] struct {
 	// other users of it. OpenCache sets it: the store it opens is the
 	// cache's. See Cache.Close.
 	OwnsStore bool
+
+	// Local, a *LocalOptions[V] of the cache's value type V, gives the
+	// cache a local tier: decoded values kept in process in front of the
+	// store, invalidated by the store's invalidation stream where it has
+	// one (see LocalOptions and the package documentation). Default: nil,
+	// no local tier.
+	Local LocalConfig
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
@@ -114,7 +121,8 @@ type Cache[K comparable, V any] struct {
 
 	// obs holds the middleware's plugins, for call-level operations; nil:
 	// none (observe_call.go).
-	obs *pluginStore
+	obs   *pluginStore
+	local *localTier[V] // nil: none (local.go)
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -172,6 +180,13 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	if len(o.Middleware) > 0 {
 		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
+	local, err := newLocal[V](o.Local, s, keys.clearPrefix())
+	if err != nil {
+		return nil, err
+	}
+	if local != nil {
+		wrapped = &localStore{Wrapper: store.Wrapper{Store: wrapped}, inv: local.inv}
+	}
 	return &Cache[K, V]{
 		s:       newSwitch(wrapped, o.Disabled, o.OwnsStore), // switch.go
 		backend: s,
@@ -182,6 +197,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		raw:     o.Raw,
 		inProc:  inProc,
 		obs:     observersOf(wrapped),
+		local:   local,
 	}, nil
 }
 
@@ -231,12 +247,18 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		return v, err
 	}
+	if v, ok := c.localHit(key); ok {
+		return v, nil
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return c.get(ctx, key)
 }
 
 func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
+	if c.local != nil {
+		return c.getLocal(ctx, key)
+	}
 	v, h, err := c.readValue(ctx, "get", key)
 	if err != nil {
 		var zero V
@@ -542,5 +564,8 @@ func (c *Cache[K, V]) Clear(ctx context.Context) error {
 // it. Closing a cache again returns an error wrapping ErrClosed.
 func (c *Cache[K, V]) Close() error {
 	c.life.close()
+	if c.local != nil {
+		c.local.close()
+	}
 	return c.closeSwitch() // own.go
 }

@@ -58,7 +58,11 @@ func (c *Cache[K, V]) rekeyed(ns string, v any) (*Cache[K, V], error) {
 			}
 		}
 	}
-	return view(c, c.codec, keys), nil
+	vc := view(c, c.codec, keys)
+	if ns == c.keys.namespace {
+		vc.local = c.local // the tier's stream covers the namespace, all versions
+	}
+	return vc, nil
 }
 
 // CodecView returns a view of c that encodes its values with cd, so that

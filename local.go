@@ -1,0 +1,516 @@
+package cachet
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachet-go/cachet/internal/entry"
+	"github.com/cachet-go/cachet/internal/flight"
+	"github.com/cachet-go/cachet/store"
+	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
+)
+
+// The local tier: decoded values kept in process, in front of the store.
+//
+// A Get first looks in the tier: a hit touches neither the codec nor the
+// store. A miss reads the store (concurrent misses of one key share one
+// read), decodes the entry and, if it holds a live value, keeps the value
+// with the entry's expiry (a local copy never outlives it, nor the local
+// ttl). Every write through the Cache (and its views) drops the local copy
+// of the keys it wrote once the store has answered; Clear and ClearAll drop
+// every local copy. A fill that began before an invalidation of its key
+// does not install what it read.
+//
+// Writes by other processes reach the tier through the store's
+// invalidation stream where the store has one (store.Invalidator: Redis,
+// standalone): the tier is then off (every read goes to the store) until
+// the stream is established, and again from the moment it is lost until it
+// is back, and it is emptied each time. Over a store without a stream
+// (memstore shared by name, memcached) the local ttl is the bound on how
+// long another process's write can go unseen.
+
+// DefaultLocalTTL is the local ttl over a store with an invalidation
+// stream (store.Invalidator, e.g. standalone Redis): the stream removes
+// changed keys within milliseconds, so the ttl is only a backstop for what
+// no stream can see (a half-open connection before its keepalive fails),
+// and a minute keeps hot keys local without an expiry churn.
+const DefaultLocalTTL = time.Minute
+
+// DefaultLocalTTLNoStream is the local ttl over a store without an
+// invalidation stream (memcached, memstore, any store not implementing
+// store.Invalidator). There it is the staleness bound: a write by another
+// process is seen by this one at most this long after it. Five seconds
+// keeps a hot key's store reads to one per five seconds per process while
+// bounding staleness to what read-mostly data usually tolerates; set
+// LocalOptions.TTL lower for stricter data.
+const DefaultLocalTTLNoStream = 5 * time.Second
+
+// DefaultLocalEntries is the number of entries a local tier keeps when
+// LocalOptions sets neither MaxEntries nor Weigher.
+const DefaultLocalEntries = 10_000
+
+// LocalConfig is what Options.Local holds: a *LocalOptions[V] whose V is
+// the cache's value type. It is an interface only because Options is typed
+// by K alone; New returns an error wrapping ErrInvalidOption for a
+// *LocalOptions of another value type.
+type LocalConfig interface {
+	localConfig()
+}
+
+// LocalOptions configures the local tier of a Cache of V values (see
+// Options.Local). The zero value is a tier of DefaultLocalEntries entries
+// with the default ttl.
+type LocalOptions[V any] struct {
+	// MaxEntries bounds the number of values kept. Default:
+	// DefaultLocalEntries, or no bound on the count when Weigher is set.
+	MaxEntries int
+
+	// Weigher, with MaxWeight, bounds the tier by a weight of your choice
+	// (an estimate of bytes, say) instead of a count. It must be
+	// deterministic and cheap. Default: nil, every value weighs 1.
+	Weigher func(key string, v V) uint32
+
+	// MaxWeight is the total weight kept when Weigher is set; it is
+	// required then and ignored otherwise.
+	MaxWeight uint64
+
+	// TTL bounds how long a value is kept locally after it was read from
+	// the store; it never outlives the stored entry's own expiry either.
+	// Default: DefaultLocalTTL over a store with an invalidation stream,
+	// DefaultLocalTTLNoStream otherwise. Negative values are an error.
+	TTL time.Duration
+
+	// Clone, if set, is applied to the value handed out by every read
+	// served from the tier (and by the read that fills it), so that
+	// callers get private copies they may modify. Default: nil, every
+	// caller gets the value the tier holds, which callers must then treat
+	// as read-only (as with otter or sturdyc): a slice or map in V
+	// modified by one caller would change what every later hit sees.
+	Clone func(V) V
+}
+
+func (*LocalOptions[V]) localConfig() {}
+
+// LocalStats is a snapshot of the counters of a cache's local tier.
+type LocalStats struct {
+	Hits          uint64 // reads answered by the local tier
+	Misses        uint64 // reads the tier could not answer (each went to the store, possibly sharing a read)
+	StoreReads    uint64 // store reads made for local misses
+	StoreHits     uint64 // store reads that found a live value
+	Fills         uint64 // values installed in the tier
+	Invalidations uint64 // keys dropped by writes and by the invalidation stream
+	Flushes       uint64 // times the whole tier was emptied
+	Live          bool   // the tier is serving (its invalidation stream, if any, is up)
+}
+
+// LocalStats returns the counters of the cache's local tier, and false if
+// the cache has none.
+func (c *Cache[K, V]) LocalStats() (LocalStats, bool) {
+	l := c.local
+	if l == nil {
+		return LocalStats{}, false
+	}
+	s := l.stats.Snapshot()
+	return LocalStats{
+		Hits:          s.Hits,
+		Misses:        s.Misses,
+		StoreReads:    l.storeReads.Load(),
+		StoreHits:     l.storeHits.Load(),
+		Fills:         l.fills.Load(),
+		Invalidations: l.inv.invalidations.Load(),
+		Flushes:       l.inv.flushes.Load(),
+		Live:          l.inv.live.Load(),
+	}, true
+}
+
+// localInv is the untyped half of a local tier: what decides whether a
+// fill may install its value. It is shared by the views of the cache, so
+// that their writes drop the tier's copies.
+type localInv struct {
+	live          atomic.Bool   // fills may install, hits may be served
+	epoch         atomic.Uint64 // bumped by every flush
+	seed          maphash.Seed
+	stripes       [localStripes]localStripe
+	drop          func(key string) // removes key from the typed tier
+	clear         func()           // removes every key of the typed tier
+	prefix        string           // keys of the tier start with it
+	invalidations atomic.Uint64
+	flushes       atomic.Uint64
+	stop          func() // ends the subscription, if any
+
+	// onEvent, if set (by tests), is called after each stream event has
+	// been applied.
+	onEvent atomic.Pointer[func(store.Invalidation)]
+}
+
+const localStripes = 256
+
+// localStripe counts the invalidations of the keys that hash to it; its
+// mutex orders them with the installs of fills of those keys.
+type localStripe struct {
+	mu sync.Mutex
+	n  uint64
+	_  [48]byte // one cache line each
+}
+
+// fillToken is what a fill reads before it reads the store.
+type fillToken struct {
+	epoch, n uint64
+	stripe   *localStripe
+}
+
+func (l *localInv) stripe(key string) *localStripe {
+	return &l.stripes[maphash.String(l.seed, key)%localStripes]
+}
+
+// begin returns the token of a fill of key, to be taken before the store
+// is read.
+func (l *localInv) begin(key string) fillToken {
+	st := l.stripe(key)
+	epoch := l.epoch.Load()
+	st.mu.Lock()
+	n := st.n
+	st.mu.Unlock()
+	return fillToken{epoch: epoch, n: n, stripe: st}
+}
+
+// install calls set if nothing invalidated the key of t since t was taken
+// and the tier is live, and reports whether it did.
+func (l *localInv) install(t fillToken, set func()) bool {
+	t.stripe.mu.Lock()
+	defer t.stripe.mu.Unlock()
+	if !l.live.Load() || l.epoch.Load() != t.epoch || t.stripe.n != t.n {
+		return false
+	}
+	set()
+	return true
+}
+
+// invalidate drops keys from the tier and makes the fills of them under
+// way install nothing.
+func (l *localInv) invalidate(keys ...string) {
+	for _, k := range keys {
+		st := l.stripe(k)
+		st.mu.Lock()
+		st.n++
+		l.drop(k)
+		st.mu.Unlock()
+	}
+	l.invalidations.Add(uint64(len(keys)))
+}
+
+// flush empties the tier and makes every fill under way install nothing.
+func (l *localInv) flush() {
+	for i := range l.stripes {
+		l.stripes[i].mu.Lock()
+	}
+	l.epoch.Add(1)
+	l.clear()
+	for i := range l.stripes {
+		l.stripes[i].mu.Unlock()
+	}
+	l.flushes.Add(1)
+}
+
+// event applies one event of the store's invalidation stream.
+func (l *localInv) event(ev store.Invalidation) {
+	switch {
+	case ev.Flush && !ev.Live:
+		l.live.Store(false) // first: no install from now on
+		l.flush()
+	case ev.Flush:
+		l.flush()
+		l.live.Store(true)
+	default:
+		for _, k := range ev.Keys {
+			if strings.HasPrefix(k, l.prefix) { // another namespace's key is none of ours
+				l.invalidate(k)
+			}
+		}
+	}
+	if f := l.onEvent.Load(); f != nil {
+		(*f)(ev)
+	}
+}
+
+// localTier is the typed half of a local tier.
+type localTier[V any] struct {
+	inv    *localInv
+	values *otter.Cache[string, localEntry[V]]
+	stats  *stats.Counter
+	ttl    time.Duration
+	clone  func(V) V
+	fills  atomic.Uint64
+
+	storeReads, storeHits atomic.Uint64
+	flight                flight.Group[V]
+
+	// beforeInstall, if set (by tests), runs between a fill's store read
+	// and its install.
+	beforeInstall func(key string)
+}
+
+// localEntry is a decoded value and when it stops being served.
+type localEntry[V any] struct {
+	v   V
+	exp int64 // Unix nanoseconds
+}
+
+// localExpiry gives each entry the lifetime its exp leaves.
+type localExpiry[V any] struct{}
+
+func (localExpiry[V]) ExpireAfterCreate(e otter.Entry[string, localEntry[V]]) time.Duration {
+	return time.Duration(e.Value.exp - time.Now().UnixNano())
+}
+
+func (x localExpiry[V]) ExpireAfterUpdate(e otter.Entry[string, localEntry[V]], _ localEntry[V]) time.Duration {
+	return x.ExpireAfterCreate(e)
+}
+
+func (localExpiry[V]) ExpireAfterRead(e otter.Entry[string, localEntry[V]]) time.Duration {
+	return e.ExpiresAfter()
+}
+
+// newLocal builds the local tier of a cache over the store s (as given to
+// New) whose keys start with prefix, subscribing to s's invalidation
+// stream if it has one. It returns nil, nil when cfg is nil.
+func newLocal[V any](cfg LocalConfig, s store.Store, prefix string) (*localTier[V], error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	o, ok := cfg.(*LocalOptions[V])
+	if !ok {
+		var v V
+		return nil, fmt.Errorf("%w: Local is a %T, the cache needs a *LocalOptions[%T]", ErrInvalidOption, cfg, v)
+	}
+	if o == nil {
+		o = &LocalOptions[V]{}
+	}
+	inv, hasStream := store.As[store.Invalidator](s)
+	ttl := o.TTL
+	switch {
+	case ttl < 0:
+		return nil, fmt.Errorf("%w: Local.TTL %v", ErrInvalidOption, ttl)
+	case ttl == 0 && hasStream:
+		ttl = DefaultLocalTTL
+	case ttl == 0:
+		ttl = DefaultLocalTTLNoStream
+	}
+	if o.MaxEntries < 0 {
+		return nil, fmt.Errorf("%w: Local.MaxEntries %d", ErrInvalidOption, o.MaxEntries)
+	}
+	l := &localTier[V]{
+		inv:   &localInv{seed: maphash.MakeSeed(), prefix: prefix},
+		stats: stats.NewCounter(),
+		ttl:   ttl,
+		clone: o.Clone,
+	}
+	oo := &otter.Options[string, localEntry[V]]{
+		StatsRecorder:    l.stats,
+		ExpiryCalculator: localExpiry[V]{},
+	}
+	switch {
+	case o.Weigher != nil:
+		if o.MaxWeight == 0 {
+			return nil, fmt.Errorf("%w: Local.Weigher needs Local.MaxWeight", ErrInvalidOption)
+		}
+		w := o.Weigher
+		oo.MaximumWeight = o.MaxWeight
+		oo.Weigher = func(k string, e localEntry[V]) uint32 { return w(k, e.v) }
+	case o.MaxEntries > 0:
+		oo.MaximumSize = o.MaxEntries
+	default:
+		oo.MaximumSize = DefaultLocalEntries
+	}
+	values, err := otter.New(oo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Local: %w", ErrInvalidOption, err)
+	}
+	l.values = values
+	l.inv.drop = func(k string) { values.Invalidate(k) }
+	l.inv.clear = values.InvalidateAll
+	if !hasStream {
+		l.inv.live.Store(true)
+		return l, nil
+	}
+	stop, err := inv.Subscribe(context.Background(), prefix, l.inv.event)
+	if err != nil {
+		values.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: Local: the store's invalidation stream: %w", ErrInvalidOption, err)
+	}
+	l.inv.stop = stop
+	return l, nil
+}
+
+// close ends the tier's subscription, if any.
+func (l *localTier[V]) close() {
+	if l.inv.stop != nil {
+		l.inv.stop()
+	}
+	l.values.StopAllGoroutines()
+}
+
+// localHit returns the local copy of key's value, if the cache has a local
+// tier holding one and is enabled.
+func (c *Cache[K, V]) localHit(key string) (V, bool) {
+	l := c.local
+	if l == nil || c.killSwitch().state.Load() != switchOn {
+		var zero V
+		return zero, false
+	}
+	e, ok := l.values.GetIfPresent(key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	if l.clone != nil {
+		return l.clone(e.v), true
+	}
+	return e.v, true
+}
+
+// getLocal is get for a cache with a local tier: a local hit, or one read
+// of the store shared by the concurrent misses of key, which fills the
+// tier when the entry holds a live value.
+func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
+	if v, ok := c.localHit(key); ok {
+		return v, nil
+	}
+	l := c.local
+	v, _, err := l.flight.Do(ctx, key, func(ctx context.Context) (V, error) {
+		t := l.inv.begin(key)
+		ctx, cancel := c.withTimeout(ctx)
+		v, h, err := c.readValue(ctx, "get", key)
+		cancel()
+		l.storeReads.Add(1)
+		if err != nil {
+			var zero V
+			return zero, store.Errorf("get", key, err)
+		}
+		if h.Negative() || c.expired(h) {
+			var zero V
+			return zero, &Error{Op: "get", Key: key, Err: ErrNotFound}
+		}
+		l.storeHits.Add(1)
+		if hook := l.beforeInstall; hook != nil {
+			hook(key)
+		}
+		if exp, ok := l.expiry(h); ok {
+			if l.inv.install(t, func() { l.values.Set(key, localEntry[V]{v: v, exp: exp}) }) {
+				l.fills.Add(1)
+			}
+		}
+		return v, nil
+	})
+	if err != nil {
+		return v, err
+	}
+	if l.clone != nil {
+		v = l.clone(v)
+	}
+	return v, nil
+}
+
+// expiry returns when a value read now from an entry with header h stops
+// being served locally: at the local ttl, or the entry's expiry if it
+// comes first. A value kept past its expiry (stale-while-revalidate) is
+// not kept locally.
+func (l *localTier[V]) expiry(h entry.Header) (int64, bool) {
+	if h.Flags&entry.FlagStale != 0 {
+		return 0, false
+	}
+	now := time.Now().UnixNano()
+	exp := now + int64(l.ttl)
+	if exp < now { // overflow
+		exp = math.MaxInt64
+	}
+	if h.Expiry != 0 && h.Expiry < exp {
+		exp = h.Expiry
+	}
+	return exp, exp > now
+}
+
+// localStore is the store of a cache with a local tier, beneath its kill
+// switch: every write through it drops the local copies of the keys
+// written once the store has answered (whatever it answered: a failed
+// write may have reached the store), and Clear drops them all.
+type localStore struct {
+	store.Wrapper
+	inv *localInv
+}
+
+var (
+	_ store.Swapper           = (*localStore)(nil)
+	_ store.FloatIncrementer  = (*localStore)(nil)
+	_ store.CompareAndDeleter = (*localStore)(nil)
+)
+
+// GetFunc lends the bytes of the store beneath, as the switch does.
+func (s *localStore) GetFunc(ctx context.Context, key string, f func([]byte) error) error {
+	return store.GetFunc(ctx, s.Store, key, f)
+}
+
+func (s *localStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	defer s.inv.invalidate(key)
+	return s.Store.Set(ctx, key, value, ttl)
+}
+
+func (s *localStore) SetMany(ctx context.Context, entries []store.Entry, ttl time.Duration) error {
+	defer func() {
+		for _, e := range entries {
+			s.inv.invalidate(e.Key)
+		}
+	}()
+	return s.Store.SetMany(ctx, entries, ttl)
+}
+
+func (s *localStore) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	defer s.inv.invalidate(key)
+	return s.Store.Add(ctx, key, value, ttl)
+}
+
+func (s *localStore) Delete(ctx context.Context, keys ...string) (int, error) {
+	defer s.inv.invalidate(keys...)
+	return s.Store.Delete(ctx, keys...)
+}
+
+func (s *localStore) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	defer s.inv.invalidate(key)
+	return s.Store.Increment(ctx, key, delta)
+}
+
+func (s *localStore) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	defer s.inv.invalidate(key)
+	return s.Store.Expire(ctx, key, ttl)
+}
+
+func (s *localStore) Clear(ctx context.Context, prefix string) error {
+	defer s.inv.flush()
+	return s.Store.Clear(ctx, prefix)
+}
+
+func (s *localStore) GetVersion(ctx context.Context, key string) (value, version []byte, err error) {
+	return store.GetVersion(ctx, s.Store, key)
+}
+
+func (s *localStore) CompareAndSwap(ctx context.Context, key string, version, value []byte, ttl time.Duration) (bool, error) {
+	defer s.inv.invalidate(key)
+	return store.CompareAndSwap(ctx, s.Store, key, version, value, ttl)
+}
+
+func (s *localStore) IncrementFloat(ctx context.Context, key string, delta float64) (float64, error) {
+	defer s.inv.invalidate(key)
+	return store.IncrementFloat(ctx, s.Store, key, delta)
+}
+
+func (s *localStore) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
+	defer s.inv.invalidate(key)
+	return store.CompareAndDelete(ctx, s.Store, key, value)
+}
