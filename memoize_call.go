@@ -129,14 +129,10 @@ func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, 
 }
 
 func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
-	key, err := m.key("memoize", k)
+	key, err := m.openKey(k)
 	if err != nil {
 		var zero V
 		return zero, err
-	}
-	if m.c.life.isClosed() {
-		var zero V
-		return zero, closedErr("memoize", key)
 	}
 	if !m.joinFirst {
 		// The read before the shared call (see readThrough), inline: a
@@ -169,14 +165,10 @@ func (m *Memoizer[K, V]) load(ctx context.Context, k K, key string) (V, error) {
 }
 
 func (m *Memoizer[K, V]) refresh(ctx context.Context, k K) (V, error) {
-	key, err := m.key("memoize", k)
+	key, err := m.openKey(k)
 	if err != nil {
 		var zero V
 		return zero, err
-	}
-	if m.c.life.isClosed() {
-		var zero V
-		return zero, closedErr("memoize", key)
 	}
 	v, _, err := m.group.Do(ctx, "\x00refresh\x00"+key, func(ctx context.Context) (V, error) {
 		ctx, cancel := m.callCtx(ctx)
@@ -187,14 +179,10 @@ func (m *Memoizer[K, V]) refresh(ctx context.Context, k K) (V, error) {
 }
 
 func (m *Memoizer[K, V]) callNoWrite(ctx context.Context, k K) (V, error) {
-	key, err := m.key("memoize", k)
+	key, err := m.openKey(k)
 	if err != nil {
 		var zero V
 		return zero, err
-	}
-	if m.c.life.isClosed() {
-		var zero V
-		return zero, closedErr("memoize", key)
 	}
 	v, h, state, err := m.lookup(ctx, key)
 	if err != nil {
@@ -394,4 +382,14 @@ func (m *Memoizer[K, V]) unlock(ctx context.Context, l *lease.Lease) {
 		_, err := l.Release(ctx)
 		return err
 	})
+}
+
+// openKey returns k's store key for a memoized call, or the error of a bad
+// key or of a closed cache.
+func (m *Memoizer[K, V]) openKey(k K) (string, error) {
+	key, err := m.key("memoize", k)
+	if err == nil && m.c.life.isClosed() {
+		err = closedErr("memoize", key)
+	}
+	return key, err
 }
