@@ -188,16 +188,40 @@ func (rs *results) summary() string {
 	return b.String()
 }
 
-// human formats a value with three significant digits.
+// human formats a value with three significant digits in plain decimal
+// notation (never e-notation, which hides magnitudes in a table):
+// 0.0123, 4.56, 789, 5,240, 845,000, 1,230,000.
 func human(v float64) string {
-	switch a := math.Abs(v); {
-	case a == 0:
-		return "0"
-	case a >= 1e6:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	default:
+	a := math.Abs(v)
+	if a == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	e := int(math.Floor(math.Log10(a)))
+	if e < -4 {
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
+	if e < 2 {
+		return strconv.FormatFloat(v, 'f', 2-e, 64)
+	}
+	scale := math.Pow(10, float64(e-2))
+	digits := strconv.FormatFloat(math.Round(v/scale)*scale, 'f', 0, 64)
+	return group(digits)
+}
+
+// group puts a comma between every three digits of an integer string.
+func group(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return sign + b.String()
 }
 
 // A chart selects benchmarks by a pattern whose named groups "group",
