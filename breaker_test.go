@@ -138,6 +138,35 @@ func TestBreaker_MemcachedDown(t *testing.T) {
 	deadStore(t, srv, ms)
 }
 
+// TestBreaker_MemcachedConnectTimeout: a memcached server that never
+// answers the connection attempt (gomemcache's ConnectTimeoutError) counts
+// as a connection failure: after the threshold the breaker answers at once
+// with ErrUnavailable instead of costing every call the dial timeout.
+func TestBreaker_MemcachedConnectTimeout(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	ms, err := memcachestore.NewFromServers([]string{testserver.Unanswered(t)}, &memcachestore.Options{Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	c, err := New[string](ms, codec.String(), &Options[string]{Namespace: "br", Timeout: 5 * timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range DefaultBreakerThreshold {
+		if _, err := c.Get(bg, "k"); err == nil || errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Get %d with connections unanswered: got %v; want the connect timeout", i, err)
+		}
+	}
+	start := time.Now()
+	if _, err := c.Get(bg, "k"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get after %d connect timeouts: got %v; want ErrUnavailable", DefaultBreakerThreshold, err)
+	}
+	if took := time.Since(start); took >= timeout {
+		t.Errorf("Get with the breaker open took %v; want less than the %v dial timeout", took, timeout)
+	}
+}
+
 // TestBreaker_RedisHungHalfOpen: the cache's own timeouts on a hung
 // redis-server count as failures; once the interval has passed, of many
 // concurrent calls exactly one is let through as the probe.

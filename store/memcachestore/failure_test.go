@@ -339,3 +339,30 @@ func base36(t *testing.T, g string) string {
 	}
 	return strconv.FormatUint(n, 36)
 }
+
+// TestFailure_ConnectTimeout: a server that never answers the connection
+// attempt gives gomemcache's ConnectTimeoutError, which is not a net.Error;
+// the store's error must still say "timeout" to errors.As(net.Error), so
+// that the circuit breaker and FailOpen count it as an unreachable server.
+func TestFailure_ConnectTimeout(t *testing.T) {
+	addr := testserver.Unanswered(t)
+	const timeout = 200 * time.Millisecond
+	s, err := memcachestore.NewFromServers([]string{addr}, &memcachestore.Options{Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var getErr error
+	wantDown(t, "Get", timeout, func() error { _, getErr = s.Get(bg, "k"); return getErr })
+	var cte *memcache.ConnectTimeoutError
+	if !errors.As(getErr, &cte) {
+		t.Fatalf("Get: got %v; want a *memcache.ConnectTimeoutError inside", getErr)
+	}
+	var ne net.Error
+	if !errors.As(getErr, &ne) || !ne.Timeout() {
+		t.Errorf("Get: got %v; want an error that is a net.Error with Timeout() true", getErr)
+	}
+	if !errors.Is(getErr, os.ErrDeadlineExceeded) {
+		t.Errorf("Get: got %v; want errors.Is os.ErrDeadlineExceeded", getErr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,7 +239,8 @@ func retry[T any](s *Store, fn func() (T, error)) (T, error) {
 // or did not answer (as opposed to answering with an error).
 func unreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || brokenConn(err) || errors.Is(err, memcache.ErrNoServers)
+	var cte *memcache.ConnectTimeoutError
+	return errors.As(err, &ne) || errors.As(err, &cte) || brokenConn(err) || errors.Is(err, memcache.ErrNoServers)
 }
 
 func brokenConn(err error) bool {
@@ -272,7 +274,19 @@ func fail(op, key string, err error) error {
 	case strings.Contains(err.Error(), "SERVER_ERROR object too large"):
 		return store.Errorf(op, key, fmt.Errorf("%w: larger than the server's item size limit (memcached -I): %w", store.ErrInvalidValue, err))
 	}
-	return store.Errorf(op, key, err)
+	return store.Errorf(op, key, connectTimeout(err))
+}
+
+// connectTimeout marks gomemcache's dial timeout, which is not a net.Error,
+// as a timeout (os.ErrDeadlineExceeded is one), so that whoever classifies
+// errors (the circuit breaker, FailOpen) sees an unreachable server, as
+// for any other dial failure.
+func connectTimeout(err error) error {
+	var cte *memcache.ConnectTimeoutError
+	if errors.As(err, &cte) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", err, os.ErrDeadlineExceeded)
+	}
+	return err
 }
 
 // UseNamespace declares namespace ns (a non-empty segment without ':'):
