@@ -54,10 +54,11 @@
 // [Options.OnRemove] is told the key and the [RemovalReason] each time an
 // entry leaves the store: [Expired], [Evicted] (for a bound), [Deleted]
 // (Delete, Clear, Close) or [Replaced] (Set, SetMany, Increment, Expire).
-// It never blocks the caller: the engine (otter's OnDeletion with its
-// default executor) runs each call on a new goroutine, after the
-// operation has returned, so calls run concurrently and in no particular
-// order, and a panic in one is recovered and discarded. An expired entry
+// It never blocks the caller: the removal is queued, and one goroutine of
+// the store's makes the calls one at a time, in the order the entries
+// left the store (a Set's Replaced before the Delete that followed it); a
+// slow callback delays the later calls, never an operation, and a panic in
+// one is recovered and discarded. An expired entry
 // is reported when the engine reclaims it (within about a second) or when
 // an operation finds it, not at its deadline. Without OnRemove the store
 // pays nothing for it.

@@ -41,11 +41,12 @@ type Options struct {
 
 	// OnRemove, when not nil, is called with the key and the reason each
 	// time an entry leaves the store or its value is replaced. It never
-	// blocks the caller: each call runs on a new goroutine of its own,
-	// after the operation that removed the entry has returned, so calls
-	// may run concurrently and in any order (a Delete's may come before
-	// the Set's that preceded it). A panic in OnRemove is recovered and
-	// discarded. Close removes, and reports as Deleted, every entry.
+	// blocks the caller: the calls run on a goroutine of the store's, one
+	// at a time, in the order the entries left the store, possibly after
+	// the operation that removed the entry has returned. A slow OnRemove
+	// delays the calls after it (they queue), never an operation. A panic
+	// in OnRemove is recovered and discarded. Close removes, and reports
+	// as Deleted, every entry.
 	OnRemove func(key string, reason RemovalReason)
 }
 
@@ -174,8 +175,8 @@ func New(o *Options) (*Store, error) {
 		Logger:           &otter.NoopLogger{},
 	}
 	if f := opts.OnRemove; f != nil {
-		// Run by the engine's default executor: a goroutine per event.
-		oo.OnDeletion = func(e otter.DeletionEvent[string, item]) { f(e.Key, reasonOf(e.Cause)) }
+		n := &notifier{f: f}
+		oo.OnAtomicDeletion = func(e otter.DeletionEvent[string, item]) { n.add(e.Key, reasonOf(e.Cause)) }
 	}
 	switch {
 	case opts.MaxBytes > 0:

@@ -1,7 +1,10 @@
 package memstore
 
 import (
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -141,5 +144,113 @@ func TestRemovalReason_String(t *testing.T) {
 		if got := r.String(); got != want {
 			t.Errorf("RemovalReason(%d).String(): got %q; want %q", int(r), got, want)
 		}
+	}
+}
+
+// TestStore_OnRemoveInOrder: calls come one at a time, in the order the
+// entries left the store: for each key, its Replaced calls before the
+// Deleted of the Delete that followed them, whatever the goroutines.
+func TestStore_OnRemoveInOrder(t *testing.T) {
+	var active, overlap atomic.Int32
+	var mu sync.Mutex
+	seen := map[string][]RemovalReason{}
+	done := make(chan struct{}, 1)
+	const keys, writes = 8, 50
+	total := 0
+	s := newStore(t, &Options{OnRemove: func(key string, r RemovalReason) {
+		if active.Add(1) > 1 {
+			overlap.Add(1)
+		}
+		mu.Lock()
+		seen[key] = append(seen[key], r)
+		total++
+		if total == keys*writes {
+			done <- struct{}{}
+		}
+		mu.Unlock()
+		active.Add(-1)
+	}})
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := "k" + strconv.Itoa(k)
+			for range writes {
+				if err := s.Set(bg, key, []byte("v"), 0); err != nil {
+					t.Error(err)
+				}
+			}
+			if _, err := s.Delete(bg, key); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("OnRemove: got %d calls within 5s; want %d", total, keys*writes)
+	}
+	if n := overlap.Load(); n != 0 {
+		t.Errorf("OnRemove ran concurrently with itself %d times; want never", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for key, rs := range seen {
+		for i, r := range rs {
+			want := Replaced
+			if i == writes-1 {
+				want = Deleted
+			}
+			if r != want {
+				t.Fatalf("OnRemove call %d for %s: got %v; want %v (calls %v)", i, key, r, want, rs)
+			}
+		}
+	}
+}
+
+// TestStore_OnRemoveBlockedNoGoroutinePerEvent: while a callback is
+// blocked, further removals queue; they do not each start a goroutine.
+func TestStore_OnRemoveBlockedNoGoroutinePerEvent(t *testing.T) {
+	release := make(chan struct{})
+	called := make(chan struct{}, 1)
+	var calls atomic.Int32
+	all := make(chan struct{})
+	s := newStore(t, &Options{MaxEntries: 10, OnRemove: func(string, RemovalReason) {
+		if calls.Add(1) == 2001 {
+			close(all)
+		}
+		select {
+		case called <- struct{}{}:
+		default:
+		}
+		<-release
+	}})
+	if err := s.Set(bg, "first", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(bg, "first"); err != nil {
+		t.Fatal(err)
+	}
+	<-called
+	before := runtime.NumGoroutine()
+	for i := range 2000 {
+		k := "k" + strconv.Itoa(i)
+		if err := s.Set(bg, k, []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Delete(bg, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grew := runtime.NumGoroutine() - before; grew > 50 {
+		t.Errorf("2000 removals behind a blocked OnRemove started %d goroutines; want them queued", grew)
+	}
+	close(release)
+	select {
+	case <-all:
+	case <-time.After(5 * time.Second):
+		t.Errorf("OnRemove after the release: got %d calls within 5s; want 2001", calls.Load())
 	}
 }
