@@ -14,12 +14,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// openRedis opens a store on addr, closed when t ends.
 func openRedis(t *testing.T, addr string) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{addr}})
 	if err != nil {
 		t.Fatalf("redisstore.Open: %v", err)
 	}
+	t.Cleanup(func() { s.Close() }) // a Cache given s by New does not close it
 	return s
 }
 

@@ -93,6 +93,7 @@ func TestCache_Close_LeavesGivenStoreOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { s.Close() })
 		sharedStoreLifecycle(t, s)
 	})
 }
