@@ -16,7 +16,8 @@ type URLOptions = storeurl.Options
 
 // Open opens the store that rawURL describes and returns it with the cache
 // options the URL carries. It checks the whole URL before opening
-// anything, and makes no network round trip: stores connect lazily.
+// anything, and makes no network round trip (stores connect lazily)
+// unless the URL asks for a check with ping (below).
 //
 //	memory://NAME?max_entries=N&max_bytes=N    (alias locmem://)
 //	noop://                                    (alias dummy://)
@@ -60,6 +61,16 @@ type URLOptions = storeurl.Options
 // with its kill switch off, see [Cache.Disable]), which Open returns. They are meant
 // for the Cache built on the store: combine them with the options given
 // in code with [MergeOptions], or let [OpenCache] do it.
+//
+// Any URL may also carry ping: ping=true, or a duration such as ping=2s,
+// makes Open check that the store answers before returning it (see
+// [Ping]: the store's store.Pinger, found with store.As, else an Exists
+// of a probe key), within that duration or 5s for true
+// (storeurl.DefaultPingTimeout). If the check fails, Open closes the
+// store and returns an error that names the URL, its password masked, and
+// wraps the cause (the dial error, or context.DeadlineExceeded for a
+// server that does not answer). Without ping (or with ping=false), Open
+// does not dial.
 //
 // A bad URL gives an error wrapping [ErrInvalidOption] that names the
 // option and its value (errors.As finds a *storeurl.OptionError): an
@@ -109,9 +120,10 @@ func MergeOptions[K comparable](o *Options[K], u URLOptions) *Options[K] {
 // returns a Cache over it, encoding values with c. The cache options of
 // the URL and of o are combined by [MergeOptions]: o wins. The cache owns
 // the store (Options.OwnsStore is set): closing the cache closes it. When
-// New fails the store is closed again. Like Open, it makes no round trip:
-// check the store with [Cache.Ping] where a wrong address should fail at
-// start-up.
+// New fails the store is closed again. Like Open, it makes no round trip
+// unless the URL carries ping (ping=true or ping=2s): then a store that
+// does not answer is an error naming the URL, and nothing is left open.
+// [Cache.Ping] checks the store of a cache at any later time.
 func OpenCache[K comparable, V any](rawURL string, c codec.Codec[V], o *Options[K]) (*Cache[K, V], error) {
 	s, uo, err := Open(rawURL)
 	if err != nil {

@@ -70,8 +70,11 @@
 // [ErrNotInteger], [ErrNotNumber], [ErrConflict], [ErrClosed], [ErrInvalidKey], [ErrEncode], [ErrDecode],
 // and so on. A cache never panics on bad input. Panics are for programming
 // errors only: [New] with a nil store, [Must] with an error, [Memoize] and
-// [MemoizeMany] with a nil cache or function or invalid options
-// ([NewMemoizer] and [NewManyMemoizer] return the latter as errors).
+// [MemoizeMany] with a nil cache or function or invalid options, and
+// [NewMemoizer] and [NewManyMemoizer] with a nil cache or function (they
+// return invalid options as errors wrapping [ErrInvalidOption]). A plugin
+// that panics does not crash its caller: the operation returns an error
+// wrapping [ErrPluginPanic].
 //
 // # Stored format
 //
@@ -120,8 +123,8 @@
 // cross-process stampede lock (StampedeLease), probabilistic early refresh
 // (EarlyRefresh, XFetch) and stale-while-revalidate. [MemoizeMany] wraps a
 // batch function and calls it only with the keys that missed.
-// [NewMemoizer] returns a handle with Refresh, CallNoWrite and Invalidate;
-// [NewManyMemoizer] one with Invalidate. A store failure never fails a
+// [NewMemoizer] returns a handle with Call, Refresh, CallNoWrite and
+// Invalidate; [NewManyMemoizer] one with Call and Invalidate. A store failure never fails a
 // memoized call: the function answers and the middleware sees the error.
 // [Cache.Close] cancels background refreshes and waits for them; memoized
 // calls after it return [ErrClosed].
@@ -134,8 +137,11 @@
 // the store open for the other caches and code that share it; its opener
 // closes it once, when all are done. [OpenCache] opens the store for the
 // cache and sets Options.OwnsStore, so closing that cache closes its
-// store. Opening makes no round trip: [Ping] (or [Cache.Ping]) checks a
-// store at start-up, through its store.Pinger when it has one.
+// store. Opening makes no round trip unless the store URL asks for a
+// check (ping=true, or ping=2s for a bound): then [Open] and [OpenCache]
+// fail, naming the URL with its password masked and closing what they
+// opened, when the store does not answer. [Ping] (or [Cache.Ping]) checks
+// a store at any time, through its store.Pinger when it has one.
 //
 // # Local tier
 //
@@ -171,8 +177,9 @@
 //
 // [Open] and [OpenCache] build a store from a URL such as
 // "redis://localhost:6379/1?ttl=600&namespace=users"; the URL's cache
-// options (ttl, namespace, version) combine with those given in code by
-// [MergeOptions], and code wins. Schemes register themselves, like
+// options (ttl, namespace, version, disabled) combine with those given in
+// code by [MergeOptions], and code wins, and ping=true (or ping=2s)
+// checks the store when it is opened (see [Open]). Schemes register themselves, like
 // database/sql drivers: memory and noop are built in, redis and memcached
 // come with a blank import of store/redisstore/redisurl and
 // store/memcachestore/memcacheurl. Package store/storeurl is for authors
@@ -206,5 +213,7 @@
 // structs the decode (about a microsecond for JSON, less for msgpack) is
 // far larger than an in-memory lookup (tens of nanoseconds), so pick the
 // codec with the benchmarks in the README. The store keeps bytes, so values
-// never alias the caller's memory.
+// never alias the caller's memory. A hit of the local tier
+// ([Options.Local]) skips both the store and the decode, and returns the
+// value the tier holds.
 package cachet

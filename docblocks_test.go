@@ -9,18 +9,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // The code shown to users must compile: every Go code block of README.md
-// and of a doc.go file is a copy of lines of one test function (an
-// Example, compiled and run by go test): its lines, comments and
-// indentation aside, appear in that function in the same order (a block
-// may leave lines out, such as the ctx := line, but not change one). A
-// block that does not parse as Go and has no Go in it (a URL list, a
-// diagram) is not checked; one that looks like Go (":=", "func(",
-// "import") but does not parse, such as "if err != nil { ... }", fails.
+// and of a doc.go file (contrib modules included) is a copy of lines of
+// one test function (an Example, compiled and run by go test, or a test
+// shown whole, such as a storetest.Run call): its lines, comments and
+// indentation aside, appear in that function (signature and closing brace
+// included) in the same order (a block may leave lines out, such as the
+// ctx := line, but not change one). Its import lines, if any, must be
+// imports of that function's file. A block that does not parse as Go and
+// has no Go in it (a URL list, a diagram) is not checked; one that looks
+// like Go (":=", "func(", "import") but does not parse, such as
+// "if err != nil { ... }", fails. No block is exempt.
 
 // goBlock is one code block and where it is.
 type goBlock struct {
@@ -28,7 +32,29 @@ type goBlock struct {
 	lines []string
 }
 
+// testFunc is the code lines of one test function and the import specs
+// of its file (`"path"` or `name "path"`).
+type testFunc struct {
+	where   string
+	lines   []string
+	imports []string
+}
+
 var readmeBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
+
+// readmeBlocks returns the Go blocks of a markdown file.
+func readmeBlocks(path string) ([]goBlock, error) {
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []goBlock
+	for _, m := range readmeBlock.FindAllStringSubmatchIndex(string(readme), -1) {
+		line := strings.Count(string(readme[:m[0]]), "\n") + 1
+		out = append(out, goBlock{path + ":" + strconv.Itoa(line), strings.Split(string(readme[m[2]:m[3]]), "\n")})
+	}
+	return out, nil
+}
 
 // docBlocks returns the indented blocks of a doc.go package comment.
 func docBlocks(path string) ([]goBlock, error) {
@@ -41,7 +67,7 @@ func docBlocks(path string) ([]goBlock, error) {
 	start := 0
 	flush := func() {
 		if len(cur) > 0 {
-			out = append(out, goBlock{where: path + ":" + itoa(start), lines: cur})
+			out = append(out, goBlock{where: path + ":" + strconv.Itoa(start), lines: cur})
 		}
 		cur = nil
 	}
@@ -59,18 +85,39 @@ func docBlocks(path string) ([]goBlock, error) {
 	return out, nil
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
+// collectDocs returns every Go block of README.md and of the doc.go files
+// under the root (contrib modules included, bench and testdata not), and
+// every function of every test file.
+func collectDocs(t *testing.T) ([]goBlock, []testFunc) {
+	t.Helper()
+	blocks, err := readmeBlocks("README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var b []byte
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
+	var funcs []testFunc
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (d.Name() == "testdata" || d.Name() == "bench") {
+			return filepath.SkipDir
+		}
+		switch {
+		case d.Name() == "doc.go":
+			bs, err := docBlocks(path)
+			blocks = append(blocks, bs...)
+			return err
+		case strings.HasSuffix(path, "_test.go") && path != "docblocks_test.go":
+			fs, err := testFuncs(path)
+			funcs = append(funcs, fs...)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(b)
+	return blocks, funcs
 }
 
 // isGo reports whether the lines parse as Go declarations or statements.
@@ -83,7 +130,16 @@ func isGo(lines []string) bool {
 	if _, err := parser.ParseFile(fset, "", "package p\n"+src, 0); err == nil {
 		return true
 	}
-	_, err := parser.ParseFile(fset, "", "package p\nfunc _() {\n"+src+"\n}", 0)
+	// Imports first, then statements.
+	var imps, rest []string
+	for _, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "import ") {
+			imps = append(imps, l)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	_, err := parser.ParseFile(fset, "", "package p\n"+strings.Join(imps, "\n")+"\nfunc _() {\n"+strings.Join(rest, "\n")+"\n}", 0)
 	return err == nil
 }
 
@@ -99,128 +155,156 @@ func codeLines(lines []string) []string {
 	return out
 }
 
+// blockProblem says why b is not a copy of one of funcs ("" when it is),
+// and whether it was checked at all.
+func blockProblem(b goBlock, funcs []testFunc) (problem string, checked bool) {
+	code := codeLines(b.lines)
+	if len(code) == 0 {
+		return "", false
+	}
+	if !isGo(b.lines) {
+		if !looksLikeGo(b.lines) {
+			return "", false
+		}
+		return "this block looks like Go but does not compile; make it a copy of an Example", true
+	}
+	var imps, rest []string
+	for _, l := range code {
+		if spec, ok := strings.CutPrefix(l, "import "); ok {
+			imps = append(imps, spec)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	matches := func(f testFunc) bool {
+		for _, spec := range imps {
+			if !slices.Contains(f.imports, spec) {
+				return false
+			}
+		}
+		return len(rest) == 0 || subsequence(rest, f.lines)
+	}
+	if slices.ContainsFunc(funcs, matches) {
+		return "", true
+	}
+	if len(rest) == 0 {
+		return "this import is in no test file", true
+	}
+	return "this Go block is not a copy of lines of an Example (or another test function) whose file has its imports", true
+}
+
 func TestDocCodeBlocksAreExamples(t *testing.T) {
-	var blocks []goBlock
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range readmeBlock.FindAllStringSubmatchIndex(string(readme), -1) {
-		line := strings.Count(string(readme[:m[0]]), "\n") + 1
-		blocks = append(blocks, goBlock{"README.md:" + itoa(line), strings.Split(string(readme[m[2]:m[3]]), "\n")})
-	}
-	var funcs [][]string // the code lines of every test function
-	var testSrc string   // every test file
-	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "." && (d.Name() == "testdata" || d.Name() == "bench") {
-			return filepath.SkipDir
-		}
-		switch {
-		case d.Name() == "doc.go":
-			bs, err := docBlocks(path)
-			blocks = append(blocks, bs...)
-			return err
-		case strings.HasSuffix(path, "_test.go") && path != "docblocks_test.go":
-			fs, src, err := testFuncs(path)
-			funcs = append(funcs, fs...)
-			testSrc += src
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checked := 0
+	blocks, funcs := collectDocs(t)
+	checkedIn := map[string]int{} // file -> checked blocks
 	for _, b := range blocks {
-		code := codeLines(b.lines)
-		if len(code) == 0 {
+		problem, checked := blockProblem(b, funcs)
+		if checked {
+			checkedIn[strings.SplitN(b.where, ":", 2)[0]]++
+		}
+		if problem != "" {
+			t.Errorf("%s: %s:\n\t%s", b.where, problem, strings.Join(b.lines, "\n\t"))
+		}
+	}
+	// The walk reaches the files users read first, contrib modules
+	// included.
+	for _, f := range []string{
+		"README.md", "doc.go", "codec/doc.go",
+		"contrib/otelcachet/doc.go", "contrib/promcachet/doc.go",
+		"store/redisstore/doc.go", "store/memcachestore/doc.go", "store/storetest/doc.go",
+	} {
+		if checkedIn[filepath.FromSlash(f)] == 0 {
+			t.Errorf("no Go block of %s was checked: the extraction is broken (checked: %v)", f, checkedIn)
+		}
+	}
+}
+
+// TestDocCodeBlocksCheckCanFail changes every checked block in ways that
+// keep it Go, and wants each changed copy rejected: a check that accepted
+// them would let the docs drift.
+func TestDocCodeBlocksCheckCanFail(t *testing.T) {
+	blocks, funcs := collectDocs(t)
+	n := 0
+	for _, b := range blocks {
+		if p, checked := blockProblem(b, funcs); !checked || p != "" {
 			continue
 		}
-		id := strings.SplitN(b.where, ":", 2)[0] + ": " + code[0]
-		var problem string
-		switch {
-		case !isGo(b.lines):
-			if !looksLikeGo(b.lines) {
+		n++
+		mutations := map[string][]string{
+			// One more line, which no function has after these.
+			"a line added": append(slices.Clone(b.lines), `mutated := "drift"`),
+		}
+		// One line changed: a literal or a name edited, as when an API
+		// is renamed and the docs are not.
+		for i, l := range b.lines {
+			code := strings.TrimSpace(stripComment(l))
+			if code == "" {
 				continue
 			}
-			problem = "this block looks like Go but does not compile; make it a copy of an Example"
-		default:
-			checked++
-			if imports(code) {
-				// Import lines are not in function bodies: each must be
-				// an import of a test file.
-				for _, l := range code {
-					if !strings.Contains(testSrc, strings.TrimPrefix(l, "import ")) {
-						problem = "this import is in no test file"
-					}
-				}
-				break
+			changed := slices.Clone(b.lines)
+			switch {
+			case strings.Contains(code, `"`):
+				changed[i] = strings.Replace(l, `"`, `"drift-`, 1)
+			case strings.Contains(code, "("):
+				changed[i] = strings.Replace(l, "(", "Drift(", 1)
+			default:
+				continue
 			}
-			if !slices.ContainsFunc(funcs, func(f []string) bool { return subsequence(code, f) }) {
-				problem = "this Go block is not a copy of lines of an Example (or another test function)"
-			}
+			mutations["line "+strconv.Itoa(i+1)+" changed"] = changed
+			break
 		}
-		switch {
-		case problem != "" && !knownDrift[id]:
-			t.Errorf("%s (%q): %s:\n\t%s", b.where, id, problem, strings.Join(b.lines, "\n\t"))
-		case problem == "" && knownDrift[id]:
-			t.Errorf("%s is now a copy of an Example: remove %q from knownDrift", b.where, id)
+		for what, lines := range mutations {
+			if p, _ := blockProblem(goBlock{b.where, lines}, funcs); p == "" {
+				t.Errorf("%s with %s: still accepted:\n\t%s", b.where, what, strings.Join(lines, "\n\t"))
+			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no Go block found: the extraction is broken")
+	if n < 15 {
+		t.Fatalf("only %d blocks checked; want the docs' Go blocks (15 or more)", n)
 	}
 }
 
-// knownDrift lists the blocks that are not yet copies of Examples (issue
-// 15): each must become one, and then leave this list (the test says so).
-var knownDrift = map[string]bool{
-	"README.md: getUser := cachet.Memoize(users, loadUser, &cachet.MemoizeOptions[int, User]{":                                  true,
-	"README.md: import _ \"github.com/cachet-go/cachet/store/redisstore/redisurl\"":                                             true,
-	"README.md: import \"github.com/cachet-go/cachet/caches\"":                                                                  true,
-	"README.md: func TestMyStore(t *testing.T) {":                                                                               true,
-	"codec/doc.go: c, err := cachet.New[string](s, codec.JSON[User](), nil)":                                                    true,
-	"contrib/otelcachet/doc.go: rec, err := otelcachet.NewRecorder(&otelcachet.Options{System: \"redis\"})":                     true,
-	"contrib/promcachet/doc.go: mw, err := promcachet.Metrics(&promcachet.Options{":                                             true,
-	"store/memcachestore/doc.go: s, err := memcachestore.NewFromServers([]string{\"10.0.0.1:11211\", \"10.0.0.2:11211\"}, nil)": true,
-	"store/redisstore/doc.go: s, err := redisstore.Open(&redisstore.Options{Addrs: []string{\"localhost:6379\"}, DB: 1})":       true,
-	"store/storetest/doc.go: func TestStore(t *testing.T) {":                                                                    true,
-	"store/storetest/doc.go: func TestMyMiddleware(t *testing.T) {":                                                             true,
+// TestDocCodeBlocksNoExemption keeps the check whole: nothing in this
+// file may list blocks to skip.
+func TestDocCodeBlocksNoExemption(t *testing.T) {
+	src, err := os.ReadFile("docblocks_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, word := range []string{"known" + "Drift", "exem" + "pt = ", "ski" + "pBlocks"} {
+		if strings.Contains(string(src), word) {
+			t.Errorf("docblocks_test.go holds %q: every Go block of the docs must be a copy of an Example, none exempt", word)
+		}
+	}
 }
 
-// testFuncs returns the code lines of each function of a test file.
-func testFuncs(path string) ([][]string, string, error) {
+// testFuncs returns the code lines of each function of a test file,
+// signature and closing brace included, with the file's imports.
+func testFuncs(path string) ([]testFunc, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, src, 0)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	var out [][]string
+	var imports []string
+	for _, is := range f.Imports {
+		spec := is.Path.Value
+		if is.Name != nil {
+			spec = is.Name.Name + " " + spec
+		}
+		imports = append(imports, spec)
+	}
+	var out []testFunc
 	for _, d := range f.Decls {
 		if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
-			body := string(src[fset.Position(fd.Body.Lbrace).Offset+1 : fset.Position(fd.Body.Rbrace).Offset])
-			out = append(out, codeLines(strings.Split(body, "\n")))
+			text := string(src[fset.Position(fd.Pos()).Offset:fset.Position(fd.End()).Offset])
+			out = append(out, testFunc{path + ":" + fd.Name.Name, codeLines(strings.Split(text, "\n")), imports})
 		}
 	}
-	return out, string(src), nil
-}
-
-// imports reports whether every line is an import.
-func imports(code []string) bool {
-	for _, l := range code {
-		if !strings.HasPrefix(l, "import ") {
-			return false
-		}
-	}
-	return true
+	return out, nil
 }
 
 // subsequence reports whether every line of block appears in f, in order.
@@ -237,7 +321,7 @@ func subsequence(block, f []string) bool {
 // looksLikeGo reports whether lines have Go in them.
 func looksLikeGo(lines []string) bool {
 	s := strings.Join(lines, "\n")
-	return strings.Contains(s, ":=") || strings.Contains(s, "func(") || strings.HasPrefix(strings.TrimSpace(s), "import ")
+	return strings.Contains(s, ":=") || strings.Contains(s, "func(") || strings.Contains(s, "import ")
 }
 
 // stripComment removes a // comment that is outside a string literal.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"os"
 	"time"
 
 	"github.com/cachet-go/cachet"
@@ -53,4 +55,18 @@ func ExampleOpenCache() {
 	// Output:
 	// fromcode:greeting
 	// true
+}
+
+// A program takes its cache's URL from the environment; ping= checks the
+// store at start-up, so that a wrong address fails here, with the URL
+// (password masked) in the error, rather than at the first call. The
+// example has no Output, so go test compiles it but does not run it: it
+// needs a Redis at CACHE_URL.
+func ExampleOpenCache_environment() {
+	// CACHE_URL=redis://:secret@localhost:6379/1?maxsize=20&timeout=1s&ttl=600&namespace=users&ping=2s
+	users, err := cachet.OpenCache(os.Getenv("CACHE_URL"), codec.JSON[User](), &cachet.Options[string]{Version: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
 }

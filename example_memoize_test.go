@@ -200,3 +200,30 @@ func ExampleMemoizeOptions_staleWhileRevalidate() {
 	// Output:
 	// 9.99
 }
+
+// The options of a memoized function are a struct typed by its key and
+// value, so a key or skip function of the wrong type does not compile.
+func ExampleMemoizeOptions() {
+	ctx := context.Background()
+	users := cachet.Must(cachet.New[int](memstore.Must(nil), codec.JSON[Customer](), &cachet.Options[int]{Namespace: "users"}))
+	getUser := cachet.Memoize(users, loadCustomer, &cachet.MemoizeOptions[int, Customer]{
+		TTL:           10 * time.Minute,
+		NotFound:      ErrNoCustomer,    // cache "not found" too,
+		NotFoundTTL:   time.Minute,      // for a minute
+		StampedeLease: 30 * time.Second, // one process computes
+		EarlyRefresh:  1,                // XFetch
+	})
+
+	u, _ := getUser(ctx, 7)
+	fmt.Println(u.Name)
+	_, err := getUser(ctx, 0)
+	fmt.Println(errors.Is(err, ErrNoCustomer))
+	_, err = getUser(ctx, 0) // "not found" from the cache: no load
+	fmt.Println(errors.Is(err, ErrNoCustomer))
+	// Output:
+	// loading customer 7
+	// customer 7
+	// loading customer 0
+	// true
+	// true
+}

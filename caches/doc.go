@@ -32,6 +32,11 @@
 // blank import of store/redisstore/redisurl and
 // store/memcachestore/memcacheurl, as for cachet.Open.
 //
+// Building an alias' cache opens its store; a store URL with ping=true
+// (or ping=2s) checks the store then, and the Alias or Create call that
+// builds it returns the error, naming the URL, when the store does not
+// answer (see cachet.Open).
+//
 // Errors in a configuration wrap cachet.ErrInvalidOption and name the
 // alias; errors.As finds a *storeurl.OptionError naming the option.
 package caches

@@ -3,6 +3,7 @@ package caches_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/cachet-go/cachet"
@@ -91,4 +92,37 @@ func ExampleRegistry_Add() {
 	// Output:
 	// true
 	// hello [default sessions]
+}
+
+// The README's configuration (testdata/caches.json): Alias returns the
+// one cache of an alias, Create a new one that its caller closes.
+// Opening makes no round trip, so the example needs neither Redis nor
+// memcached.
+func Example_configFile() {
+	type Session struct{ User string }
+	data, err := os.ReadFile("testdata/caches.json")
+	if err != nil {
+		panic(err)
+	}
+
+	var r caches.Registry // the zero value is ready; caches.DefaultRegistry also exists
+	defer r.Close()
+	if err := r.ConfigureJSON(data); err != nil {
+		panic(err)
+	}
+	sessions, err := caches.Alias[string, Session](&r, "sessions") // the same *Cache every call
+	if err != nil {
+		panic(err)
+	}
+	drafts, err := caches.Create[string, []byte](&r, "pages",
+		&cachet.Options[string]{Namespace: "drafts"}) // a new one; you Close it
+	if err != nil {
+		panic(err)
+	}
+	defer drafts.Close()
+
+	k1, _ := sessions.Key("abc")
+	k2, _ := drafts.Key("/index")
+	fmt.Println(k1, k2)
+	// Output: sess:2:abc drafts:/index
 }

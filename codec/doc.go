@@ -2,7 +2,7 @@
 //
 // A [Codec] is chosen per cache and fixes the cache's value type:
 //
-//	c, err := cachet.New[string](s, codec.JSON[User](), nil) // Cache[string, User]
+//	c, err := cachet.New[string](s, codec.JSON[Profile](), nil) // Cache[string, Profile]
 //
 // Encoding and decoding failures are returned wrapped so that
 // errors.Is(err, codec.ErrEncode) and errors.Is(err, codec.ErrDecode) hold,

@@ -1,13 +1,16 @@
 package codec_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/store/memstore"
 )
 
 type Profile struct {
@@ -135,4 +138,22 @@ func Example_errors() {
 	// true
 	// codec: cannot encode value: json: unsupported value: NaN
 	// true
+}
+
+// A codec is chosen per cache and fixes the cache's value type: here a
+// *cachet.Cache[string, Profile], inferred from codec.JSON[Profile]().
+func Example_cache() {
+	ctx := context.Background()
+	s := memstore.Must(nil)
+	defer s.Close()
+	c, err := cachet.New[string](s, codec.JSON[Profile](), nil) // Cache[string, Profile]
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	c.Set(ctx, "ada", Profile{Name: "Ada", Langs: []string{"en"}})
+	p, _ := c.Get(ctx, "ada")
+	fmt.Println(p.Name, p.Langs)
+	// Output: Ada [en]
 }

@@ -54,10 +54,22 @@
 //     own bytes for the duration of f, saving that copy. [GetFunc] uses
 //     only a Lender that is the store it is given, not one found through
 //     middleware, which would bypass what the middleware does on Get.
+//   - [Pinger] is an optional interface that may be implemented by a Store
+//     that talks to a server (redisstore and memcachestore do). If a Store
+//     does not implement Pinger, [Ping] asks it whether a probe key
+//     exists, which any working store answers.
+//   - [NamespaceUser] is an optional interface that may be implemented by
+//     a Store that keeps namespaces apart by its own means (memcachestore's
+//     generations). If a Store does not implement it, callers skip the
+//     declaration and the Store treats every key alike.
+//   - [Invalidator] is an optional interface that may be implemented by a
+//     Store that can stream the keys other clients changed (redisstore on
+//     a standalone Redis). If a Store does not implement it, cachet's
+//     local tier bounds staleness by its ttl.
 //
 // The consumer side, "use the capability, else fall back", is written
 // once, in [CompareAndDelete], [GetVersion], [CompareAndSwap],
-// [IncrementFloat], [IsInProcess] and [GetFunc].
+// [IncrementFloat], [IsInProcess], [Ping] and [GetFunc].
 //
 // # Middleware
 //

@@ -65,3 +65,31 @@ func Example() {
 	// cachet.hits{op=get} 1
 	// cachet.misses{op=get} 1
 }
+
+// The form of the package documentation: a program that has set up the
+// global providers (with its exporters) at start-up leaves
+// TracerProvider and MeterProvider unset.
+func Example_globalProviders() {
+	ctx := context.Background()
+	s := memstore.Must(nil)
+	defer s.Close()
+
+	opts := &otelcachet.Options{System: "memory"} // db.system.name: redis, memcached, ...
+	metrics, err := otelcachet.Metrics(opts)
+	if err != nil {
+		panic(err)
+	}
+	users, err := cachet.New[string](s, codec.String(), &cachet.Options[string]{
+		Namespace:  "users",
+		Middleware: []cachet.Middleware{otelcachet.Tracing(opts), metrics},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
+
+	users.Set(ctx, "42", "Ada") // a span and a measurement
+	v, _ := users.Get(ctx, "42")
+	fmt.Println(v)
+	// Output: Ada
+}

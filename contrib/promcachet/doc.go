@@ -6,14 +6,24 @@
 //
 // # Usage
 //
+// [Metrics] is cachet.Metrics over a [Recorder] ([NewRecorder]); put it in
+// a cache's Options.Middleware:
+//
 //	mw, err := promcachet.Metrics(&promcachet.Options{
 //		ConstLabels: prometheus.Labels{"cache": "users"},
 //	})
-//	if err != nil { ... }
-//	s := mw(redisStore) // or Options.Middleware of a cachet.Cache
+//	if err != nil {
+//		panic(err)
+//	}
+//	users, err := cachet.New[string](s, codec.String(), &cachet.Options[string]{
+//		Namespace:  "users",
+//		Middleware: []cachet.Middleware{mw},
+//	})
 //
 // The metrics (durations, errors by class, hits and misses, each by
-// operation) are listed on [Recorder]. Keys are never recorded.
+// operation; read-through calls by result and the refreshes they start;
+// the loader's latency and errors as op="load") are listed on [Recorder].
+// Keys are never recorded.
 //
 // # Performance
 //

@@ -60,3 +60,27 @@ func ExampleMetrics() {
 	// cachet_hits_total{cache=users,op=get} 1
 	// cachet_misses_total{cache=users,op=get} 1
 }
+
+// The form of the package documentation: a program leaves Registerer
+// unset, so the metrics go to the default registry that promhttp serves.
+// (The example has no Output, so go test compiles it but does not run
+// it: it would register the metrics in the process' default registry.)
+func Example_defaultRegistry() {
+	s := memstore.Must(nil)
+	defer s.Close()
+
+	mw, err := promcachet.Metrics(&promcachet.Options{
+		ConstLabels: prometheus.Labels{"cache": "users"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	users, err := cachet.New[string](s, codec.String(), &cachet.Options[string]{
+		Namespace:  "users",
+		Middleware: []cachet.Middleware{mw},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
+}

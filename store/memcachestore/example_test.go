@@ -137,3 +137,17 @@ func ExampleStore_Increment() {
 	// -2
 	// -2
 }
+
+// Several servers, each key on one of them (gomemcache's ServerList
+// picks it by hash). The example has no Output, so go test compiles it
+// but does not run it: its servers are an application's, not the tests'.
+func ExampleNewFromServers() {
+	s, err := memcachestore.NewFromServers([]string{"10.0.0.1:11211", "10.0.0.2:11211"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(context.Background()); err != nil { // every server answers
+		log.Fatal(err)
+	}
+}

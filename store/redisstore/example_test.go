@@ -199,3 +199,17 @@ func ExampleStore_Clear() {
 	fmt.Printf("%q\n", vals)
 	// Output: ["" "" "ada"]
 }
+
+// The form of the package documentation, with the address an application
+// would write. It has no Output, so go test compiles it but does not run
+// it (ExampleOpen runs the same against the tests' server).
+func ExampleOpen_localhost() {
+	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{"localhost:6379"}, DB: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(context.Background()); err != nil { // opening makes no round trip
+		log.Fatal(err)
+	}
+}

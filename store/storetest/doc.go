@@ -5,7 +5,7 @@
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {
-//			s, err := mystore.New(...)
+//			s, err := memstore.New(nil) // your store, empty
 //			if err != nil {
 //				t.Fatal(err)
 //			}
@@ -81,7 +81,7 @@
 //	func TestMyMiddleware(t *testing.T) {
 //		storetest.RunMiddleware(t, func(t *testing.T) store.Store {
 //			return memstore.Must(nil)
-//		}, mymw.New(), nil)
+//		}, myMiddleware, nil) // a func(store.Store) store.Store
 //	}
 //
 // # Timing

@@ -19,7 +19,7 @@
 // [Scheme]: a function that checks a URL (without opening anything) and
 // returns the function that opens the store it describes. [Parse] removes
 // the cache options (ttl, namespace and its aliases key_prefix and prefix,
-// version, disabled) before the scheme sees the URL, so every query option left is
+// version, disabled, ping) before the scheme sees the URL, so every query option left is
 // the scheme's own. [ParseDuration], [ParseInt] and [Hosts] read option
 // values and host lists alike in every scheme, and report a bad value as
 // an [*OptionError], which wraps [ErrInvalidOption].

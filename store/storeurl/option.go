@@ -74,6 +74,7 @@ var cacheOptionNames = map[string]string{
 	"prefix":     "namespace",
 	"version":    "version",
 	"disabled":   "disabled",
+	"ping":       "ping",
 }
 
 // takeOptions removes the cache options from q and returns them.
@@ -126,9 +127,32 @@ func takeOptions(q url.Values) (Options, *OptionError) {
 				return o, Errorf(name, v, "want true or false")
 			}
 			o.Disabled = b
+		case "ping":
+			d, err := parsePing(name, v)
+			if err != nil {
+				return o, err
+			}
+			o.Ping = d
 		}
 	}
 	return o, nil
+}
+
+// parsePing reads ?ping=: true or false (in any case), or a duration
+// bounding the check (a whole number of seconds or a Go duration; zero
+// means no check, as false does).
+func parsePing(name, v string) (time.Duration, *OptionError) {
+	switch strings.ToLower(v) {
+	case "true":
+		return DefaultPingTimeout, nil
+	case "false":
+		return 0, nil
+	}
+	d, err := ParseDuration(name, v)
+	if err != nil || d < 0 {
+		return 0, Errorf(name, v, "want true, false or a duration bounding the check, such as 2s")
+	}
+	return d, nil
 }
 
 // ParseDuration parses the value v of the option named name: a whole

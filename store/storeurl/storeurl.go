@@ -1,7 +1,9 @@
 package storeurl
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,7 +18,7 @@ import (
 // [Register].
 //
 // The URL it receives has already lost the cache options (ttl, namespace,
-// key_prefix, prefix, version, disabled), so every query option left is the
+// key_prefix, prefix, version, disabled, ping), so every query option left is the
 // scheme's own: a Scheme must reject the options it does not know. It
 // must check everything it can (hosts, numbers, durations, unknown
 // options) without opening anything or doing I/O, and report a bad option
@@ -80,7 +82,16 @@ type Options struct {
 	// reads them): the cache starts with its kill switch off (see
 	// cachet.Cache.Disable).
 	Disabled bool
+	// Ping is from ?ping=: how long [URL.Open] waits for the store to
+	// answer a check ([store.Ping]) before it returns the store. ping=true
+	// means [DefaultPingTimeout]; a duration (ping=2s, or ping=2, a whole
+	// number of seconds) sets the bound; zero (ping=false, ping=0, or no
+	// ping option) means no check, and Open makes no round trip.
+	Ping time.Duration
 }
+
+// DefaultPingTimeout bounds the open-time check of a URL with ping=true.
+const DefaultPingTimeout = 5 * time.Second
 
 // URL is a parsed and checked store URL, ready to open. Make one with
 // [Parse]. A URL is immutable and safe for concurrent use.
@@ -102,8 +113,16 @@ func (u *URL) String() string { return u.display }
 
 // Open opens a new store as the URL describes (or a new handle on the
 // named in-process store of a memory URL). The caller closes it. Stores
-// connect lazily: Open itself makes no network round trip, so an
+// connect lazily: without ?ping=, Open makes no network round trip, so an
 // unreachable server shows up as errors of the first operations.
+//
+// With ?ping= (see [Options.Ping]), Open checks that the store answers
+// before returning it, with [store.Ping]: the Ping of a [store.Pinger]
+// (found with [store.As]; redisstore and memcachestore have one), else an
+// Exists of a probe key. If the check fails within the bound, Open closes
+// the store and returns an error naming the URL (passwords masked) that
+// wraps the cause, such as the dial error or
+// context.DeadlineExceeded.
 func (u *URL) Open() (store.Store, error) {
 	s, err := u.open()
 	if err != nil {
@@ -116,18 +135,39 @@ func (u *URL) Open() (store.Store, error) {
 		}
 		return nil, &contextError{"open " + u.display, err}
 	}
+	if u.opts.Ping > 0 {
+		if err := u.ping(s); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// ping checks that s answers within u's ping bound.
+func (u *URL) ping(s store.Store) error {
+	ctx, cancel := context.WithTimeout(context.Background(), u.opts.Ping)
+	defer cancel()
+	err := store.Ping(ctx, s)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within ping=%v: %w", u.opts.Ping, err)
+	}
+	return &contextError{"open " + u.display, err} // err names the ping (or exists) that failed
 }
 
 // Parse parses and checks a store URL without opening anything. It finds
 // the registered [Scheme] of the URL, takes the cache options (ttl,
-// namespace and its aliases key_prefix and prefix, version, disabled) out
-// of its query and hands the rest to the scheme.
+// namespace and its aliases key_prefix and prefix, version, disabled,
+// ping) out of its query and hands the rest to the scheme.
 //
 // The cache options are returned by [URL.Options]: ttl is a whole number
 // of seconds or a Go duration such as "90s", and must be positive;
 // namespace and version must be non-empty and may not contain ':';
-// disabled is true or false.
+// disabled is true or false; ping is true, false or a duration (see
+// [Options.Ping]).
 //
 // A bad URL gives an [*OptionError] naming the option and its value: an
 // unknown scheme or option, a malformed number or duration, a missing
