@@ -64,8 +64,8 @@ type run struct {
 // report is what a child process measured.
 type report struct {
 	Calls, Slow, Waits, Stale, Errors int64
-	Ops                         map[string]int64
-	Recomputes                  []int64 // fn start times, Unix nanoseconds
+	Ops                               map[string]int64
+	Recomputes                        []int64 // fn start times, Unix nanoseconds
 }
 
 func main() {
