@@ -11,7 +11,9 @@
 //   - calls that waited for a recompute: they took at least the recompute
 //     time and returned a value computed after they began, so no value
 //     was there for them (a call of a running early or stale refresh gets
-//     the value it began with),
+//     the value it began with); a call that the scheduler held up while a
+//     refresh landed counts too (on a loaded machine whole processes
+//     stall: such counts come in multiples of -workers),
 //   - calls answered with a value past its ttl (stale-while-revalidate, or
 //     early refresh's margin while a late refresh runs),
 //   - store round trips per call (Gets, and all operations with the
