@@ -38,6 +38,7 @@ const (
 	entryFresh                   // within its ttl
 	entryEarly                   // within its ttl, but XFetch says refresh
 	entryStale                   // past its ttl, within the stale window
+	entryGrace                   // past its ttl, within early refresh's margin (memoize_early.go)
 )
 
 // lookup reads key's entry. A read error, a value in the other format or
@@ -82,11 +83,20 @@ func (m *Memoizer[K, V]) decode(key string, b []byte, now int64) (V, entry.Heade
 	}
 	state := entryFresh
 	if h.Expiry != 0 && now != 0 && now >= h.Expiry {
-		if m.cfg.swr <= 0 || h.Negative() || now >= h.Expiry+int64(m.cfg.swr) {
+		switch {
+		case h.Negative():
+			state = entryMiss
+		case m.cfg.swr > 0 && now < h.Expiry+int64(m.cfg.swr):
+			state = entryStale
+		case m.cfg.beta > 0 && now < h.Expiry+int64(m.margin(h.Delta)):
+			state = entryGrace
+		default:
+			state = entryMiss
+		}
+		if state == entryMiss {
 			var zero V
 			return zero, h, entryMiss
 		}
-		state = entryStale
 	} else if m.cfg.beta > 0 && h.Expiry != 0 && !h.Negative() && now != 0 && m.early(key, now, h.Expiry, h.Delta) {
 		state = entryEarly
 	}
@@ -111,7 +121,8 @@ func (m *Memoizer[K, V]) result(v V, h entry.Header, key string) (V, error) {
 }
 
 // answer reads key for a Call of k: a hit (fresh, early or stale, the last
-// two starting a background refresh) or a closed store is the call's
+// two starting a background refresh, or within early refresh's margin
+// while a refresh of it is under way) or a closed store is the call's
 // answer.
 func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, error) {
 	v, h, state, err := m.lookup(ctx, key)
@@ -120,6 +131,11 @@ func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, 
 		return v, false, err
 	case state == entryMiss:
 		return v, false, nil
+	case state == entryGrace:
+		if !m.refreshUnderWay(key, h.Expiry) {
+			return v, false, nil
+		}
+		noteServed(ctx, true)
 	case state != entryFresh:
 		noteServed(ctx, state == entryStale) // observe_call.go
 		m.refreshAsync(ctx, k, key, h.Expiry)
@@ -188,7 +204,7 @@ func (m *Memoizer[K, V]) callNoWrite(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		return v, err
 	}
-	if state != entryMiss {
+	if state != entryMiss && (state != entryGrace || m.refreshUnderWay(key, h.Expiry)) {
 		return m.result(v, h, key)
 	}
 	if err := ctx.Err(); err != nil {
@@ -302,8 +318,8 @@ func (m *Memoizer[K, V]) entry(key string, now time.Time, h entry.Header, v V, t
 	sttl := ttl
 	if ttl > 0 {
 		h.Expiry = expiryAt(now, ttl)
-		if !h.Negative() && m.cfg.swr > 0 {
-			sttl += m.cfg.swr
+		if keep := m.keep(h); keep > 0 {
+			sttl += keep
 			h.Flags |= entry.FlagStale
 		}
 	}
@@ -340,15 +356,17 @@ func (m *Memoizer[K, V]) takeLease(ctx context.Context, key string) (*lease.Leas
 // done reports that the wait produced the call's answer (v, err);
 // otherwise the caller computes the value and unlocks l, if not nil,
 // afterwards. When the store fails, the call goes on without the lock.
+// An entry within early refresh's margin is the answer once the lock is
+// found taken: its refresh is under way (see graceLocked).
 func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, done bool, v V, err error) {
 	backoff := m.cfg.poll
 	maxBackoff := min(16*m.cfg.poll, m.cfg.lease)
-	for {
+	for first := true; ; first = false {
 		l, err := m.takeLease(ctx, key)
 		if err == nil {
 			// The value may have been written, and the lock released,
 			// between our miss and our Add.
-			if v, h, state, _ := m.lookup(ctx, key); state != entryMiss {
+			if v, h, state, _ := m.lookup(ctx, key); state != entryMiss && state != entryGrace {
 				m.unlock(ctx, l)
 				v, err := m.result(v, h, key)
 				return nil, true, v, err
@@ -357,6 +375,12 @@ func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, 
 		}
 		if !errors.Is(err, ErrExists) {
 			return nil, false, v, nil
+		}
+		if first && m.cfg.beta > 0 {
+			if v, h, ok := m.graceLocked(ctx, key); ok {
+				v, err := m.result(v, h, key)
+				return nil, true, v, err
+			}
 		}
 		// Jitter: sleep a random time in [backoff/2, backoff].
 		d := backoff/2 + time.Duration(mrand.Int64N(int64(backoff/2)+1))
@@ -369,6 +393,10 @@ func (m *Memoizer[K, V]) lock(ctx context.Context, key string) (l *lease.Lease, 
 		}
 		backoff = min(2*backoff, maxBackoff)
 		if v, h, state, _ := m.lookup(ctx, key); state != entryMiss {
+			if state == entryGrace {
+				m.markLocked(key, h.Expiry)
+				noteServed(ctx, true)
+			}
 			v, err := m.result(v, h, key)
 			return nil, true, v, err
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"time"
+
+	"github.com/cachet-go/cachet/internal/entry"
 )
 
 // Early refresh and the background refresh lifecycle (issue 17).
@@ -23,6 +25,16 @@ import (
 // expiry); a draw per process fires at the earliest of the processes'
 // moments (mean lead delta*beta*H(n) with n processes, 2.08 for 4). No
 // state is kept.
+//
+// A refresh that runs late (the machine is loaded, fn is slower than
+// last time) must not leave readers without a value: the store keeps an
+// early-refreshed entry for a margin past its ttl (margin), and a reader
+// of an entry past its ttl but within the margin is served the old value
+// while a refresh of that entry is under way (this process's background
+// refresh, or another process's, whose stampede lock this process found
+// taken); otherwise it is a miss, as without the margin. So a reader waits
+// only if no refresh of the entry began before its expiry, or the refresh
+// outlasts the margin.
 
 // entrySeed is the seed of the draws (tests replace it).
 const entrySeed = 0x5ca1ab1e_cac4e7
@@ -74,11 +86,84 @@ func (m *Memoizer[K, V]) early(key string, now, expiry, delta int64) bool {
 
 // refreshMark is the value of Memoizer.refreshing for a key: a refresh of
 // the entry with the expiry trigger runs in this process (until == 0), or
-// ran, or found another process's lock, and further triggers by that
-// entry are ignored until until (Unix nanoseconds of cfg.now).
+// ran, or found another process's lock (other), and further triggers by
+// that entry are ignored until until (Unix nanoseconds of cfg.now).
 type refreshMark struct {
 	trigger int64
 	until   int64
+	other   bool // another process's lock was found taken: it refreshes the entry
+}
+
+// margin is how long past its ttl the store keeps an entry whose
+// computation took delta (nanoseconds), with early refresh:
+// max(2*delta, TTL/10), at most TTL, where TTL is the configured ttl
+// (MemoizeOptions.TTL, or the cache's default).
+func (m *Memoizer[K, V]) margin(delta int64) time.Duration {
+	ttl := m.cfg.ttl
+	return min(ttl, max(2*time.Duration(delta), ttl/10))
+}
+
+// keep is how long past its ttl the store keeps the entry with header h:
+// the stale window, or early refresh's margin, whichever is longer;
+// negative entries not at all.
+func (m *Memoizer[K, V]) keep(h entry.Header) time.Duration {
+	if h.Negative() {
+		return 0
+	}
+	keep := m.cfg.swr
+	if m.cfg.beta > 0 {
+		keep = max(keep, m.margin(h.Delta))
+	}
+	return keep
+}
+
+// refreshUnderWay reports whether this process knows that a refresh of
+// key's entry with expiry runs: its own background refresh, or another
+// process's, whose lock it found taken less than StampedeLease ago (the
+// lock's own bound).
+func (m *Memoizer[K, V]) refreshUnderWay(key string, expiry int64) bool {
+	o, ok := m.refreshing.Load(key)
+	if !ok {
+		return false
+	}
+	mark := o.(*refreshMark)
+	return mark.trigger == expiry && (mark.until == 0 || (mark.other && m.cfg.now().UnixNano() < mark.until))
+}
+
+// markLocked notes that another process holds the lock of key's entry
+// with expiry trigger: until the hold is over, reads of the entry within
+// its margin are served and trigger no refresh here. A refresh running in
+// this process keeps its mark.
+func (m *Memoizer[K, V]) markLocked(key string, trigger int64) {
+	held := &refreshMark{trigger: trigger, until: m.cfg.now().Add(m.hold()).UnixNano(), other: true}
+	for {
+		old, loaded := m.refreshing.LoadOrStore(key, held)
+		if !loaded {
+			break
+		}
+		if o := old.(*refreshMark); o.until == 0 || (o.trigger == trigger && o.other) {
+			return
+		}
+		if m.refreshing.CompareAndSwap(key, old, held) {
+			break
+		}
+	}
+	time.AfterFunc(m.hold(), func() { m.refreshing.CompareAndDelete(key, held) })
+}
+
+// graceLocked is a reader's answer when it missed, found key's stampede
+// lock taken, and reads the entry again: an entry within its margin is
+// served, and its key marked (markLocked), so that later reads in this
+// process are served without a lock attempt.
+func (m *Memoizer[K, V]) graceLocked(ctx context.Context, key string) (V, entry.Header, bool) {
+	v, h, state, _ := m.lookup(ctx, key)
+	if state != entryGrace {
+		var zero V
+		return zero, h, false
+	}
+	m.markLocked(key, h.Expiry)
+	noteServed(ctx, true)
+	return v, h, true
 }
 
 // refreshHold is how long triggers by an entry that this process has
@@ -121,15 +206,15 @@ func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string, trig
 		}
 	}
 	started := m.c.life.goBackground(ctx, func(ctx context.Context) {
-		var done bool
+		var done, other bool
 		func() {
 			defer func() { _ = recover() }()
-			done = m.refreshEntry(ctx, k, key, trigger)
+			done, other = m.refreshEntry(ctx, k, key, trigger)
 		}()
 		if done {
 			// Hold the mark: later triggers by the same entry are ignored
 			// for a while; a newer entry is not held back.
-			held := &refreshMark{trigger: trigger, until: m.cfg.now().Add(m.hold()).UnixNano()}
+			held := &refreshMark{trigger: trigger, until: m.cfg.now().Add(m.hold()).UnixNano(), other: other}
 			if m.refreshing.CompareAndSwap(key, mark, held) {
 				time.AfterFunc(m.hold(), func() { m.refreshing.CompareAndDelete(key, held) })
 			}
@@ -149,16 +234,16 @@ func (m *Memoizer[K, V]) refreshAsync(ctx context.Context, k K, key string, trig
 // with expiry trigger. With the stampede lock it takes the lock only if
 // it is free; it then reads the entry again and calls fn only if the
 // entry is still the one that triggered the refresh (or is gone). It
-// reports whether the entry is dealt with: refreshed, found newer, or
-// being refreshed by another process (the lock was taken); false when fn
-// failed, so that a later read tries again.
-func (m *Memoizer[K, V]) refreshEntry(ctx context.Context, k K, key string, trigger int64) bool {
+// reports whether the entry is dealt with (done): refreshed, found newer,
+// or being refreshed by another process (other: the lock was taken);
+// false when fn failed, so that a later read tries again.
+func (m *Memoizer[K, V]) refreshEntry(ctx context.Context, k K, key string, trigger int64) (done, other bool) {
 	ctx, cancel := m.callCtx(ctx)
 	defer cancel()
 	if m.cfg.lease > 0 {
 		l, err := m.takeLease(ctx, key)
 		if errors.Is(err, ErrExists) {
-			return true // another process computes it
+			return true, true // another process computes it
 		}
 		if err == nil {
 			defer m.unlock(ctx, l)
@@ -166,11 +251,11 @@ func (m *Memoizer[K, V]) refreshEntry(ctx context.Context, k K, key string, trig
 	}
 	_, h, state, err := m.lookup(ctx, key)
 	if err != nil {
-		return true // closed
+		return true, false // closed
 	}
 	if state != entryMiss && h.Expiry != trigger {
-		return true // a newer value is there
+		return true, false // a newer value is there
 	}
 	_, err = m.compute(ctx, k, key, true)
-	return err == nil
+	return err == nil, false
 }

@@ -2,11 +2,16 @@ package cachet
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
@@ -317,4 +322,275 @@ func TestMemoize_RefreshLockTakenMarksBusy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMemoize_LateRefreshServesOldValue: a background refresh that is
+// still running when the entry's ttl passes (here, blocked in fn) leaves
+// no reader without a value: within the margin past the ttl, every
+// process serves the old value at once, without a lock attempt per read,
+// and fn runs once. Past the margin, or with no refresh under way, a
+// reader misses as before.
+func TestMemoize_LateRefreshServesOldValue(t *testing.T) {
+	for _, backend := range []string{"redis", "memstore"} {
+		t.Run(backend, func(t *testing.T) {
+			var c *Cache[string, int]
+			var s store.Store
+			var rec *opRecorder
+			if backend == "redis" {
+				c, s, rec = redisCache(t, nil)
+			} else {
+				c, s, rec = newTestCache(t, nil)
+			}
+			ctx := context.Background()
+			clock := &fakeClock{}
+			clock.ns.Store(time.Now().UnixNano())
+			const (
+				ttl   = time.Minute
+				delta = 5 * time.Second // margin: max(2*delta, ttl/10) = 10s
+				lease = 30 * time.Second
+			)
+			var calls atomic.Int32
+			inFn := make(chan struct{}, 1)
+			release := make(chan struct{})
+			fn := func(ctx context.Context, k string) (int, error) {
+				n := calls.Add(1)
+				if n == 1 {
+					clock.advance(delta)
+					return 1, nil
+				}
+				inFn <- struct{}{}
+				<-release
+				return int(n), nil
+			}
+			var r atomic.Value
+			r.Store(1.0) // never early
+			refreshed := make(chan string, 8)
+			// Three Memoizers of one function stand for three processes.
+			var p [3]*Memoizer[string, int]
+			for i := range p {
+				var err error
+				p[i], err = NewMemoizer(c, fn, &MemoizeOptions[string, int]{TTL: ttl, EarlyRefresh: 1,
+					StampedeLease: lease, StampedePoll: time.Millisecond, now: clock.now,
+					draw:      func(string, int64) float64 { return r.Load().(float64) },
+					onRefresh: func(k string) { refreshed <- k }})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A call that waits for the blocked refresh fails here
+			// instead of hanging.
+			call := func(i int) (int, error) {
+				ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				return p[i].Call(ctx, "k")
+			}
+			if v, err := call(0); v != 1 || err != nil {
+				t.Fatalf("first call = %d, %v; want 1, nil", v, err)
+			}
+			key, _ := p[0].Key("k")
+			if d, err := s.TTL(ctx, key); err != nil || d <= ttl || d > ttl+10*time.Second {
+				t.Fatalf("store ttl %v, %v; want the ttl and the margin, %v", d, err, ttl+10*time.Second)
+			}
+
+			// 10s before the expiry the entry is due (-ln r ≈ 13.8 deltas):
+			// process 0 starts the refresh, which blocks in fn; process 1
+			// finds the lock taken.
+			clock.advance(ttl - 10*time.Second)
+			r.Store(1e-6)
+			if v, err := call(0); v != 1 || err != nil {
+				t.Fatalf("due call = %d, %v; want the cached 1", v, err)
+			}
+			<-inFn
+			if v, err := call(1); v != 1 || err != nil {
+				t.Fatalf("due call in process 1 = %d, %v; want the cached 1", v, err)
+			}
+			<-refreshed // process 1's attempt found the lock taken
+
+			// The ttl passes while the refresh is blocked; within the margin
+			// every process serves the old value, the ones that knew of the
+			// refresh without a lock attempt, process 2 after one.
+			clock.advance(15 * time.Second) // 5s past the expiry
+			adds := rec.count("add")
+			for i := range 30 {
+				if v, err := call(i % 3); v != 1 || err != nil {
+					t.Fatalf("process %d, 5s past the ttl, refresh under way: %d, %v; want the old 1 at once", i%3, v, err)
+				}
+			}
+			if n := rec.count("add") - adds; n != 1 {
+				t.Fatalf("30 reads within the margin sent %d SET NX; want 1 (process 2's first read)", n)
+			}
+			if n := calls.Load(); n != 2 {
+				t.Fatalf("fn ran %d times; want 2 (the fill and the refresh)", n)
+			}
+
+			// Past the margin the old value is not served: the reader
+			// waits for the refresh.
+			clock.advance(6 * time.Second) // 11s past the expiry
+			wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			_, err := p[2].Call(wctx, "k")
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("past the margin: err = %v; want the wait for the refresh to end at the deadline", err)
+			}
+
+			r.Store(1.0) // the new entry is not due
+			close(release)
+			<-refreshed // process 0's refresh stored 2
+			for i := range p {
+				if v, err := call(i); v != 2 || err != nil {
+					t.Fatalf("process %d after the refresh: %d, %v; want 2", i, v, err)
+				}
+			}
+			if n := calls.Load(); n != 2 {
+				t.Fatalf("fn ran %d times; want 2: one recompute for the late refresh", n)
+			}
+
+			// Within the margin of the new entry but with no refresh under
+			// way (none was due), a reader computes the value itself, as at
+			// the ttl without early refresh.
+			clock.advance(ttl + 3*time.Second)
+			if v, err := call(1); v != 3 || err != nil {
+				t.Fatalf("within the margin, no refresh under way: %d, %v; want a new value, 3", v, err)
+			}
+		})
+	}
+}
+
+// TestMemoize_EarlyRefreshRoundTrips checks on a real redis-server what a
+// hot key costs with early refresh and the stampede lock: a hit is one
+// GET and no other command, and an entry that comes due while three
+// processes read it concurrently costs one SET NX per process and one
+// call of fn.
+func TestMemoize_EarlyRefreshRoundTrips(t *testing.T) {
+	srv := testserver.Redis(t)
+	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c, rec := newCacheOver(t, s, nil)
+	t.Cleanup(func() { c.Close() })
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	ctx := context.Background()
+	clock := &fakeClock{}
+	clock.ns.Store(time.Now().UnixNano())
+	var calls atomic.Int32
+	release := make(chan struct{})
+	fn := func(ctx context.Context, k string) (int, error) {
+		n := calls.Add(1)
+		if n == 1 {
+			clock.advance(time.Second) // delta
+		} else {
+			<-release
+		}
+		return int(n), nil
+	}
+	var r atomic.Value
+	r.Store(1.0)
+	refreshed := make(chan string, 8)
+	var p [3]*Memoizer[string, int]
+	for i := range p {
+		p[i], err = NewMemoizer(c, fn, &MemoizeOptions[string, int]{TTL: time.Hour, EarlyRefresh: 1,
+			StampedeLease: 10 * time.Second, now: clock.now,
+			draw:      func(string, int64) float64 { return r.Load().(float64) },
+			onRefresh: func(k string) { refreshed <- k }})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p[0].Call(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hits: one GET each, nothing else.
+	before := commandStats(t, admin)
+	const hits = 90
+	for i := range hits {
+		if v, err := p[i%3].Call(ctx, "k"); v != 1 || err != nil {
+			t.Fatalf("hit %d = %d, %v; want 1, nil", i, v, err)
+		}
+	}
+	after := commandStats(t, admin)
+	for cmd, n := range after {
+		n -= before[cmd]
+		switch {
+		case cmd == "info":
+		case cmd == "get" && n != hits:
+			t.Errorf("%d hits sent %d GETs; want one each", hits, n)
+		case cmd != "get" && n != 0:
+			t.Errorf("%d hits sent %d %s; want none", hits, n, strings.ToUpper(cmd))
+		}
+	}
+
+	// The entry comes due; 3 processes x 4 workers read it 25 times each
+	// while the refresh (blocked in fn) runs.
+	clock.advance(time.Hour - 10*time.Second)
+	r.Store(1e-6)
+	adds, gets := rec.count("add"), rec.count("get")
+	var wg sync.WaitGroup
+	for w := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				if v, err := p[w%3].Call(ctx, "k"); v != 1 || err != nil {
+					t.Errorf("process %d: %d, %v; want the cached 1 during the refresh", w%3, v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(release)
+	for range p {
+		<-refreshed // one refresh attempt per process
+	}
+	if n := rec.count("add") - adds; n != 3 {
+		t.Errorf("300 reads of a due entry by 3 processes sent %d SET NX; want 3, one per process", n)
+	}
+	if n := rec.count("get") - gets; n > 300+1 {
+		t.Errorf("300 reads sent %d GETs; want at most one each and the refresh's re-read", n)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("fn ran %d times; want 2 (the fill and one refresh)", n)
+	}
+	for i := range p {
+		if v, err := p[i].Call(ctx, "k"); v != 2 || err != nil {
+			t.Errorf("process %d after the refresh: %d, %v; want 2", i, v, err)
+		}
+	}
+	select {
+	case k := <-refreshed:
+		t.Errorf("a further refresh of %s; want none", k)
+	default:
+	}
+}
+
+// commandStats returns the number of calls of each command a
+// redis-server has served (INFO commandstats).
+func commandStats(t *testing.T, c *redis.Client) map[string]int {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=12,usec=...
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		n, err := strconv.Atoi(calls)
+		if err != nil {
+			t.Fatalf("INFO commandstats line %q: %v", line, err)
+		}
+		stats[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	if len(stats) == 0 {
+		t.Fatalf("no command statistics in %q", info)
+	}
+	return stats
 }

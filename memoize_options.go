@@ -111,6 +111,19 @@ type MemoizeOptions[K comparable, V any] struct {
 	// process costs one lock attempt, not one per read. A refresh whose fn
 	// fails is retried by a later read.
 	//
+	// A refresh may still be running when the ttl passes (fn is slower
+	// than last time, the machine is loaded, the moment drawn was late).
+	// So that readers do not then wait, the store keeps each entry for a
+	// margin of max(2*delta, TTL/10), at most TTL, past its ttl, and a
+	// call that finds an entry past its ttl but within the margin returns
+	// it at once, only while a refresh of that entry is under way: a
+	// background refresh in this process, or another process's, whose
+	// stampede lock this process found taken less than StampedeLease ago
+	// (finding it costs one SET NX per process). Otherwise, and past the
+	// margin, such an entry is a miss, as at the ttl without early
+	// refresh. Such calls are reported as Stale. Cache.Get treats an entry
+	// past its ttl as missing.
+	//
 	// It needs a ttl and the entry format (not Options.Raw). Not for
 	// MemoizeMany. Default: 0, off.
 	EarlyRefresh float64

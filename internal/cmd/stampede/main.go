@@ -2,17 +2,27 @@
 // across several OS processes sharing a real redis-server (issue 17): it
 // starts a redis-server (or uses -redis), runs -procs copies of itself,
 // each with -workers goroutines calling one memoized function for
-// -duration, and reports, per strategy:
+// -duration, and reports, per strategy (plain, the stampede lock alone,
+// early refresh with the lock, stale-while-revalidate with the lock):
 //
 //   - recomputes per ttl window (mean and max over the windows of the run),
-//   - callers that waited at least the recompute time,
-//   - calls answered with a value past its ttl (stale-while-revalidate),
+//   - calls that took at least the recompute time (on a loaded machine,
+//     these include calls the scheduler held up),
+//   - calls that waited for a recompute: they took at least the recompute
+//     time and returned a value computed after they began, so no value
+//     was there for them (a call of a running early or stale refresh gets
+//     the value it began with); a call that the scheduler held up while a
+//     refresh landed counts too (on a loaded machine whole processes
+//     stall: such counts come in multiples of -workers),
+//   - calls answered with a value past its ttl (stale-while-revalidate, or
+//     early refresh's margin while a late refresh runs),
 //   - store round trips per call (Gets, and all operations with the
 //     background refreshes' Adds, Sets and lock releases), and SET NX per
 //     recompute.
 //
 // make bench runs it at about 100 reads/s and as fast as the machine
-// goes; see the README's Memoize section for its figures.
+// goes, 6s per run, about a minute in all; see the README's Memoize
+// section for its figures.
 package main
 
 import (
@@ -42,7 +52,7 @@ const childEnv = "CACHET_STAMPEDE_CHILD"
 
 // run is one measured run: the parameters every process gets.
 type run struct {
-	Strategy  string        // "early+lock" or "swr+lock"
+	Strategy  string        // one of strategies
 	Redis     string        // address
 	Namespace string        // fresh per run
 	Workers   int           // per process
@@ -55,9 +65,9 @@ type run struct {
 
 // report is what a child process measured.
 type report struct {
-	Calls, Waits, Stale, Errors int64
-	Ops                         map[string]int64
-	Recomputes                  []int64 // fn start times, Unix nanoseconds
+	Calls, Slow, Waits, Stale, Errors int64
+	Ops                               map[string]int64
+	Recomputes                        []int64 // fn start times, Unix nanoseconds
 }
 
 func main() {
@@ -81,10 +91,10 @@ func parent(args []string, out io.Writer) error {
 	procs := fs.Int("procs", 4, "OS processes")
 	workers := fs.Int("workers", 12, "goroutines per process")
 	rates := fs.String("rates", "100,0", "total calls per second to run at, comma separated; 0: as fast as possible")
-	strategies := fs.String("strategies", "early+lock,swr+lock", "strategies, comma separated: early+lock, swr+lock")
+	strategies := fs.String("strategies", "plain,lock,early+lock,swr+lock", "strategies, comma separated: plain, lock, early+lock, swr+lock")
 	ttl := fs.Duration("ttl", time.Second, "ttl of the memoized value")
 	recompute := fs.Duration("recompute", 100*time.Millisecond, "how long fn takes")
-	duration := fs.Duration("duration", 15*time.Second, "length of each run")
+	duration := fs.Duration("duration", 6*time.Second, "length of each run")
 	addr := fs.String("redis", "", "address of a redis-server to use; default: start one")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,9 +121,12 @@ func parent(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "stampede: %d processes x %d workers, one hot key, ttl %v, recompute %v, %v per run, real redis-server\n\n",
 		*procs, *workers, *ttl, *recompute, *duration)
-	fmt.Fprintln(out, "| strategy | calls/s | recomputes per ttl window (mean / max) | waited >= recompute | past ttl | Gets per call | store ops per call | SET NX per recompute |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| strategy | calls/s | recomputes per ttl window (mean / max) | took >= recompute | waited for a recompute | past ttl | Gets per call | store ops per call | SET NX per recompute |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for i, strategy := range splitComma(*strategies) {
+		if _, ok := strategyOptions[strategy]; !ok {
+			return fmt.Errorf("-strategies: unknown strategy %q", strategy)
+		}
 		for j, rate := range rateList {
 			r := run{Strategy: strategy, Redis: *addr, Namespace: fmt.Sprintf("stampede%d_%d", i, j), Workers: *workers,
 				TTL: *ttl, Recompute: *recompute, Duration: *duration, Start: time.Now().Add(500 * time.Millisecond)}
@@ -149,8 +162,8 @@ func (res result) row(r run) string {
 	for _, n := range res.Ops {
 		ops += n
 	}
-	return fmt.Sprintf("| %s | %.0f | %.2f / %d | %d | %.2f%% | %.3f | %.3f | %.1f |",
-		r.Strategy, float64(res.Calls)/r.Duration.Seconds(), res.mean, res.most, res.Waits,
+	return fmt.Sprintf("| %s | %.0f | %.2f / %d | %d | %d | %.2f%% | %.3f | %.3f | %.1f |",
+		r.Strategy, float64(res.Calls)/r.Duration.Seconds(), res.mean, res.most, res.Slow, res.Waits,
 		100*per(res.Stale, res.Calls), per(res.Ops["get"], res.Calls), per(ops, res.Calls),
 		per(res.Ops["add"], int64(res.measured)))
 }
@@ -188,6 +201,7 @@ func runProcs(self string, r run, n int) (result, error) {
 			continue
 		}
 		res.Calls += rep.Calls
+		res.Slow += rep.Slow
 		res.Waits += rep.Waits
 		res.Stale += rep.Stale
 		res.Errors += rep.Errors
@@ -258,16 +272,11 @@ func child(cfg string, out io.Writer) error {
 		time.Sleep(r.Recompute)
 		return time.Now().UnixNano(), nil // the value: when it was computed
 	}
-	o := &cachet.MemoizeOptions[string, int64]{TTL: r.TTL, StampedeLease: 10 * r.Recompute}
-	switch r.Strategy {
-	case "early+lock":
-		o.EarlyRefresh = 1
-	case "swr+lock":
-		o.StaleWhileRevalidate = r.TTL
-	default:
+	opts, ok := strategyOptions[r.Strategy]
+	if !ok {
 		return fmt.Errorf("unknown strategy %q", r.Strategy)
 	}
-	f := cachet.Memoize(c, fn, o)
+	f := cachet.Memoize(c, fn, opts(r))
 
 	// Warm up: the cold fill (one process computes, the others wait for
 	// it) is not measured.
@@ -275,7 +284,7 @@ func child(cfg string, out io.Writer) error {
 		return err
 	}
 	base := cnt.snapshot()
-	var calls, waits, stale, errs atomic.Int64
+	var calls, slow, waits, stale, errs atomic.Int64
 	end := r.Start.Add(r.Duration)
 	time.Sleep(time.Until(r.Start))
 	var wg sync.WaitGroup
@@ -305,14 +314,17 @@ func child(cfg string, out io.Writer) error {
 					stale.Add(1)
 				}
 				if t1.Sub(t0) >= r.Recompute {
-					waits.Add(1)
+					slow.Add(1)
+					if err == nil && v > t0.UnixNano() {
+						waits.Add(1)
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	// Stop counting before Close ends the background refreshes.
-	rep := report{Calls: calls.Load(), Waits: waits.Load(), Stale: stale.Load(), Errors: errs.Load(), Ops: cnt.snapshot()}
+	rep := report{Calls: calls.Load(), Slow: slow.Load(), Waits: waits.Load(), Stale: stale.Load(), Errors: errs.Load(), Ops: cnt.snapshot()}
 	for op, n := range base {
 		rep.Ops[op] -= n
 	}
@@ -321,6 +333,23 @@ func child(cfg string, out io.Writer) error {
 	rep.Recomputes = recomputes
 	mu.Unlock()
 	return json.NewEncoder(out).Encode(rep)
+}
+
+// strategyOptions are the memoize options of each strategy; the lock's
+// lease is ten recomputes.
+var strategyOptions = map[string]func(r run) *cachet.MemoizeOptions[string, int64]{
+	"plain": func(r run) *cachet.MemoizeOptions[string, int64] {
+		return &cachet.MemoizeOptions[string, int64]{TTL: r.TTL}
+	},
+	"lock": func(r run) *cachet.MemoizeOptions[string, int64] {
+		return &cachet.MemoizeOptions[string, int64]{TTL: r.TTL, StampedeLease: 10 * r.Recompute}
+	},
+	"early+lock": func(r run) *cachet.MemoizeOptions[string, int64] {
+		return &cachet.MemoizeOptions[string, int64]{TTL: r.TTL, StampedeLease: 10 * r.Recompute, EarlyRefresh: 1}
+	},
+	"swr+lock": func(r run) *cachet.MemoizeOptions[string, int64] {
+		return &cachet.MemoizeOptions[string, int64]{TTL: r.TTL, StampedeLease: 10 * r.Recompute, StaleWhileRevalidate: r.TTL}
+	},
 }
 
 // counter is a middleware that counts the store operations (each is one
