@@ -122,11 +122,12 @@ bench:
 	done; \
 	echo "bench: all took $$(( $$(date +%s) - start ))s"
 
-# bench-stampede measures early refresh and stale-while-revalidate (each
-# with the stampede lock) on one hot key: 4 processes x 12 workers over a
-# real redis-server, at about 100 calls/s and as fast as the machine goes,
-# 15s per run, about a minute in all (issue 17; make test runs only a
-# tiny smoke of it). Its table is in the README's Memoize section.
+# bench-stampede compares four strategies (plain, stampede lock, early
+# refresh + lock, stale-while-revalidate + lock) on one hot key: 4
+# processes x 12 workers over a real redis-server, at about 100 calls/s and
+# as fast as the machine goes, 6s per run, about a minute in all (issue 17;
+# make test runs only a tiny smoke of it). Its table is in the README's
+# Memoize section.
 bench-stampede:
 	$(NOWORK) $(GO) run ./internal/cmd/stampede
 

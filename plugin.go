@@ -133,7 +133,8 @@ type Call struct {
 	// result (counted in Hits).
 	Joined bool
 	// Stale, for OpMemoize, reports that the caller got a value past its
-	// ttl, within MemoizeOptions.StaleWhileRevalidate.
+	// ttl: within MemoizeOptions.StaleWhileRevalidate, or within early
+	// refresh's margin while a refresh of it was under way.
 	Stale bool
 	// Refresh, for OpMemoize, reports that the call started a background
 	// refresh of its key (early refresh, or stale-while-revalidate).
