@@ -134,6 +134,12 @@ func (p *pipeline) do(ctx context.Context, r *preq) (answered bool, err error) {
 	c.queue = append(c.queue, r)
 	c.qmu.Unlock()
 	c.flush()
+	if p.closed.Load() {
+		// Close may have failed the queue before r joined it.
+		c.wmu.Lock()
+		c.failQueued(errPipeClosed)
+		c.wmu.Unlock()
+	}
 	select {
 	case <-r.done:
 		return true, r.err
