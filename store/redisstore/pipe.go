@@ -54,6 +54,9 @@ type pipeline struct {
 	conns      []*pconn
 	next       atomic.Uint32
 	closed     atomic.Bool
+	// active counts the Gets and Sets under way; one that finds none
+	// goes through the go-redis client, as without pipelining.
+	active atomic.Int32
 }
 
 // errPipeClosed is the error of a command cut short by Close.
@@ -372,8 +375,9 @@ type wconn struct {
 	fmu     sync.Mutex
 	fifo    []*preq
 	err     error // set once the connection failed
-	want    int64 // latest deadline of the commands in flight; 0: none in flight
+	want    int64 // latest deadline of the commands pushed; 0: none
 	readSet int64 // the read deadline set; 0: none
+	idle    bool  // the reader waits with nothing in flight
 }
 
 // push hands written commands to the reader, in order, and moves the read
@@ -395,13 +399,20 @@ func (wc *wconn) push(rs []*preq, latest int64) {
 	wc.fmu.Unlock()
 }
 
-// armRead sets the read deadline from want (fmu held).
+// deadlineGrain is how much later than needed a read deadline may be
+// set, so that it moves once per grain, not once per command.
+const deadlineGrain = int64(20 * time.Millisecond)
+
+// armRead sets the read deadline from want (fmu held): never earlier than
+// want, at most deadlineGrain later; with a ReadTimeout, now plus that.
 func (wc *wconn) armRead() {
 	d := wc.want
 	if wc.readTimeout > 0 {
 		d = min(d, time.Now().Add(wc.readTimeout).UnixNano())
-	} else if d == wc.readSet {
-		return
+	} else if d <= wc.readSet || (wc.readSet == 0 && d == 0) {
+		return // the deadline set is late enough
+	} else if d != math.MaxInt64 {
+		d += deadlineGrain - d%deadlineGrain
 	}
 	wc.readSet = d
 	wc.nc.SetReadDeadline(deadlineTime(d))
@@ -451,13 +462,15 @@ func (wc *wconn) read(c *pconn) {
 		}
 		local, wc.fifo = wc.fifo, local[:0]
 		if len(local) == 0 {
-			wc.want = 0
-			if wc.readSet != 0 {
-				wc.readSet = 0
-				wc.nc.SetReadDeadline(time.Time{})
-			}
+			// Idle: the deadline left set is cleared if it fires
+			// (connReader).
+			wc.idle = true
 			wc.fmu.Unlock()
-			if _, err = wc.br.Peek(1); err != nil {
+			_, err = wc.br.Peek(1)
+			wc.fmu.Lock()
+			wc.idle = false
+			wc.fmu.Unlock()
+			if err != nil {
 				break
 			}
 			continue
@@ -517,6 +530,12 @@ func (cr connReader) Read(p []byte) (int, error) {
 		}
 		wc.fmu.Lock()
 		later := wc.readSet == 0 || wc.readSet > time.Now().UnixNano()
+		if !later && wc.idle && len(wc.fifo) == 0 {
+			// Nothing in flight: wait on without a deadline.
+			wc.readSet, wc.want = 0, 0
+			wc.nc.SetReadDeadline(time.Time{})
+			later = true
+		}
 		wc.fmu.Unlock()
 		if !later {
 			return n, err
@@ -758,6 +777,18 @@ func storePipeline(client redis.UniversalClient, bo BatchOptions, opts *Options,
 
 // pipeGet is Get over the pipeline.
 func (s *Store) pipeGet(ctx context.Context, key string) ([]byte, error) {
+	defer s.pipe.active.Add(-1)
+	if s.pipe.active.Add(1) == 1 {
+		// Alone: the client's own round trip is the quickest.
+		str, err := s.client.Get(ctx, key).Result()
+		switch {
+		case err == redis.Nil:
+			return nil, store.Errorf(store.OpGet.String(), key, store.ErrNotFound)
+		case err != nil:
+			return nil, s.fail(ctx, store.OpGet.String(), key, err)
+		}
+		return nonNil(owned(str)), nil
+	}
 	r := newPreq(opGet, key)
 	answered, err := s.pipe.do(ctx, r)
 	if !answered {
@@ -776,6 +807,13 @@ func (s *Store) pipeGet(ctx context.Context, key string) ([]byte, error) {
 
 // pipeSet is Set over the pipeline; ttl is already PX's (pttl).
 func (s *Store) pipeSet(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	defer s.pipe.active.Add(-1)
+	if s.pipe.active.Add(1) == 1 {
+		if err := s.client.Set(ctx, key, value, ttl).Err(); err != nil {
+			return s.fail(ctx, store.OpSet.String(), key, err)
+		}
+		return nil
+	}
 	r := newPreq(opSet, key)
 	r.value, r.ttl = value, ttl
 	answered, err := s.pipe.do(ctx, r)
