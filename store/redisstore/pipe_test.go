@@ -20,13 +20,25 @@ import (
 // Get and Set of these tests; the conformance suite runs over them in
 // TestStore_BatchStoretest/single.
 
+// openPipe opens a store whose every Get and Set, a lone caller's too,
+// goes over its pipelined connections.
+func openPipe(t *testing.T, opts *redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s := openStore(t, opts)
+	if !redisstore.Pipelined(s) {
+		t.Fatal("store without pipelined connections")
+	}
+	redisstore.QueueAll(s)
+	return s
+}
+
 // TestPipe_Concurrent: 64 goroutines write and read their own keys at
 // once, over one and over two connections; every caller gets its own
 // value, and a missing key its own ErrNotFound.
 func TestPipe_Concurrent(t *testing.T) {
 	for _, conns := range []int{1, 2} {
 		t.Run(fmt.Sprint("conns=", conns), func(t *testing.T) {
-			s := openStore(t, &redisstore.Options{Addrs: []string{sharedRedis(t).Addr}, Batch: redisstore.BatchOptions{Conns: conns}})
+			s := openPipe(t, &redisstore.Options{Addrs: []string{sharedRedis(t).Addr}, Batch: redisstore.BatchOptions{Conns: conns}})
 			ctx := context.Background()
 			var wg sync.WaitGroup
 			for g := range 64 {
@@ -60,7 +72,7 @@ func TestPipe_Concurrent(t *testing.T) {
 // TestPipe_WrongType: a Get of a key holding a list reports the server's
 // WRONGTYPE error, not ErrNotFound, and the connection goes on serving.
 func TestPipe_WrongType(t *testing.T) {
-	s := openStore(t, &redisstore.Options{Addrs: []string{sharedRedis(t).Addr}})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{sharedRedis(t).Addr}})
 	ctx := context.Background()
 	if err := s.Client().RPush(ctx, "list", "x").Err(); err != nil {
 		t.Fatal(err)
@@ -84,7 +96,7 @@ func TestPipe_WrongType(t *testing.T) {
 // TestPipe_DB: the pipelined connection selects Options.DB.
 func TestPipe_DB(t *testing.T) {
 	srv := testserver.Redis(t)
-	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}, DB: 3})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{srv.Addr}, DB: 3})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("in3"), 0); err != nil {
 		t.Fatal(err)
@@ -105,7 +117,7 @@ func TestPipe_DB(t *testing.T) {
 // server answers again.
 func TestPipe_OwnDeadlines(t *testing.T) {
 	srv := testserver.Redis(t)
-	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{srv.Addr}})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
@@ -150,7 +162,7 @@ func TestPipe_OwnDeadlines(t *testing.T) {
 // KILL); the store dials again, and Gets and Sets work.
 func TestPipe_Reconnect(t *testing.T) {
 	srv := testserver.Redis(t)
-	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{srv.Addr}})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
@@ -186,7 +198,7 @@ func TestPipe_Reconnect(t *testing.T) {
 // store works again.
 func TestPipe_ServerDown(t *testing.T) {
 	srv := testserver.Redis(t)
-	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{srv.Addr}})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
@@ -219,6 +231,7 @@ func TestPipe_CloseInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	redisstore.QueueAll(s)
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
@@ -255,7 +268,7 @@ func TestPipe_CloseInFlight(t *testing.T) {
 // server's command counts show one SET and one GET when it resumes.
 func TestPipe_NoResendAfterStall(t *testing.T) {
 	srv := testserver.Redis(t)
-	s := openStore(t, &redisstore.Options{Addrs: []string{srv.Addr}, ReadTimeout: 500 * time.Millisecond})
+	s := openPipe(t, &redisstore.Options{Addrs: []string{srv.Addr}, ReadTimeout: 500 * time.Millisecond})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v0"), 0); err != nil { // connects
 		t.Fatal(err)
@@ -301,5 +314,43 @@ func TestPipe_NoResendAfterStall(t *testing.T) {
 	}
 	if sets, gets := calls("set")-sets0, calls("get")-gets0; sets != 1 || gets != 2 {
 		t.Errorf("SET, GET calls since the stall = %d, %d; want 1, 2 (nothing resent)", sets, gets)
+	}
+}
+
+// TestPipe_Which: Open's store on one server has pipelined connections
+// (unless Conns is -1 or batching is off); a store of New's only when
+// Conns is positive; a Cluster's never.
+func TestPipe_Which(t *testing.T) {
+	addr := sharedRedis(t).Addr
+	for _, c := range []struct {
+		name string
+		o    redisstore.BatchOptions
+		want bool
+	}{
+		{"default", redisstore.BatchOptions{}, true},
+		{"conns=-1", redisstore.BatchOptions{Conns: -1}, false},
+		{"disabled", redisstore.BatchOptions{Disabled: true}, false},
+	} {
+		if got := redisstore.Pipelined(openStore(t, &redisstore.Options{Addrs: []string{addr}, Batch: c.o})); got != c.want {
+			t.Errorf("Open, %s: pipelined = %v; want %v", c.name, got, c.want)
+		}
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	defer client.Close()
+	for conns, want := range map[int]bool{0: false, 2: true} {
+		s, err := redisstore.New(client, &redisstore.Options{Batch: redisstore.BatchOptions{Conns: conns}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redisstore.Pipelined(s); got != want {
+			t.Errorf("New, Conns %d: pipelined = %v; want %v", conns, got, want)
+		}
+		s.Close()
+	}
+	if _, err := redisstore.New(client, &redisstore.Options{Batch: redisstore.BatchOptions{Conns: -2}}); err == nil {
+		t.Error("New with Conns -2: no error")
+	}
+	if redisstore.Pipelined(openStore(t, &redisstore.Options{Addrs: sharedCluster(t).Addrs()})) {
+		t.Error("Cluster store: pipelined")
 	}
 }
