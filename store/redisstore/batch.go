@@ -43,8 +43,9 @@ type BatchOptions struct {
 	Disabled bool
 
 	// InFlight is how many Get round trips (and, separately, how many Set
-	// round trips) may be under way before further callers queue to share
-	// the next one. Up to InFlight callers at a time go straight to the
+	// round trips) over the go-redis client (when the store does not
+	// pipeline, see Conns) may be under way before further callers queue
+	// to share the next one. Up to InFlight callers at a time go straight to the
 	// server, each on its own connection, exactly as without batching.
 	// Must not be negative. Default: DefaultBatchInFlight.
 	InFlight int
@@ -59,8 +60,8 @@ type BatchOptions struct {
 	Conns int
 
 	// MaxSize is the largest number of queued Gets one MGET carries (or
-	// Sets one pipeline carries); callers beyond it share the next round
-	// trip. Must not be negative. Default: DefaultBatchMaxSize.
+	// Sets one pipeline carries) over the go-redis client; callers beyond
+	// it share the next round trip. Must not be negative. Default: DefaultBatchMaxSize.
 	MaxSize int
 }
 

@@ -184,8 +184,8 @@
 //
 // The knobs: Batch.Conns (default 1: with the bench module's
 // BenchmarkRedisThroughput on a shared 2-core machine, one connection gave
-// 1.6x and 1.3x the Gets per second of two at 16 and 64 goroutines, the
-// deeper pipeline being what saves the CPU), Batch.InFlight (default 2:
+// 1.6x to 1.7x the Gets per second of two at 16 goroutines and 1.3x to
+// 1.75x at 64, the deeper pipeline being what saves the CPU), Batch.InFlight (default 2:
 // that many round trips of each kind go out unbatched over the client
 // before callers queue) and Batch.MaxSize (default 128 keys per shared
 // round trip over the client). There is no time window: a timer would add
@@ -200,8 +200,8 @@
 //
 // # Performance
 //
-// A Get or Set costs what the same go-redis call costs, plus a key check
-// and one atomic load. GetMany and SetMany cost one round trip for any
+// A lone Get or Set costs what the same go-redis call costs, plus a key
+// check and two atomic additions. GetMany and SetMany cost one round trip for any
 // number of keys on one server, one round trip per master in parallel on
 // a Cluster: prefer them to loops of Get and Set. The package benchmarks
 // (go test -run '^$' -bench . -benchmem ./store/redisstore/) compare each
