@@ -124,8 +124,11 @@
 // GET or SET on a connection; the first caller to find the connection's
 // writer free writes every command queued into one buffer, and flushes it
 // when the queue is momentarily empty, so that concurrent callers share
-// write and read syscalls and the server handles their commands together;
-// a reader goroutine parses the replies in order and hands each to its
+// write and read syscalls and the server handles their commands together
+// (consecutive GETs written together go out as one MGET, which costs the
+// server less: with 16 goroutines it cut the client CPU per Get by a
+// fifth to a third and raised Gets per second by 1.3x to 1.6x); a reader
+// goroutine parses the replies in order and hands each to its
 // caller. A Get or Set that finds no other under way goes through the
 // go-redis client as without batching, so that a lone caller pays nothing
 // extra. No timer is involved. A connection that fails fails the commands
@@ -176,11 +179,11 @@
 //     on a pipelined connection neither is ever resent. The commands that
 //     are sent once (Add's SET NX, INCRBY, UNLINK, the scripts) never join
 //     a batch.
-//   - A pipelined GET of a key holding another Redis type (a list, a
-//     hash) reports the server's WRONGTYPE error, as without batching;
-//     MGET does not fail on such a key, so a Get batched into an MGET
-//     over the client reports ErrNotFound. Keys written through the store
-//     always hold strings.
+//   - A Get of a key holding another Redis type (a list, a hash) reports
+//     the server's WRONGTYPE error when it went out as a GET (a lone
+//     caller's, as without batching); MGET does not fail on such a key,
+//     so a Get that shared an MGET reports ErrNotFound. Keys written
+//     through the store always hold strings.
 //
 // The knobs: Batch.Conns (default 1: with the bench module's
 // BenchmarkRedisThroughput on a shared 2-core machine, one connection gave

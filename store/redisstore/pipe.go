@@ -106,6 +106,7 @@ type preq struct {
 	value    []byte        // opSet
 	ttl      time.Duration // opSet, already rounded (pttl)
 	deadline int64         // unix nanoseconds; math.MaxInt64: none
+	mget     int           // > 1: first of that many GETs sent as one MGET
 	state    atomic.Int32
 
 	val  []byte // opGet: the value, nil when missing
@@ -269,15 +270,38 @@ func (c *pconn) write(batch []*preq) {
 			continue // withdrawn
 		}
 		latest = max(latest, r.deadline)
-		// A large value makes the buffer write out before the flush.
-		wc.bufLatest = max(wc.bufLatest, r.deadline)
-		if r.op == opGet {
+		written = append(written, r)
+	}
+	// A large value makes the buffer write out before the flush.
+	wc.bufLatest = max(wc.bufLatest, latest)
+	for i := 0; i < len(written); {
+		r := written[i]
+		if r.op == opSet {
+			writeSet(wc.w, r.key, r.value, r.ttl)
+			i++
+			continue
+		}
+		// A run of GETs goes out as one MGET (cheaper for the server).
+		n := 1
+		for pipeMGet && i+n < len(written) && written[i+n].op == opGet {
+			n++
+		}
+		if n == 1 {
 			writeArgs(wc.w, "GET", r.key)
 		} else {
-			writeSet(wc.w, r.key, r.value, r.ttl)
+			r.mget = n
+			writeBulkHeader(wc.w, '*', n+1)
+			wc.w.WriteString("$4\r\nMGET\r\n")
+			for _, g := range written[i : i+n] {
+				writeBulkHeader(wc.w, '$', len(g.key))
+				wc.w.WriteString(g.key)
+				wc.w.WriteString("\r\n")
+			}
 		}
+		i += n
+	}
+	for _, r := range written {
 		r.state.Store(pqWritten)
-		written = append(written, r)
 	}
 	if len(written) > 0 {
 		wc.bufLatest = max(wc.bufLatest, latest)
@@ -482,20 +506,29 @@ func (wc *wconn) read(c *pconn) {
 			wc.armRead()
 		}
 		wc.fmu.Unlock()
-		for i, r := range local {
+		for i := 0; i < len(local); {
 			if wc.readTimeout > 0 && i > 0 {
 				wc.fmu.Lock()
 				wc.armRead()
 				wc.fmu.Unlock()
 			}
-			if err = readReply(wc.br, r); err != nil {
+			n := max(local[i].mget, 1)
+			if n == 1 {
+				err = readReply(wc.br, local[i])
+			} else {
+				err = readMGet(wc.br, local[i:i+n])
+			}
+			if err != nil {
 				for _, r := range local[i:] {
 					r.err = err
 					r.done <- struct{}{}
 				}
 				break
 			}
-			r.done <- struct{}{}
+			for _, r := range local[i : i+n] {
+				r.done <- struct{}{}
+			}
+			i += n
 		}
 		clear(local)
 		if err != nil {
@@ -661,6 +694,36 @@ func writeSet(w *bufio.Writer, key string, value []byte, ttl time.Duration) {
 }
 
 // RESP decoding.
+
+// pipeMGet makes a run of GETs written together go out as one MGET.
+var pipeMGet = true
+
+// readMGet reads the reply of the MGET of rs' keys into each of rs; an
+// error reply is each one's error.
+func readMGet(br *bufio.Reader, rs []*preq) error {
+	line, err := readLine(br)
+	if err != nil {
+		return err
+	}
+	switch line[0] {
+	case '-':
+		for _, r := range rs {
+			r.err = serverError(line[1:])
+		}
+		return nil
+	case '*':
+		if n, err := parseLen(line[1:]); err != nil || n != len(rs) {
+			return errProtocol
+		}
+		for _, r := range rs {
+			if err := readReply(br, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return errProtocol
+}
 
 // serverError is an error reply; it wraps nothing and reads as go-redis
 // prints such replies.
