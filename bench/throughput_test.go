@@ -35,7 +35,8 @@ type contender struct {
 // BenchmarkRedisThroughput measures typed Gets (hits) of a User over 100
 // keys from 1, 16 and 64 goroutines, all contenders in the same run on the
 // one redis-server, each with its own client: cachet's Cache.Get over
-// redisstore (batching on, the default; and off), raw go-redis GET (default
+// redisstore (the default: pipelined over one connection; two connections;
+// Conns -1: MGET batching over go-redis; batching off), raw go-redis GET (default
 // pool) plus msgpack decoding, go-redis' experimental AutoPipeline GET plus
 // decoding, and rueidis Do GET plus decoding (rueidis pipelines concurrent
 // callers implicitly). The contenders alternate in rounds (see

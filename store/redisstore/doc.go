@@ -197,9 +197,11 @@
 // Redis 7 (BenchmarkOverhead/Get, paired), a lone caller's Get is within
 // 1% of raw go-redis (go-redis' AutoPipeline, which hands every command to
 // a flusher goroutine, measured 1.5x to 2x). With 16 and 64 goroutines
-// BenchmarkRedisThroughput measures Cache.Get at about 3x and 3.7x raw
-// go-redis' GET throughput and above rueidis', with about half of raw
-// go-redis' client CPU per operation.
+// BenchmarkRedisThroughput (contenders interleaved in one run, on a
+// shared 2-core machine) measured Cache.Get at 1.8x to 2.9x raw go-redis'
+// GET throughput with 16 goroutines and 3.7x to 4.7x with 64, mostly above
+// rueidis' (0.96x to 1.75x, and 1.25x to 1.9x), with half of raw
+// go-redis' client CPU per operation or less.
 //
 // # Performance
 //
