@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,24 +26,28 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// contender is one client in BenchmarkRedisThroughput.
+type contender struct {
+	name string
+	get  func(k string) error
+}
+
 // BenchmarkRedisThroughput measures typed Gets (hits) of a User over 100
-// keys from 16 and 64 goroutines, all contenders in the same run on the
+// keys from 1, 16 and 64 goroutines, all contenders in the same run on the
 // one redis-server, each with its own client: cachet's Cache.Get over
-// redisstore (batching on, the default; and off), raw go-redis GET (default
+// redisstore (the default: pipelined over one connection; two connections;
+// Conns -1: MGET batching over go-redis; batching off), raw go-redis GET (default
 // pool) plus msgpack decoding, go-redis' experimental AutoPipeline GET plus
 // decoding, and rueidis Do GET plus decoding (rueidis pipelines concurrent
-// callers implicitly). It reports "ops/s" and "cpu-ns/op", the process's
-// user+sys CPU time (getrusage) over the loop divided by the operations
-// (client side only: the server's CPU is not included).
+// callers implicitly). The contenders alternate in rounds (see
+// interleaved); for each it reports "<name>-ops/s" and "<name>-cpu-ns/op",
+// the process's user+sys CPU time (getrusage) over its rounds divided by
+// its operations (client side only: the server's CPU is not included).
 func BenchmarkRedisThroughput(b *testing.B) {
 	addr := needRedis(b)
 	ctx := context.Background()
 	const hot = 100
 
-	type contender struct {
-		name string
-		get  func(k string) error
-	}
 	var cs []contender
 	val, err := msgpack.Marshal(ada)
 	if err != nil {
@@ -54,8 +60,8 @@ func BenchmarkRedisThroughput(b *testing.B) {
 		o    redisstore.BatchOptions
 	}{
 		{"cachet", redisstore.BatchOptions{}},
-		{"cachet-inflight1", redisstore.BatchOptions{InFlight: 1}},
-		{"cachet-inflight4", redisstore.BatchOptions{InFlight: 4}},
+		{"cachet-conns2", redisstore.BatchOptions{Conns: 2}},
+		{"cachet-mget", redisstore.BatchOptions{Conns: -1}},
 		{"cachet-nobatch", redisstore.BatchOptions{Disabled: true}},
 	} {
 		s, err := redisstore.Open(&redisstore.Options{Addrs: []string{addr}, Batch: bo.o})
@@ -116,13 +122,75 @@ func BenchmarkRedisThroughput(b *testing.B) {
 		return decode(data)
 	}})
 
-	for _, g := range []int{16, 64} {
-		for _, c := range cs {
-			b.Run(fmt.Sprintf("Get/g=%d/%s", g, c.name), func(b *testing.B) {
-				cpu0 := cpuTime(b)
-				runConcurrent(b, g, func(i int) error { return c.get(keys[i%hot]) })
-				b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-			})
+	for _, g := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("Get/g=%d", g), func(b *testing.B) {
+			interleaved(b, g, cs)
+		})
+	}
+}
+
+// interleaved runs b.N operations of every contender with g goroutines,
+// in 10 rounds that alternate the contenders, so that load from other
+// processes falls on all of them alike; per contender it reports ops/s
+// and cpu-ns/op over its rounds, and cachet's ops/s ratio to raw go-redis
+// and to rueidis.
+func interleaved(b *testing.B, g int, cs []contender) {
+	const rounds = 10
+	elapsed := make([]time.Duration, len(cs))
+	cpu := make([]time.Duration, len(cs))
+	ops := make([]int, len(cs))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for r := range rounds {
+		n := b.N / rounds
+		if r < b.N%rounds {
+			n++
+		}
+		for ci := range cs {
+			c := cs[(ci+r)%len(cs)]
+			i := (ci + r) % len(cs)
+			cpu0, t0 := cpuTime(b), time.Now()
+			if err := runN(g, n, c.get); err != nil {
+				b.Fatalf("%s: %v", c.name, err)
+			}
+			elapsed[i] += time.Since(t0)
+			cpu[i] += cpuTime(b) - cpu0
+			ops[i] += n
 		}
 	}
+	b.StopTimer()
+	rate := map[string]float64{}
+	for i, c := range cs {
+		rate[c.name] = float64(ops[i]) / elapsed[i].Seconds()
+		b.ReportMetric(rate[c.name], c.name+"-ops/s")
+		b.ReportMetric(float64(cpu[i])/float64(ops[i]), c.name+"-cpu-ns/op")
+	}
+	b.ReportMetric(rate["cachet"]/rate["raw-go-redis"], "cachet/raw")
+	b.ReportMetric(rate["cachet"]/rate["rueidis"], "cachet/rueidis")
+}
+
+// runN runs n calls of get over 100 keys from g goroutines.
+func runN(g, n int, get func(k string) error) error {
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := get(keys[i%100]); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	err, _ := failed.Load().(error)
+	return err
 }

@@ -43,15 +43,25 @@ type BatchOptions struct {
 	Disabled bool
 
 	// InFlight is how many Get round trips (and, separately, how many Set
-	// round trips) may be under way before further callers queue to share
-	// the next one. Up to InFlight callers at a time go straight to the
+	// round trips) over the go-redis client (when the store does not
+	// pipeline, see Conns) may be under way before further callers queue
+	// to share the next one. Up to InFlight callers at a time go straight to the
 	// server, each on its own connection, exactly as without batching.
 	// Must not be negative. Default: DefaultBatchInFlight.
 	InFlight int
 
+	// Conns is how many pipelined connections of its own the store keeps
+	// to a standalone server for its Gets and Sets (see "Pipelining" in
+	// the package documentation); -1 means none: Gets and Sets go through
+	// the go-redis client, batched as InFlight and MaxSize say. Unused for
+	// a Cluster, a Ring, a Sentinel failover client, and a client with an
+	// OnConnect callback or a context or streaming credentials provider.
+	// Default (0): DefaultBatchConns.
+	Conns int
+
 	// MaxSize is the largest number of queued Gets one MGET carries (or
-	// Sets one pipeline carries); callers beyond it share the next round
-	// trip. Must not be negative. Default: DefaultBatchMaxSize.
+	// Sets one pipeline carries) over the go-redis client; callers beyond
+	// it share the next round trip. Must not be negative. Default: DefaultBatchMaxSize.
 	MaxSize int
 }
 

@@ -112,7 +112,8 @@ func waitPending(t *testing.T, s *redisstore.Store, gets, sets int) {
 }
 
 // openBatch opens a store of backend b with one round trip in flight per
-// kind, and a gate hook on its client.
+// kind, and a gate hook on its client. Gets and Sets go through the
+// client (no pipelined connections, Conns -1), so that the gate sees them.
 func openBatch(t *testing.T, b backend) (*redisstore.Store, *gate) {
 	t.Helper()
 	var opts *redisstore.Options
@@ -122,7 +123,7 @@ func openBatch(t *testing.T, b backend) (*redisstore.Store, *gate) {
 	default:
 		opts = &redisstore.Options{Addrs: sharedCluster(t).Addrs()}
 	}
-	opts.Batch = redisstore.BatchOptions{InFlight: 1}
+	opts.Batch = redisstore.BatchOptions{InFlight: 1, Conns: -1}
 	s := openStore(t, opts)
 	g := newGate()
 	s.Client().AddHook(g)
@@ -133,7 +134,10 @@ func openBatch(t *testing.T, b backend) (*redisstore.Store, *gate) {
 // Set going through the shared round trips, on one server and on a
 // Cluster.
 func TestStore_BatchStoretest(t *testing.T) {
-	for _, b := range backends {
+	bs := append(slices.Clip(backends), backend{"single-client", func(tb testing.TB) *redisstore.Store {
+		return openStore(tb, &redisstore.Options{Addrs: []string{sharedRedis(tb).Addr}, Batch: redisstore.BatchOptions{Conns: -1}})
+	}})
+	for _, b := range bs {
 		t.Run(b.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {
 				s := b.open(t)

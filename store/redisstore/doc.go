@@ -22,9 +22,9 @@
 // Each operation is one Redis command, or one pipeline, so one round trip
 // (concurrent Gets and Sets may share one, see "Batching"):
 //
-//	Get        GET (concurrent Gets: MGET)
+//	Get        GET (concurrent Gets: pipelined, or MGET)
 //	GetMany    MGET (Cluster: an MGET or GET per hash slot, one pipeline)
-//	Set        SET key value [PX ms] (concurrent Sets: one pipeline)
+//	Set        SET key value [PX ms] (concurrent Sets: pipelined)
 //	SetMany    MSET, or MULTI + SET PX ... + EXEC (Cluster: per slot, one pipeline)
 //	Add        SET key value NX [PX ms]
 //	Delete     UNLINK (Cluster: per slot, one pipeline)
@@ -113,61 +113,100 @@
 //
 // # Batching
 //
-// Concurrent Gets share round trips, and so do concurrent Sets: while
-// Options.Batch.InFlight Gets are waiting for their replies, further Gets
-// queue, and the first of those round trips to finish hands the queue to
-// one MGET (on a Cluster one pipeline with an MGET or GET per hash slot,
-// sent to the masters in parallel; on a Ring a pipeline of GETs); queued
-// Sets go out as one pipeline of SET [PX] commands. No timer is involved
-// ("flush when the pipe is idle"): a lone caller, or any caller that finds
-// a round trip free, sends its own command at once on its own context, as
-// without batching, and the busier the pipe, the more callers share each
-// round trip (at most Batch.MaxSize). Batching is on by default; set
-// Options.Batch.Disabled to turn it off.
+// Concurrent Gets share round trips, and so do concurrent Sets, in one of
+// two ways.
 //
+// Pipelining (a store of [Open] on one server, the default there):
+// Gets and Sets go out on Options.Batch.Conns connections of the store's
+// own (default 1), dialled with the client's dialer (TLS included) and
+// set up from its options (AUTH with Username and Password or the
+// CredentialsProvider, SELECT DB, CLIENT SETNAME). A caller queues its
+// GET or SET on a connection; the first caller to find the connection's
+// writer free writes every command queued into one buffer, and flushes it
+// when the queue is momentarily empty, so that concurrent callers share
+// write and read syscalls and the server handles their commands together
+// (consecutive GETs written together go out as one MGET, which costs the
+// server less: with 16 goroutines it cut the client CPU per Get by a
+// fifth to a third and raised Gets per second by 1.3x to 1.6x); a reader
+// goroutine parses the replies in order and hands each to its
+// caller. A Get or Set that finds no other under way goes through the
+// go-redis client as without batching, so that a lone caller pays nothing
+// extra. No timer is involved. A connection that fails fails the commands
+// written on it and not yet answered (their outcome is unknown) and is
+// dialled again for the next ones; nothing is resent. The pipelined GETs
+// and SETs do not pass through the client's hooks. A store of [New] uses
+// pipelining only when Batch.Conns is positive (the client, its hooks and
+// its Close are the caller's); a Cluster, a Ring, a Sentinel failover
+// client (whose master moves) and a client with an OnConnect callback or
+// a context or streaming credentials provider never do.
+//
+// Group commit over the client (a Cluster, a Ring, a failover client, a
+// store of New's, or Batch.Conns -1): while Options.Batch.InFlight Gets
+// are waiting for their replies, further Gets queue, and the first of
+// those round trips to finish hands the queue to one MGET (on a Cluster
+// one pipeline with an MGET or GET per hash slot, sent to the masters in
+// parallel; on a Ring a pipeline of GETs); queued Sets go out as one
+// pipeline of SET [PX] commands. A lone caller, or any caller that finds
+// a round trip free, sends its own command at once on its own context,
+// and the busier the pipe, the more callers share each round trip (at
+// most Batch.MaxSize).
+//
+// Batching is on by default; set Options.Batch.Disabled to turn it off.
 // What holds with batching on:
 //
 //   - Each caller gets its own result and its own error: a missing key is
 //     that caller's ErrNotFound, and on a Cluster a failed slot fails only
 //     the callers of that slot.
 //   - Each caller's context is its own. A caller whose context ends while
-//     it is queued leaves at once with the context's error, and its
-//     command is withdrawn, never sent. A caller whose context ends while
-//     its shared round trip is under way leaves at once too (the outcome of
-//     its Set is then unknown, as after any failed Set). A shared round trip
+//     its command is queued leaves at once with the context's error, and
+//     its command is withdrawn, never sent. A caller whose context ends
+//     once its command is sent leaves at once too (the outcome of its Set
+//     is then unknown, as after any failed Set); on a pipelined connection
+//     its reply is read and dropped. A shared round trip over the client
 //     runs with none of its callers' cancellation and the latest of their
-//     deadlines, so one caller's cancellation never fails another's
-//     operation.
+//     deadlines, and a pipelined connection is given up only when every
+//     caller waiting on it has reached its deadline (or after
+//     Options.ReadTimeout without a reply, when set), so one caller's
+//     cancellation never fails another's operation. A context without a
+//     deadline gets Options.ContextTimeout on a pipelined connection too.
 //   - Order: a Get or Set returns only when its reply is in, so a Get
 //     that follows a successful Set in the same goroutine sees that write
-//     (or a later one). Operations of different goroutines that overlap in
-//     time have no order, as without batching.
-//   - Only GET and SET are batched; both may be resent (see "Retries"), so
-//     a shared round trip may be retried as a whole. The commands that
-//     are sent once (Add's SET NX, INCRBY, UNLINK, the scripts) never
-//     join a batch.
-//   - Unlike GET, MGET does not fail on a key holding another Redis type
-//     (a list, a hash): a batched Get of such a key reports ErrNotFound.
-//     Keys written through the store always hold strings.
+//     (or a later one). On one pipelined connection commands run in the
+//     order they were queued; operations of different goroutines that
+//     overlap in time have no order, as without batching.
+//   - Only GET and SET are batched. Over the client both may be resent
+//     (see "Retries"), so a shared round trip may be retried as a whole;
+//     on a pipelined connection neither is ever resent. The commands that
+//     are sent once (Add's SET NX, INCRBY, UNLINK, the scripts) never join
+//     a batch.
+//   - A Get of a key holding another Redis type (a list, a hash) reports
+//     the server's WRONGTYPE error when it went out as a GET (a lone
+//     caller's, as without batching); MGET does not fail on such a key,
+//     so a Get that shared an MGET reports ErrNotFound. Keys written
+//     through the store always hold strings.
 //
-// The knobs are Batch.InFlight (default 2: that many round trips of
-// each kind go out unbatched before callers queue) and Batch.MaxSize
-// (default 128 keys per shared round trip). There is no time window: a
-// timer would add its length to a lone caller's latency, while waiting
+// The knobs: Batch.Conns (default 1: with the bench module's
+// BenchmarkRedisThroughput on a shared 2-core machine, one connection gave
+// 1.6x to 1.7x the Gets per second of two at 16 goroutines and 1.3x to
+// 1.75x at 64, the deeper pipeline being what saves the CPU), Batch.InFlight (default 2:
+// that many round trips of each kind go out unbatched over the client
+// before callers queue) and Batch.MaxSize (default 128 keys per shared
+// round trip over the client). There is no time window: a timer would add
+// its length to a lone caller's latency, while waiting for the writer or
 // for a round trip to finish costs nothing extra. Measured on a loopback
 // Redis 7 (BenchmarkOverhead/Get, paired), a lone caller's Get is within
 // 1% of raw go-redis (go-redis' AutoPipeline, which hands every command to
-// a flusher goroutine, measured 1.5x to 2x). With 16 and 64 goroutines the
-// bench module's BenchmarkRedisThroughput measures Cache.Get at several
-// times raw go-redis' GET throughput with less CPU per operation. InFlight
-// 1, 2 and 4 were not told apart by that benchmark on a shared 2-core
-// machine; 2 keeps a second lone caller from queueing behind the first.
-// MaxSize is not reached by 64 goroutines; it bounds the size of one reply.
+// a flusher goroutine, measured 1.5x to 2x). With 16 and 64 goroutines
+// BenchmarkRedisThroughput (contenders interleaved in one run, on a
+// shared 2-core machine) measured Cache.Get at 1.8x to 2.9x raw go-redis'
+// GET throughput with 16 goroutines and 3.7x to 4.7x with 64, mostly above
+// rueidis' (0.96x to 1.75x, and 1.25x to 1.9x), with half of raw
+// go-redis' client CPU per operation or less.
 //
 // # Performance
 //
-// A Get or Set costs what the same go-redis call costs, plus a key check
-// and one atomic load. GetMany and SetMany cost one round trip for any
+// A lone Get or Set costs what the same go-redis call costs, plus a key
+// check and two atomic additions. GetMany and SetMany cost one round trip for any
 // number of keys on one server, one round trip per master in parallel on
 // a Cluster: prefer them to loops of Get and Set. The package benchmarks
 // (go test -run '^$' -bench . -benchmem ./store/redisstore/) compare each

@@ -1,9 +1,13 @@
 package redisstore
 
-// QueueAll makes every Get and Set of s go through the batching queue, even
-// a lone caller's, so that tests exercise the shared round trips. It must
-// be called before s is used.
+// QueueAll makes every Get and Set of s go through the batching queue, or
+// through the pipelined connections when s has them, even a lone caller's,
+// so that tests exercise the shared round trips. It must be called before
+// s is used.
 func QueueAll(s *Store) {
+	if s.pipe != nil {
+		s.pipe.noDirect = true
+	}
 	if s.gets != nil {
 		s.gets.queueAll = true
 		s.sets.queueAll = true
@@ -23,3 +27,7 @@ func Pending(s *Store) (gets, sets int) {
 	s.sets.mu.Unlock()
 	return gets, sets
 }
+
+// Pipelined reports whether s's Gets and Sets go over pipelined
+// connections.
+func Pipelined(s *Store) bool { return s.pipe != nil }

@@ -128,6 +128,9 @@ type Store struct {
 	// nil when batching is disabled.
 	gets *batcher[string, []byte]
 	sets *batcher[setArgs, struct{}]
+	// pipe carries Gets and Sets over pipelined connections of the
+	// store's own (standalone server); nil when not used.
+	pipe *pipeline
 }
 
 var _ store.Store = (*Store)(nil)
@@ -159,6 +162,9 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		if opts.Batch.MaxSize < 0 {
 			return nil, fmt.Errorf("redisstore: New: negative Batch.MaxSize %d", opts.Batch.MaxSize)
 		}
+		if opts.Batch.Conns < -1 {
+			return nil, fmt.Errorf("redisstore: New: Batch.Conns %d: want -1 (none), 0 (default) or positive", opts.Batch.Conns)
+		}
 	}
 	var bo BatchOptions
 	if opts != nil {
@@ -166,6 +172,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	}
 	s.gets = newBatcher(bo, s.execGets)
 	s.sets = newBatcher(bo, s.execSets)
+	s.pipe = storePipeline(client, bo, opts, false)
 	switch c := client.(type) {
 	case *redis.ClusterClient:
 		s.cluster = c
@@ -241,6 +248,9 @@ func Open(opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s.owned = true
+	if s.pipe == nil {
+		s.pipe = storePipeline(client, opts.Batch, opts, true)
+	}
 	return s, nil
 }
 
@@ -315,6 +325,9 @@ func pttl(ttl time.Duration) time.Duration {
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.begin(ctx, store.OpGet.String(), key); err != nil {
 		return nil, err
+	}
+	if s.pipe != nil {
+		return s.pipeGet(ctx, key)
 	}
 	if s.gets != nil {
 		direct, v, err := s.gets.join(ctx, key)
@@ -537,6 +550,9 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	if err := store.CheckValue(store.OpSet.String(), key, value); err != nil {
 		return err
+	}
+	if s.pipe != nil {
+		return s.pipeSet(ctx, key, value, pttl(ttl))
 	}
 	if s.sets != nil {
 		direct, _, err := s.sets.join(ctx, setArgs{key, value, pttl(ttl)})
@@ -980,6 +996,9 @@ func escapeGlob(prefix string) string {
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return store.Errorf(store.OpClose.String(), "", store.ErrClosed)
+	}
+	if s.pipe != nil {
+		s.pipe.close()
 	}
 	if s.owned {
 		if err := s.client.Close(); err != nil {
