@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -293,9 +294,12 @@ func (s *Store) beginMany(ctx context.Context, op string, keys []string) error {
 }
 
 // fail wraps a client error: redis.ErrClosed also matches store.ErrClosed,
-// and an error caused by the context's end also matches ctx.Err().
+// as does a read or write on a connection that Close closed under the
+// call (net.ErrClosed once the store is closed), and an error caused by
+// the context's end also matches ctx.Err().
 func (s *Store) fail(ctx context.Context, op, key string, err error) error {
-	if errors.Is(err, redis.ErrClosed) && !errors.Is(err, store.ErrClosed) {
+	closedUnder := s.closed.Load() && errors.Is(err, net.ErrClosed)
+	if (closedUnder || errors.Is(err, redis.ErrClosed)) && !errors.Is(err, store.ErrClosed) {
 		err = fmt.Errorf("%w: %w", store.ErrClosed, err)
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
