@@ -59,7 +59,12 @@ func earlySim(t *testing.T, rate float64, ttl, delta time.Duration, windows int,
 		onRefresh: func(k string) { refreshed <- k }}
 	if perRead {
 		rng := rand.New(rand.NewPCG(1, 2))
-		o.draw = func(string, int64) float64 { return 1 - rng.Float64() }
+		var mu sync.Mutex // draw runs on readers and on the background refresh
+		o.draw = func(string, int64) float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return 1 - rng.Float64()
+		}
 	}
 	m, err := NewMemoizer(c, func(ctx context.Context, k string) (int, error) {
 		starts = append(starts, time.Duration(clock.ns.Load()-start.UnixNano()))
