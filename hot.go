@@ -25,10 +25,12 @@ type decodeCall[K comparable, V any] struct {
 	op, key string
 	v       V
 	h       entry.Header
+	called  bool // decode ran: v and h hold what it left
 	f       func([]byte) error
 }
 
 func (d *decodeCall[K, V]) decode(b []byte) (err error) {
+	d.called = true
 	d.h, err = d.c.decodeEntry(d.op, d.key, b, &d.v)
 	return err
 }
@@ -37,18 +39,83 @@ func (d *decodeCall[K, V]) decode(b []byte) (err error) {
 // (see decodeEntry): the value and the entry's header. The store's error
 // is returned as it is, and so is the decoding's.
 func (c *Cache[K, V]) readValue(ctx context.Context, op, key string) (V, entry.Header, error) {
+	var v V
+	h, err := c.readInto(ctx, op, key, &v)
+	return v, h, err
+}
+
+// readInto is readValue setting *v, so that a V is copied once on its way
+// out, not once per frame.
+func (c *Cache[K, V]) readInto(ctx context.Context, op, key string, v *V) (entry.Header, error) {
+	if bp, ok := any(v).(*[]byte); ok && any(c.codec) == bytesCodec {
+		return c.readBytes(ctx, op, key, bp)
+	}
 	d, _ := c.decodes.Get().(*decodeCall[K, V])
 	if d == nil {
 		d = &decodeCall[K, V]{c: c}
 		d.f = d.decode
 	}
 	d.op, d.key = op, key
-	err := store.GetFunc(ctx, c.s, key, d.f)
-	v, h := d.v, d.h
-	var zero V
-	d.v, d.h, d.key = zero, entry.Header{}, "" // keep nothing alive
+	var err error
+	if sw := c.killSwitch(); sw.state.Load() == switchOn {
+		// What the switch's GetFunc does when on (switch.go), without its
+		// call and its second look for a Lender.
+		err = store.GetFunc(ctx, sw.Store, key, d.f)
+	} else {
+		err = store.GetFunc(ctx, c.s, key, d.f)
+	}
+	var h entry.Header
+	if d.called {
+		// A miss leaves d as it was: nothing to copy out or clear.
+		*v, h = d.v, d.h
+		var zero V
+		d.v, d.h, d.called = zero, entry.Header{}, false // keep nothing alive
+	}
+	d.key = ""
 	c.decodes.Put(d)
-	return v, h, err
+	return h, err
+}
+
+// bytesCodec is what codec.Bytes returns, for readInto and decodeOwned to
+// recognise.
+var bytesCodec any = codec.Bytes()
+
+// readBytes is readInto for a cache of []byte values encoded with
+// codec.Bytes, whose value is the entry's payload itself: it reads with
+// the store's Get, whose result is the caller's (a copy, for an
+// in-process store; see store.Lender), and sets *v to the payload within
+// it (see decodeOwned), so that the store's copy is the only one and no
+// decode state is needed.
+func (c *Cache[K, V]) readBytes(ctx context.Context, op, key string, v *[]byte) (entry.Header, error) {
+	b, err := c.s.Get(ctx, key)
+	if err != nil {
+		return entry.Header{}, err
+	}
+	return c.payloadInto(op, key, b, v)
+}
+
+// decodeOwned is decodeEntry for bytes b that the caller owns (what Get or
+// GetMany returned): for a cache of []byte values encoded with
+// codec.Bytes, *v is then the payload within b, not a copy of it.
+func (c *Cache[K, V]) decodeOwned(op, key string, b []byte, v *V) (entry.Header, error) {
+	if bp, ok := any(v).(*[]byte); ok && any(c.codec) == bytesCodec {
+		return c.payloadInto(op, key, b, bp)
+	}
+	return c.decodeEntry(op, key, b, v)
+}
+
+// payloadInto sets *v to the payload of the entry b (see entryPayload),
+// which is what codec.Bytes would decode, without its copy.
+func (c *Cache[K, V]) payloadInto(op, key string, b []byte, v *[]byte) (entry.Header, error) {
+	h, payload, err := c.entryPayload(op, key, b)
+	if err != nil || h.Negative() {
+		return h, err
+	}
+	if payload == nil {
+		payload = []byte{} // an empty value is still a value, as codec.Bytes decodes it
+	}
+	*v = payload
+	return h, nil
 }
 
 // encodeBuffers holds *[]byte buffers for encoding values on their way to

@@ -94,3 +94,65 @@ func TestCache_SetBuffersConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestCache_BytesOwned checks the []byte fast path (codec.Bytes): a value
+// read with Get or GetMany is the caller's, so changing it changes neither
+// the stored value nor another read; an empty value reads back as a
+// non-nil empty slice; a raw cache reads the bare bytes; and a disabled
+// cache misses.
+func TestCache_BytesOwned(t *testing.T) {
+	ctx := context.Background()
+	for _, raw := range []bool{false, true} {
+		t.Run("raw="+strconv.FormatBool(raw), func(t *testing.T) {
+			c := cachet.Must(cachet.New[string](newMem(t), codec.Bytes(), &cachet.Options[string]{Namespace: "b", Raw: raw}))
+			if err := c.Set(ctx, "k", []byte("value")); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Set(ctx, "empty", []byte{}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Get(ctx, "k")
+			if err != nil || string(got) != "value" {
+				t.Fatalf("Get(k): got %q, %v; want value", got, err)
+			}
+			got[0] = 'X'
+			got = append(got, "tail"...) // may reuse the read's spare capacity: still the caller's
+			_ = got
+			m, err := c.GetMany(ctx, []string{"k", "empty", "missing"})
+			if err != nil || len(m) != 2 || string(m["k"]) != "value" {
+				t.Fatalf("GetMany: got %q, %v; want k=value and empty", m, err)
+			}
+			if e, ok := m["empty"]; !ok || e == nil || len(e) != 0 {
+				t.Errorf("GetMany(empty): got %#v, %v; want a non-nil empty slice", e, ok)
+			}
+			m["k"][0] = 'Y'
+			if again, err := c.Get(ctx, "k"); err != nil || string(again) != "value" {
+				t.Errorf("Get(k) after changing earlier reads: got %q, %v; want value", again, err)
+			}
+			if e, err := c.Get(ctx, "empty"); err != nil || e == nil || len(e) != 0 {
+				t.Errorf("Get(empty): got %#v, %v; want a non-nil empty slice", e, err)
+			}
+			c.Disable()
+			if _, err := c.Get(ctx, "k"); !errors.Is(err, cachet.ErrNotFound) {
+				t.Errorf("Get(k) while disabled: got %v; want ErrNotFound", err)
+			}
+		})
+	}
+	// A raw cache and an entry-format cache over the same key each report
+	// the other's format as ErrDecode, on the fast path too.
+	s := newMem(t)
+	entryC := cachet.Must(cachet.New[string](s, codec.Bytes(), &cachet.Options[string]{Namespace: "x"}))
+	rawC := cachet.Must(cachet.New[string](s, codec.Bytes(), &cachet.Options[string]{Namespace: "x", Raw: true}))
+	if err := entryC.Set(ctx, "e", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rawC.Set(ctx, "r", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawC.Get(ctx, "e"); !errors.Is(err, cachet.ErrDecode) {
+		t.Errorf("raw Get of an entry: got %v; want ErrDecode", err)
+	}
+	if _, err := entryC.Get(ctx, "r"); !errors.Is(err, cachet.ErrDecode) {
+		t.Errorf("entry Get of a raw value: got %v; want ErrDecode", err)
+	}
+}

@@ -139,6 +139,41 @@ func (b *keyBuilder[K]) build(op string, k K) (string, error) {
 	return b.prefix + s, nil
 }
 
+// buildAll returns the store keys for ks, as build does for each, in one
+// allocation for their bytes (one more per key where the key function
+// allocates its string): the keys are substrings of one string.
+func (b *keyBuilder[K]) buildAll(op string, ks []K) ([]string, error) {
+	out := make([]string, len(ks))
+	n := 0
+	for i, k := range ks {
+		s, err := b.fn(k)
+		if err != nil {
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidKey, err)}
+		}
+		if s == "" {
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: empty key", ErrInvalidKey)}
+		}
+		out[i] = s
+		n += len(b.prefix) + len(s)
+	}
+	if b.prefix == "" {
+		return out, nil
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, s := range out {
+		sb.WriteString(b.prefix)
+		sb.WriteString(s)
+	}
+	all, at := sb.String(), 0
+	for i, s := range out {
+		end := at + len(b.prefix) + len(s)
+		out[i] = all[at:end]
+		at = end
+	}
+	return out, nil
+}
+
 // errNoKeyFunc is returned by New when K has no default key function.
 var errNoKeyFunc = errors.New("no default key function for this key type; set Options.Key")
 

@@ -223,3 +223,51 @@ func TestCache_KeyFuncPanicIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyBuilder_BuildAll checks that buildAll gives what build gives for
+// each key, with and without a prefix, that it fails as build does on a
+// bad key, and that with a prefix it allocates once for the keys' bytes.
+func TestKeyBuilder_BuildAll(t *testing.T) {
+	keys := []string{"a", "bb", "c:d", strings.Repeat("x", 300), "é"}
+	for _, ns := range []string{"", "users"} {
+		for _, ver := range []any{nil, 3} {
+			if ns == "" && ver != nil {
+				continue
+			}
+			b, err := newKeyBuilder[string](ns, ver, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = b.with("memo", nil)
+			got, err := b.buildAll("get_many", keys)
+			if err != nil {
+				t.Fatalf("buildAll(%q, %v): %v", ns, ver, err)
+			}
+			if len(got) != len(keys) {
+				t.Fatalf("buildAll(%q, %v): got %d keys; want %d", ns, ver, len(got), len(keys))
+			}
+			for i, k := range keys {
+				want, _ := b.build("get_many", k)
+				if got[i] != want {
+					t.Errorf("buildAll(%q, %v)[%d] = %q; want %q", ns, ver, i, got[i], want)
+				}
+			}
+			if n := testing.AllocsPerRun(100, func() { b.buildAll("get_many", keys) }); n != 2 {
+				t.Errorf("buildAll(%q, %v) allocations: got %v; want 2 (the slice and the keys' bytes)", ns, ver, n)
+			}
+		}
+	}
+	b, _ := newKeyBuilder[string]("users", nil, nil)
+	if _, err := b.buildAll("get_many", []string{"a", ""}); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("buildAll with an empty key: got %v; want ErrInvalidKey", err)
+	}
+	bi, _ := newKeyBuilder[int]("n", nil, func(k int) (string, error) {
+		if k < 0 {
+			return "", errors.New("negative")
+		}
+		return fmt.Sprint(k), nil
+	})
+	if _, err := bi.buildAll("delete", []int{1, -1}); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("buildAll with a failing key function: got %v; want ErrInvalidKey", err)
+	}
+}

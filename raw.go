@@ -87,6 +87,10 @@ func (c *Cache[K, V]) entryPayload(op, key string, b []byte) (entry.Header, []by
 		}
 		return entry.Header{}, b, nil
 	}
+	if len(b) >= entry.MinLen && b[0] == entry.Magic && b[1] == entry.Version && b[2] == 0 {
+		// The common header (no flags, no fields), without the call.
+		return entry.Header{}, b[entry.MinLen:], nil
+	}
 	h, payload, err := entry.Decode(b)
 	switch {
 	case errors.Is(err, entry.ErrNotEntry):

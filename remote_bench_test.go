@@ -2,6 +2,8 @@ package cachet_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,6 +46,31 @@ func BenchmarkCache_RedisOverhead(b *testing.B) {
 		benchutil.Paired(b, "cache", "raw",
 			func() error { return c.SetWithTTL(ctx, "k", benchBlob, time.Minute) },
 			func() error { return raw.Set(ctx, "bench:k", benchBlob, time.Minute).Err() })
+	})
+	// GetMany of 100 keys against one MGET of the same 100 store keys:
+	// the cache builds the store keys and a map of the values, the raw
+	// side is given the store keys (its own key building not timed).
+	keys := make([]string, 100)
+	skeys := make([]string, len(keys))
+	items := make(map[string][]byte, len(keys))
+	for i := range keys {
+		keys[i] = "m" + strconv.Itoa(i)
+		skeys[i] = "bench:" + keys[i]
+		items[keys[i]] = benchBlob
+	}
+	if err := c.SetMany(ctx, items); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("GetMany100", func(b *testing.B) {
+		benchutil.Paired(b, "cache", "raw",
+			func() error {
+				m, err := c.GetMany(ctx, keys)
+				if err == nil && len(m) != len(keys) {
+					err = fmt.Errorf("GetMany found %d of %d keys", len(m), len(keys))
+				}
+				return err
+			},
+			func() error { return raw.MGet(ctx, skeys...).Err() })
 	})
 }
 

@@ -259,7 +259,8 @@ func (c *Cache[K, V]) get(ctx context.Context, key string) (V, error) {
 	if c.local != nil {
 		return c.getLocal(ctx, key)
 	}
-	v, h, err := c.readValue(ctx, "get", key)
+	var v V
+	h, err := c.readInto(ctx, "get", key, &v)
 	if err != nil {
 		var zero V
 		return zero, store.Errorf("get", key, err)
@@ -277,13 +278,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 	if len(keys) == 0 {
 		return map[K]V{}, nil
 	}
-	skeys := make([]string, len(keys))
-	for i, k := range keys {
-		key, err := c.keys.build("get_many", k)
-		if err != nil {
-			return nil, err
-		}
-		skeys[i] = key
+	skeys, err := c.keys.buildAll("get_many", keys)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -300,7 +297,7 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 			continue
 		}
 		var v V
-		h, err := c.decodeEntry("get_many", skeys[i], b, &v)
+		h, err := c.decodeOwned("get_many", skeys[i], b, &v) // hot.go
 		if err != nil {
 			return nil, err
 		}
@@ -468,13 +465,9 @@ func (c *Cache[K, V]) Delete(ctx context.Context, keys ...K) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	skeys := make([]string, len(keys))
-	for i, k := range keys {
-		key, err := c.keys.build("delete", k)
-		if err != nil {
-			return 0, err
-		}
-		skeys[i] = key
+	skeys, err := c.keys.buildAll("delete", keys)
+	if err != nil {
+		return 0, err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()

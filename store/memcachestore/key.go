@@ -113,6 +113,20 @@ func plainKey(key string) string {
 // genKey returns the physical key of form (2): key rest in namespace ns at
 // generation gen.
 func genKey(ns, rest string, gen uint64) string {
+	if n := len(ns) + len(rest) + 2 + 13 + 1; n <= maxKeyLen && plain(ns) && plain(rest) {
+		// The common case, in one allocation: the key as it is, which
+		// finish would copy once more.
+		var g [13]byte // gen in base 36: at most 13 digits
+		d := strconv.AppendUint(g[:0], gen, 36)
+		var sb strings.Builder
+		sb.Grow(len(ns) + 2 + len(d) + 1 + len(rest))
+		sb.WriteString(ns)
+		sb.WriteString("%g")
+		sb.Write(d)
+		sb.WriteByte(':')
+		sb.WriteString(rest)
+		return sb.String()
+	}
 	b := make([]byte, 0, len(ns)+len(rest)+16)
 	b = appendEscaped(b, ns)
 	b = append(b, "%g"...)

@@ -328,3 +328,29 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("recorded(7) = %d; want 0 (flags the Store did not write)", got)
 	}
 }
+
+// TestGenKey_OneAllocation checks genKey's one-allocation path against
+// the form it must give, around the length limit where it hands over to
+// the general path, and that it allocates once.
+func TestGenKey_OneAllocation(t *testing.T) {
+	for _, gen := range []uint64{1, 36, math.MaxUint64} {
+		g := strconv.FormatUint(gen, 36)
+		for _, n := range []int{0, 1, 200, maxKeyLen - len("ns:%g:") - len(g) - 1, maxKeyLen - len("ns:%g:") - len(g), maxKeyLen - len("ns:%g:") - len(g) + 1} {
+			rest := strings.Repeat("k", max(n, 1))
+			got := genKey("ns:", rest, gen)
+			want := "ns:%g" + g + ":" + rest
+			if len(want) > maxKeyLen {
+				if len(got) != maxKeyLen || !strings.Contains(got, hashMarker) {
+					t.Errorf("genKey(ns:, %d bytes, %d): got %q; want a hashed key of %d bytes", len(rest), gen, got, maxKeyLen)
+				}
+				continue
+			}
+			if got != want {
+				t.Errorf("genKey(ns:, %d bytes, %d) = %q; want %q", len(rest), gen, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { genKey("users:", "42", 7) }); n != 1 {
+		t.Errorf("genKey allocations: got %v; want 1", n)
+	}
+}
