@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +16,10 @@ import (
 	patrickmn "github.com/patrickmn/go-cache"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
+
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // localTierTTL is the local copy's lifetime for the peers whose local tier
@@ -34,12 +39,38 @@ type tiered struct {
 	set func(ctx context.Context, k, v string) error
 }
 
-// localTierPeers are the libraries with a local tier. cachet's local tier
-// has not landed: when it does it joins this table.
+// localTierPeers are the libraries with a local tier, cachet's first.
 var localTierPeers = []struct {
 	name string
 	open func(b *testing.B, addr string) tiered
 }{
+	{"cachet-local", func(b *testing.B, addr string) tiered {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		b.Cleanup(func() { rc.Close() })
+		st, err := redisstore.New(rc, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Invalidated by Redis (client tracking): the local ttl is only
+		// a backstop, an hour as rueidis'.
+		c, err := cachet.New[string](st, codec.String(), &cachet.Options[string]{
+			Namespace: "cachet",
+			TTL:       time.Hour,
+			Local:     &cachet.LocalOptions[string]{TTL: time.Hour},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		// Wait for the invalidation stream (until then every read goes
+		// to Redis): poll, the public API has no signal for it.
+		for s, _ := c.LocalStats(); !s.Live; s, _ = c.LocalStats() {
+			time.Sleep(time.Millisecond)
+		}
+		return tiered{
+			func(ctx context.Context, k string) (string, error) { return c.Get(ctx, k) },
+			func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v) }}
+	}},
 	{"go-redis-cache-tinylfu", func(b *testing.B, addr string) tiered {
 		rc := redis.NewClient(&redis.Options{Addr: addr})
 		b.Cleanup(func() { rc.Close() })
@@ -125,6 +156,30 @@ func BenchmarkLocalTier(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+	// Hot-key throughput: 64 goroutines (32 per CPU on the 2-core
+	// machine) Get one key held locally.
+	for _, p := range localTierPeers {
+		b.Run("HotKey64/"+p.name, func(b *testing.B) {
+			c := p.open(b, addr)
+			if err := c.set(ctx, "hot", "v"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.get(ctx, "hot"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.get(ctx, "hot"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mops/s")
 		})
 	}
 	for _, p := range localTierPeers {
