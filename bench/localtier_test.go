@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/cachet-go/cachet/store/redisstore"
 )
 
@@ -224,4 +226,62 @@ func BenchmarkLocalTier(b *testing.B) {
 			b.ReportMetric(float64(capped)/float64(b.N), "capped")
 		})
 	}
+}
+
+// BenchmarkLocalTierHotKey64Paired pairs cachet's local tier with rueidis'
+// DoCache on one hot key held locally: each iteration runs one burst of
+// each (64 goroutines, 200 Gets each; which goes first alternates) and
+// reports the median throughput of each side in Mops/s and the median of
+// the per-pair ratios "cachet/rueidis" (above 1: cachet serves more).
+func BenchmarkLocalTierHotKey64Paired(b *testing.B) {
+	addr := needRedis(b)
+	ctx := context.Background()
+	sides := make([]tiered, 2)
+	for i, name := range []string{"cachet-local", "rueidis-client-side"} {
+		for _, p := range localTierPeers {
+			if p.name == name {
+				sides[i] = p.open(b, addr)
+			}
+		}
+		if err := sides[i].set(ctx, "hot", "v"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sides[i].get(ctx, "hot"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const goroutines, gets = 64, 200
+	burst := func(c tiered) float64 {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range gets {
+					if _, err := c.get(ctx, "hot"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return goroutines * gets / time.Since(start).Seconds() / 1e6
+	}
+	var mops [2][]float64
+	var ratios []float64
+	for i := 0; b.Loop(); i++ {
+		var r [2]float64
+		if i%2 == 0 {
+			r[0], r[1] = burst(sides[0]), burst(sides[1])
+		} else {
+			r[1], r[0] = burst(sides[1]), burst(sides[0])
+		}
+		mops[0], mops[1] = append(mops[0], r[0]), append(mops[1], r[1])
+		ratios = append(ratios, r[0]/r[1])
+	}
+	b.ReportMetric(benchutil.Median(mops[0]), "cachet-Mops/s")
+	b.ReportMetric(benchutil.Median(mops[1]), "rueidis-Mops/s")
+	b.ReportMetric(benchutil.Median(ratios), "cachet/rueidis")
 }
