@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,11 @@ import (
 	patrickmn "github.com/patrickmn/go-cache"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
+
+	"github.com/cachet-go/cachet"
+	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchutil"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // localTierTTL is the local copy's lifetime for the peers whose local tier
@@ -34,12 +41,38 @@ type tiered struct {
 	set func(ctx context.Context, k, v string) error
 }
 
-// localTierPeers are the libraries with a local tier. cachet's local tier
-// has not landed: when it does it joins this table.
+// localTierPeers are the libraries with a local tier, cachet's first.
 var localTierPeers = []struct {
 	name string
 	open func(b *testing.B, addr string) tiered
 }{
+	{"cachet-local", func(b *testing.B, addr string) tiered {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		b.Cleanup(func() { rc.Close() })
+		st, err := redisstore.New(rc, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Invalidated by Redis (client tracking): the local ttl is only
+		// a backstop, an hour as rueidis'.
+		c, err := cachet.New[string](st, codec.String(), &cachet.Options[string]{
+			Namespace: "cachet",
+			TTL:       time.Hour,
+			Local:     &cachet.LocalOptions[string]{TTL: time.Hour},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		// Wait for the invalidation stream (until then every read goes
+		// to Redis): poll, the public API has no signal for it.
+		for s, _ := c.LocalStats(); !s.Live; s, _ = c.LocalStats() {
+			time.Sleep(time.Millisecond)
+		}
+		return tiered{
+			func(ctx context.Context, k string) (string, error) { return c.Get(ctx, k) },
+			func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v) }}
+	}},
 	{"go-redis-cache-tinylfu", func(b *testing.B, addr string) tiered {
 		rc := redis.NewClient(&redis.Options{Addr: addr})
 		b.Cleanup(func() { rc.Close() })
@@ -127,6 +160,30 @@ func BenchmarkLocalTier(b *testing.B) {
 			}
 		})
 	}
+	// Hot-key throughput: 64 goroutines (32 per CPU on the 2-core
+	// machine) Get one key held locally.
+	for _, p := range localTierPeers {
+		b.Run("HotKey64/"+p.name, func(b *testing.B) {
+			c := p.open(b, addr)
+			if err := c.set(ctx, "hot", "v"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.get(ctx, "hot"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.get(ctx, "hot"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mops/s")
+		})
+	}
 	for _, p := range localTierPeers {
 		b.Run("Staleness/"+p.name, func(b *testing.B) {
 			writer, reader := p.open(b, addr), p.open(b, addr)
@@ -169,4 +226,62 @@ func BenchmarkLocalTier(b *testing.B) {
 			b.ReportMetric(float64(capped)/float64(b.N), "capped")
 		})
 	}
+}
+
+// BenchmarkLocalTierHotKey64Paired pairs cachet's local tier with rueidis'
+// DoCache on one hot key held locally: each iteration runs one burst of
+// each (64 goroutines, 200 Gets each; which goes first alternates) and
+// reports the median throughput of each side in Mops/s and the median of
+// the per-pair ratios "cachet/rueidis" (above 1: cachet serves more).
+func BenchmarkLocalTierHotKey64Paired(b *testing.B) {
+	addr := needRedis(b)
+	ctx := context.Background()
+	sides := make([]tiered, 2)
+	for i, name := range []string{"cachet-local", "rueidis-client-side"} {
+		for _, p := range localTierPeers {
+			if p.name == name {
+				sides[i] = p.open(b, addr)
+			}
+		}
+		if err := sides[i].set(ctx, "hot", "v"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sides[i].get(ctx, "hot"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const goroutines, gets = 64, 200
+	burst := func(c tiered) float64 {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range gets {
+					if _, err := c.get(ctx, "hot"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return goroutines * gets / time.Since(start).Seconds() / 1e6
+	}
+	var mops [2][]float64
+	var ratios []float64
+	for i := 0; b.Loop(); i++ {
+		var r [2]float64
+		if i%2 == 0 {
+			r[0], r[1] = burst(sides[0]), burst(sides[1])
+		} else {
+			r[1], r[0] = burst(sides[1]), burst(sides[0])
+		}
+		mops[0], mops[1] = append(mops[0], r[0]), append(mops[1], r[1])
+		ratios = append(ratios, r[0]/r[1])
+	}
+	b.ReportMetric(benchutil.Median(mops[0]), "cachet-Mops/s")
+	b.ReportMetric(benchutil.Median(mops[1]), "rueidis-Mops/s")
+	b.ReportMetric(benchutil.Median(ratios), "cachet/rueidis")
 }

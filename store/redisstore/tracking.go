@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,88 +19,281 @@ import (
 
 // Server-assisted client tracking (store.Invalidator).
 //
-// Subscribe keeps one connection of its own to the server (dialled with
-// the client's dialer, so TLS and the address come from the client's
-// options), speaks RESP3 on it, turns on CLIENT TRACKING in broadcast mode
-// for the prefix, and reads the server's invalidation pushes continuously.
-// The connection is pinged every trackingPing; a connection that answers
-// nothing for three pings, that the server closes (CLIENT KILL, restart)
-// or that fails in any way is reported as a flush with Live false, and
-// redialled with a growing backoff; once tracking is on again a flush with
-// Live true is reported.
+// Subscribe keeps a connection of its own to each server that owns keys
+// (dialled with the client's dialer, so TLS, credentials and the address
+// come from the client's options), speaks RESP3 on it, turns on CLIENT
+// TRACKING in broadcast mode for the prefix, and reads the server's
+// invalidation pushes continuously. Each connection is pinged every
+// trackingPing; a connection that answers nothing for three pings, that the
+// server closes (CLIENT KILL, restart) or that fails in any way is reported
+// as a flush with Live false, and redialled with a growing backoff; once
+// tracking is on again a flush with Live true is reported.
 //
-// Only a standalone server (a *redis.Client) is supported. A Cluster needs
-// one such connection per master, re-established on every topology change,
-// which is not built: Subscribe returns ErrNotSupported for it and for a
-// Ring.
+// A standalone server (a *redis.Client) has one such connection. A
+// failover client (Sentinel) has one to the master the sentinels name,
+// checked with ROLE when it is made: a failover kills it (the sentinel
+// kills the demoted master's clients, or the master is gone), and it is
+// redialled to the new master. A Redis Cluster has one per master, each
+// reporting the keys that master owns; the set of masters is read again
+// every clusterTopologyCheck, and any change (a new master, a failover, a
+// node restart on another address) ends the stream (flush, Live false)
+// until a connection to every master of the new topology is up. A Ring is
+// not supported (ErrNotSupported).
 
 var _ store.Invalidator = (*Store)(nil)
 
-// trackingPing is how often the tracking connection is checked.
+// trackingPing is how often a tracking connection is checked.
 const trackingPing = time.Second
 
+// clusterTopologyCheck is how often a Cluster subscription compares the
+// cluster's masters with those it tracks. A master's failure is seen at
+// once (its connection drops); this bounds how long a master that is new
+// to the cluster (resharding, or a replica promoted while its old master
+// keeps its connection) can take writes unseen.
+const clusterTopologyCheck = 250 * time.Millisecond
+
 // Subscribe implements store.Invalidator over a standalone Redis 6 or
-// later (see the package documentation).
+// later, a Sentinel failover client or a Redis Cluster (see the package
+// documentation).
 func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Invalidation)) (func(), error) {
-	c, ok := s.client.(*redis.Client)
-	if !ok {
-		return nil, fmt.Errorf("%w: redisstore: invalidations need a standalone *redis.Client (a Cluster needs one tracking connection per master, not implemented)", store.ErrNotSupported)
+	var run func(t *tracker)
+	switch c := s.client.(type) {
+	case *redis.Client:
+		opt := c.Options()
+		run = func(t *tracker) { t.runSingle(opt) }
+	case *redis.ClusterClient:
+		run = func(t *tracker) { t.runCluster(c) }
+	default:
+		return nil, fmt.Errorf("%w: redisstore: invalidations need a *redis.Client, a failover client or a *redis.ClusterClient, not a %T", store.ErrNotSupported, s.client)
 	}
-	opt := c.Options()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t := &tracker{opt: opt, prefix: prefix, fn: fn, ctx: ctx}
+	t := &tracker{prefix: prefix, fn: fn, ctx: ctx, conns: map[net.Conn]struct{}{}}
 	t.wg.Add(1)
-	go t.run()
+	go func() {
+		defer t.wg.Done()
+		run(t)
+	}()
 	return func() {
 		cancel()
 		t.mu.Lock()
-		if t.conn != nil {
-			t.conn.Close()
+		for c := range t.conns {
+			c.Close()
 		}
 		t.mu.Unlock()
 		t.wg.Wait()
 	}, nil
 }
 
+// tracker is one subscription: its connections and the stream's consumer.
 type tracker struct {
-	opt    *redis.Options
 	prefix string
-	fn     func(store.Invalidation)
 	ctx    context.Context
 	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conn   net.Conn
+
+	fnMu sync.Mutex // one fn call at a time (a Cluster has a reader per master)
+	fn   func(store.Invalidation)
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // open connections, closed by stop
 }
 
-func (t *tracker) run() {
-	defer t.wg.Done()
+func (t *tracker) deliver(ev store.Invalidation) {
+	t.fnMu.Lock()
+	defer t.fnMu.Unlock()
+	t.fn(ev)
+}
+
+// retry sleeps for the backoff, doubled up to a second, and reports
+// whether the subscription is still running.
+func (t *tracker) retry(backoff *time.Duration) bool {
+	select {
+	case <-t.ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	*backoff = min(2**backoff, time.Second)
+	return true
+}
+
+// runSingle is the stream of a *redis.Client: one server, or the master
+// of a failover client.
+func (t *tracker) runSingle(opt *redis.Options) {
 	backoff := 10 * time.Millisecond
+	failover := opt.Addr == failoverAddr
 	for t.ctx.Err() == nil {
-		conn, r, err := t.connect()
+		conn, r, err := t.connect(opt, failover)
 		if err == nil {
 			backoff = 10 * time.Millisecond
-			t.fn(store.Invalidation{Flush: true, Live: true})
+			t.deliver(store.Invalidation{Flush: true, Live: true})
 			t.read(conn, r) // until the connection fails
-			conn.Close()
+			t.release(conn)
 			if t.ctx.Err() != nil {
 				return
 			}
-			t.fn(store.Invalidation{Flush: true, Live: false})
+			t.deliver(store.Invalidation{Flush: true, Live: false})
 		}
-		select {
-		case <-t.ctx.Done():
+		if !t.retry(&backoff) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
 
-// connect dials, authenticates with HELLO 3 and turns tracking on.
-func (t *tracker) connect() (net.Conn, *bufio.Reader, error) {
+// failoverAddr is the Addr go-redis gives the options of a failover
+// client (its dialer asks the sentinels for the master's address).
+const failoverAddr = "FailoverClient"
+
+// runCluster is the stream of a Redis Cluster: one connection per master,
+// all up or the stream is not live.
+func (t *tracker) runCluster(cc *redis.ClusterClient) {
+	backoff := 10 * time.Millisecond
+	for t.ctx.Err() == nil {
+		if t.clusterSession(cc) {
+			backoff = 10 * time.Millisecond
+		}
+		if !t.retry(&backoff) {
+			return
+		}
+	}
+}
+
+// clusterTopology returns the masters of the cluster's slot map (CLUSTER
+// SLOTS), each as "node-id address", sorted: two answers differ when a
+// master was added, removed, replaced or moved.
+func clusterTopology(ctx context.Context, cc *redis.ClusterClient) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	//lint:ignore SA1019 CLUSTER SHARDS needs Redis 7; CLUSTER SLOTS answers on Redis 6 as well
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var masters []string
+	for _, s := range slots {
+		if len(s.Nodes) > 0 {
+			masters = append(masters, s.Nodes[0].ID+" "+s.Nodes[0].Addr)
+		}
+	}
+	slices.Sort(masters)
+	masters = slices.Compact(masters)
+	if len(masters) == 0 {
+		return nil, errors.New("redisstore: the cluster has no master")
+	}
+	return masters, nil
+}
+
+// clusterMasters returns the options of the cluster client's client of
+// every master (after the cluster client reloaded its slot map).
+func clusterMasters(ctx context.Context, cc *redis.ClusterClient) ([]*redis.Options, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var opts []*redis.Options
+	err := cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		opts = append(opts, c.Options())
+		mu.Unlock()
+		return nil
+	})
+	return opts, err
+}
+
+// clusterSession connects to every master, reports the stream live, and
+// reads every connection until one fails or the topology changes, then
+// reports the stream lost. It reports whether the stream was live.
+func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
+	before, err := clusterTopology(t.ctx, cc)
+	if err != nil {
+		return false
+	}
+	masters, err := clusterMasters(t.ctx, cc)
+	if err != nil || len(masters) != len(before) {
+		return false
+	}
+	type tracked struct {
+		conn net.Conn
+		r    *bufio.Reader
+	}
+	var conns []tracked
+	closeAll := func() {
+		for _, c := range conns {
+			t.release(c.conn)
+		}
+	}
+	for _, opt := range masters {
+		conn, r, err := t.connect(opt, true)
+		if err != nil {
+			closeAll()
+			return false
+		}
+		conns = append(conns, tracked{conn, r})
+	}
+	// A change of topology from before until now may have escaped the
+	// connections: go live only if there was none. Any later change is
+	// seen by the watch below.
+	if now, err := clusterTopology(t.ctx, cc); err != nil || !slices.Equal(now, before) {
+		closeAll()
+		return false
+	}
+	t.deliver(store.Invalidation{Flush: true, Live: true})
+
+	ended := make(chan struct{})
+	var once sync.Once
+	end := func() { once.Do(func() { close(ended) }) }
+	var readers sync.WaitGroup
+	for _, c := range conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			defer end()
+			t.read(c.conn, c.r)
+		}()
+	}
+	watchCtx, stopWatch := context.WithCancel(t.ctx)
+	watchDone := make(chan struct{})
+	go func() { // any change of the masters ends the session
+		defer close(watchDone)
+		tick := time.NewTicker(clusterTopologyCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if now, err := clusterTopology(watchCtx, cc); err == nil && !slices.Equal(now, before) {
+				end()
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-t.ctx.Done():
+	}
+	closeAll()
+	readers.Wait()
+	if t.ctx.Err() == nil {
+		t.deliver(store.Invalidation{Flush: true, Live: false})
+	}
+	stopWatch()
+	<-watchDone
+	return true
+}
+
+// release closes conn and forgets it.
+func (t *tracker) release(conn net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, conn)
+	t.mu.Unlock()
+	conn.Close()
+}
+
+// connect dials the server of opt, authenticates with HELLO 3, checks
+// that it is a master if master is set, and turns tracking on.
+func (t *tracker) connect(opt *redis.Options, master bool) (net.Conn, *bufio.Reader, error) {
 	ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 	defer cancel()
-	conn, err := t.opt.Dialer(ctx, t.opt.Network, t.opt.Addr)
+	conn, err := opt.Dialer(ctx, opt.Network, opt.Addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,14 +303,14 @@ func (t *tracker) connect() (net.Conn, *bufio.Reader, error) {
 		conn.Close()
 		return nil, nil, t.ctx.Err()
 	}
-	t.conn = conn
+	t.conns[conn] = struct{}{}
 	t.mu.Unlock()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	r := bufio.NewReader(conn)
 	hello := []string{"HELLO", "3"}
-	user, pass := t.opt.Username, t.opt.Password
-	if t.opt.CredentialsProvider != nil {
-		user, pass = t.opt.CredentialsProvider()
+	user, pass := opt.Username, opt.Password
+	if opt.CredentialsProvider != nil {
+		user, pass = opt.CredentialsProvider()
 	}
 	if pass != "" {
 		if user == "" {
@@ -124,13 +318,18 @@ func (t *tracker) connect() (net.Conn, *bufio.Reader, error) {
 		}
 		hello = append(hello, "AUTH", user, pass)
 	}
+	cmds := [][]string{hello}
+	if master {
+		cmds = append(cmds, []string{"ROLE"})
+	}
 	tracking := []string{"CLIENT", "TRACKING", "ON", "BCAST"}
 	if t.prefix != "" {
 		tracking = append(tracking, "PREFIX", t.prefix)
 	}
-	for _, cmd := range [][]string{hello, tracking} {
+	cmds = append(cmds, tracking)
+	for _, cmd := range cmds {
 		if err := writeCommand(conn, cmd...); err != nil {
-			conn.Close()
+			t.release(conn)
 			return nil, nil, err
 		}
 		v, err := readRESP(r)
@@ -139,8 +338,13 @@ func (t *tracker) connect() (net.Conn, *bufio.Reader, error) {
 				err = fmt.Errorf("redisstore: %s: %s", cmd[0], string(e))
 			}
 		}
+		if err == nil && cmd[0] == "ROLE" {
+			if role, ok := v.([]any); !ok || len(role) == 0 || role[0] != "master" {
+				err = fmt.Errorf("redisstore: %s is not a master (ROLE %v)", conn.RemoteAddr(), v)
+			}
+		}
 		if err != nil {
-			conn.Close()
+			t.release(conn)
 			return nil, nil, err
 		}
 	}
@@ -181,7 +385,7 @@ func (t *tracker) read(conn net.Conn, r *bufio.Reader) {
 		}
 		switch keys := p[1].(type) {
 		case nil: // FLUSHALL / FLUSHDB
-			t.fn(store.Invalidation{Flush: true, Live: true})
+			t.deliver(store.Invalidation{Flush: true, Live: true})
 		case []any:
 			ks := make([]string, 0, len(keys))
 			for _, k := range keys {
@@ -189,7 +393,7 @@ func (t *tracker) read(conn net.Conn, r *bufio.Reader) {
 					ks = append(ks, s)
 				}
 			}
-			t.fn(store.Invalidation{Keys: ks})
+			t.deliver(store.Invalidation{Keys: ks})
 		}
 	}
 }
