@@ -242,13 +242,15 @@ func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration
 // ErrNotFound; a stored value the codec cannot decode, or one in the other
 // stored format (see Options.Raw), gives one wrapping ErrDecode.
 func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
+	if c.local != nil {
+		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+			return v, nil
+		}
+	}
 	var v V
 	key, err := c.keys.build("get", k)
 	if err != nil {
 		return v, err
-	}
-	if v, ok := c.localHit(key); ok {
-		return v, nil
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
