@@ -490,6 +490,7 @@ func (l *localTier[V]) get(key string) (V, bool) {
 // tier when the entry holds a live value.
 func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
 	if v, ok := c.localHit(key); ok {
+		noteLocal(ctx)
 		return v, nil
 	}
 	l := c.local
@@ -623,4 +624,54 @@ func (s *localStore) IncrementFloat(ctx context.Context, key string, delta float
 func (s *localStore) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
 	defer s.inv.invalidate(key)
 	return store.CompareAndDelete(ctx, s.Store, key, value)
+}
+
+// observeLocalGet reports a local hit of Get for k to the cache's plugins
+// as an OpGet with Hits 1 and Local set.
+func (c *Cache[K, V]) observeLocalGet(ctx context.Context, k K) {
+	key, err := c.keys.build("get", k)
+	if err != nil {
+		return
+	}
+	var h hook
+	call := Call{Op: OpGet, Key: key, Hits: 1, Local: true}
+	c.obs.before(ctx, &call, &h)
+	c.obs.after(&call, &h, nil) // a plugin's panic is not the caller's: the value was found
+}
+
+// lookupLocal is Memoizer.lookup for a cache with a local tier: a local
+// hit is a fresh entry; a miss reads the store and fills the tier with a
+// fresh, positive entry. Such a copy is kept until the earliest moment the
+// entry could be due for an early refresh (MemoizeOptions.EarlyRefresh),
+// so that the local tier never hides the refresh; entries due for one,
+// stale ones (StaleWhileRevalidate) and negative ones are not kept
+// locally, and every call reads them from the store.
+func (m *Memoizer[K, V]) lookupLocal(ctx context.Context, key string) (V, entry.Header, entryState, error) {
+	if v, ok := m.c.localHit(key); ok {
+		noteLocal(ctx)
+		return v, entry.Header{}, entryFresh, nil
+	}
+	l := m.c.local
+	l.misses.add(1)
+	t := l.inv.begin(key)
+	v, h, state, err := m.lookupStore(ctx, key)
+	l.storeReads.Add(1)
+	if err != nil || state != entryFresh || h.Negative() {
+		return v, h, state, err
+	}
+	l.storeHits.Add(1)
+	exp, ok := l.expiry(h)
+	if ok && m.cfg.beta > 0 && h.Expiry != 0 {
+		// early refreshes no sooner than expiry - delta - delta*beta*maxEarlyLead
+		lead := float64(h.Delta) * (1 + m.cfg.beta*maxEarlyLead)
+		exp = min(exp, h.Expiry-int64(min(lead, float64(math.MaxInt64/2))))
+		ok = exp > time.Now().UnixNano()
+	}
+	if ok && l.inv.install(t, func() { l.values.Set(key, localEntry[V]{v: v, exp: exp}) }) {
+		l.fills.Add(1)
+	}
+	if l.clone != nil {
+		v = l.clone(v) // the tier holds v: the caller gets its own copy
+	}
+	return v, h, state, nil
 }

@@ -244,6 +244,9 @@ func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration
 func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if c.local != nil {
 		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+			if c.obs != nil {
+				c.observeLocalGet(ctx, k)
+			}
 			return v, nil
 		}
 	}
@@ -339,6 +342,11 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {
 	if c.obs != nil {
 		return c.getOrLoadObserved(ctx, k, load) // observe_call.go
+	}
+	if c.local != nil {
+		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+			return v, nil
+		}
 	}
 	key, err := c.keys.build("get", k)
 	if err != nil {
