@@ -675,3 +675,64 @@ func (m *Memoizer[K, V]) lookupLocal(ctx context.Context, key string) (V, entry.
 	}
 	return v, h, state, nil
 }
+
+// getManyLocal is GetMany for a cache with a local tier: the keys the tier
+// holds are answered by it, the others are read in one GetMany of the
+// store, and the live values it finds fill the tier (under the fill
+// fence, as for Get).
+func (c *Cache[K, V]) getManyLocal(ctx context.Context, keys []K, skeys []string) (map[K]V, error) {
+	l := c.local
+	out := make(map[K]V, len(keys))
+	var missK []K
+	var missS []string
+	for i, key := range skeys {
+		if v, ok := c.localHit(key); ok {
+			out[keys[i]] = v
+			continue
+		}
+		missK, missS = append(missK, keys[i]), append(missS, key)
+	}
+	if len(missS) == 0 {
+		return out, nil
+	}
+	l.misses.add(uint64(len(missS)))
+	tokens := make([]fillToken, len(missS))
+	for i, key := range missS {
+		tokens[i] = l.inv.begin(key)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	vals, err := c.s.GetMany(ctx, missS)
+	l.storeReads.Add(uint64(len(missS)))
+	if err != nil {
+		return nil, store.Errorf("get_many", missS[0], err)
+	}
+	if len(vals) != len(missS) {
+		return nil, &Error{Op: "get_many", Key: missS[0], Err: fmt.Errorf("store returned %d values for %d keys", len(vals), len(missS))}
+	}
+	for i, b := range vals {
+		if b == nil {
+			continue
+		}
+		var v V
+		h, err := c.decodeEntry("get_many", missS[i], b, &v)
+		if err != nil {
+			return nil, err
+		}
+		if h.Negative() || c.expired(h) {
+			continue
+		}
+		l.storeHits.Add(1)
+		if exp, ok := l.expiry(h); ok {
+			key := missS[i]
+			if l.inv.install(tokens[i], func() { l.values.Set(key, localEntry[V]{v: v, exp: exp}) }) {
+				l.fills.Add(1)
+			}
+		}
+		if l.clone != nil {
+			v = l.clone(v)
+		}
+		out[missK[i]] = v
+	}
+	return out, nil
+}

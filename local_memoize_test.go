@@ -381,3 +381,38 @@ func TestLocal_PluginsSeeLocalHits(t *testing.T) {
 		t.Fatalf("HitMissRatio %+v, %d local; want 3 local hits of 6 hits, 2 misses", st, ratio.LocalHits())
 	}
 }
+
+func TestLocal_GetManyAnswersHitsLocally(t *testing.T) {
+	localStores(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		c, rc, _ := newReadCountedCache(t, s, nil)
+		awaitLive(t, c)
+		wait := echo(t, c)
+		if err := c.SetMany(ctx, map[string]localUser{"a": {Name: "A"}}); err != nil {
+			t.Fatal(err)
+		}
+		wait()
+		if err := c.Set(ctx, "b", localUser{Name: "B"}); err != nil {
+			t.Fatal(err)
+		}
+		wait()
+		if _, err := c.Get(ctx, "a"); err != nil { // fills a
+			t.Fatal(err)
+		}
+		before := rc.reads.Load()
+		got, err := c.GetMany(ctx, []string{"a", "b", "missing"})
+		if err != nil || len(got) != 2 || got["a"].Name != "A" || got["b"].Name != "B" {
+			t.Fatalf("GetMany = %v, %v; want a and b", got, err)
+		}
+		if r := rc.reads.Load() - before; r != 2 {
+			t.Fatalf("GetMany read %d keys from the store; want 2 (b and missing; a is local)", r)
+		}
+		before = rc.reads.Load()
+		if got, err := c.GetMany(ctx, []string{"a", "b"}); err != nil || len(got) != 2 {
+			t.Fatalf("GetMany = %v, %v", got, err)
+		}
+		if r := rc.reads.Load() - before; r != 0 {
+			t.Fatalf("GetMany after the fill read %d keys from the store; want 0", r)
+		}
+	})
+}

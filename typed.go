@@ -290,6 +290,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 		}
 		skeys[i] = key
 	}
+	if c.local != nil {
+		return c.getManyLocal(ctx, keys, skeys) // local.go
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	vals, err := c.s.GetMany(ctx, skeys)
