@@ -9,12 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+	"weak"
 
 	"github.com/cachet-go/cachet/internal/entry"
 	"github.com/cachet-go/cachet/internal/flight"
 	"github.com/cachet-go/cachet/store"
 	"github.com/maypok86/otter/v2"
-	"github.com/maypok86/otter/v2/stats"
 )
 
 // The local tier: decoded values kept in process, in front of the store.
@@ -101,7 +102,7 @@ func (*LocalOptions[V]) localConfig() {}
 // LocalStats is a snapshot of the counters of a cache's local tier.
 type LocalStats struct {
 	Hits          uint64 // reads answered by the local tier
-	Misses        uint64 // reads the tier could not answer (each went to the store, possibly sharing a read)
+	Misses        uint64 // reads the tier could not answer (each went on to the store, possibly sharing a read)
 	StoreReads    uint64 // store reads made for local misses
 	StoreHits     uint64 // store reads that found a live value
 	Fills         uint64 // values installed in the tier
@@ -117,10 +118,9 @@ func (c *Cache[K, V]) LocalStats() (LocalStats, bool) {
 	if l == nil {
 		return LocalStats{}, false
 	}
-	s := l.stats.Snapshot()
 	return LocalStats{
-		Hits:          s.Hits,
-		Misses:        s.Misses,
+		Hits:          l.hits.load(),
+		Misses:        l.misses.load(),
 		StoreReads:    l.storeReads.Load(),
 		StoreHits:     l.storeHits.Load(),
 		Fills:         l.fills.Load(),
@@ -244,7 +244,8 @@ func (l *localInv) event(ev store.Invalidation) {
 type localTier[V any] struct {
 	inv    *localInv
 	values *otter.Cache[string, localEntry[V]]
-	stats  *stats.Counter
+	hits   counter
+	misses counter
 	ttl    time.Duration
 	clone  func(V) V
 	fills  atomic.Uint64
@@ -263,19 +264,75 @@ type localEntry[V any] struct {
 	exp int64 // Unix nanoseconds
 }
 
-// localExpiry gives each entry the lifetime its exp leaves.
-type localExpiry[V any] struct{}
-
-func (localExpiry[V]) ExpireAfterCreate(e otter.Entry[string, localEntry[V]]) time.Duration {
-	return time.Duration(e.Value.exp - time.Now().UnixNano())
+// localExpiry gives each entry, when it is written, the lifetime its exp
+// leaves. It is otter's "expire after write" calculator, which leaves an
+// entry's expiry alone when the entry is read: a read then costs no
+// expiry computation, only the clock read that tells whether the entry is
+// still live.
+//
+// The tier reads a coarse clock (localClock), which lags the time by up to
+// localClockResolution: the lifetime is shortened by that much, so that a
+// value is dropped up to localClockResolution before its expiry, never
+// after it (unless the clock's goroutine is kept from running for longer
+// than that, in a starved process).
+func localExpiry[V any]() otter.ExpiryCalculator[string, localEntry[V]] {
+	return otter.ExpiryWritingFunc(func(e otter.Entry[string, localEntry[V]]) time.Duration {
+		d := time.Duration(e.Value.exp-time.Now().UnixNano()) - localClockResolution
+		return max(d, 1) // 1ns: already gone
+	})
 }
 
-func (x localExpiry[V]) ExpireAfterUpdate(e otter.Entry[string, localEntry[V]], _ localEntry[V]) time.Duration {
-	return x.ExpireAfterCreate(e)
+// localClockResolution is how often the local tiers' clock reads the time.
+const localClockResolution = time.Millisecond
+
+// localClock returns the clock shared by the local tiers: reading the
+// precise time on every hit would be the largest cost of a hit (one
+// clock_gettime: about as long as otter's whole lookup on a virtual
+// machine's clock), so the tiers read a clock that one goroutine updates
+// every localClockResolution. The goroutine stops once no tier holds the
+// clock (see otter.CoarseClock); the next tier starts a new one.
+func localClock() *otter.CoarseClock {
+	sharedClock.mu.Lock()
+	defer sharedClock.mu.Unlock()
+	if c := sharedClock.p.Value(); c != nil {
+		return c
+	}
+	c := otter.NewCoarseClock(localClockResolution)
+	sharedClock.p = weak.Make(c)
+	return c
 }
 
-func (localExpiry[V]) ExpireAfterRead(e otter.Entry[string, localEntry[V]]) time.Duration {
-	return e.ExpiresAfter()
+var sharedClock struct {
+	mu sync.Mutex
+	p  weak.Pointer[otter.CoarseClock]
+}
+
+// counter is a counter that goroutines on different cores can add to
+// without sharing a cache line most of the time: each add goes to one of
+// a few padded stripes, picked by the address of the adding goroutine's
+// stack (goroutines have stacks of their own, a few kilobytes apart), which
+// costs less than drawing a random number.
+type counter struct {
+	stripes [counterStripes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+const counterStripes = 8 // a power of two
+
+func (c *counter) add(n uint64) {
+	var onStack byte
+	h := uint64(uintptr(unsafe.Pointer(&onStack))>>13) * 0x9e3779b97f4a7c15
+	c.stripes[h>>61].n.Add(n) // the top 3 bits: counterStripes
+}
+
+func (c *counter) load() uint64 {
+	var n uint64
+	for i := range c.stripes {
+		n += c.stripes[i].n.Load()
+	}
+	return n
 }
 
 // newLocal builds the local tier of a cache over the store s (as given to
@@ -308,13 +365,12 @@ func newLocal[V any](cfg LocalConfig, s store.Store, prefix string) (*localTier[
 	}
 	l := &localTier[V]{
 		inv:   &localInv{seed: maphash.MakeSeed(), prefix: prefix},
-		stats: stats.NewCounter(),
 		ttl:   ttl,
 		clone: o.Clone,
 	}
 	oo := &otter.Options[string, localEntry[V]]{
-		StatsRecorder:    l.stats,
-		ExpiryCalculator: localExpiry[V]{},
+		ExpiryCalculator: localExpiry[V](),
+		Clock:            localClock(),
 	}
 	switch {
 	case o.Weigher != nil:
@@ -365,11 +421,64 @@ func (c *Cache[K, V]) localHit(key string) (V, bool) {
 		var zero V
 		return zero, false
 	}
+	return l.get(key)
+}
+
+// localKeyBuf is the size of the buffer on the stack in which localGet
+// builds a store key; a longer key is built on the heap.
+const localKeyBuf = 128
+
+// localGet is localHit for k, whose store key kb builds: the key is built
+// in a buffer on the stack and looked up through a string that points into
+// it, which nothing keeps (the tier only compares it; escape analysis
+// would move the buffer to the heap otherwise), so that a hit allocates
+// nothing. A key kb refuses is a miss, for the caller to report.
+//
+// It builds the key as keyBuilder.build does (prefix, then the key
+// function's string).
+func (c *Cache[K, V]) localGet(kb *keyBuilder[K], k K) (V, bool) {
+	l := c.local
+	if l == nil || c.killSwitch().state.Load() != switchOn {
+		var zero V
+		return zero, false
+	}
+	s, err := kb.fn(k)
+	if err != nil || s == "" {
+		var zero V
+		return zero, false
+	}
+	var buf [localKeyBuf]byte
+	key := s
+	if kb.prefix != "" {
+		if n := len(kb.prefix) + len(s); n <= localKeyBuf {
+			copy(buf[copy(buf[:], kb.prefix):], s)
+			key = unsafe.String(&buf[0], n)
+		} else {
+			key = kb.prefix + s
+		}
+	}
+	// l.get, inline: a call more costs a quarter of otter's lookup.
 	e, ok := l.values.GetIfPresent(key)
 	if !ok {
 		var zero V
 		return zero, false
 	}
+	l.hits.add(1)
+	if l.clone != nil {
+		return l.clone(e.v), true
+	}
+	return e.v, true
+}
+
+// get returns the value the tier holds for key, a copy if the tier
+// clones, and counts the hit.
+func (l *localTier[V]) get(key string) (V, bool) {
+	e, ok := l.values.GetIfPresent(key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	l.hits.add(1)
 	if l.clone != nil {
 		return l.clone(e.v), true
 	}
@@ -381,9 +490,11 @@ func (c *Cache[K, V]) localHit(key string) (V, bool) {
 // tier when the entry holds a live value.
 func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
 	if v, ok := c.localHit(key); ok {
+		noteLocal(ctx)
 		return v, nil
 	}
 	l := c.local
+	l.misses.add(1)
 	v, _, err := l.flight.Do(ctx, key, func(ctx context.Context) (V, error) {
 		t := l.inv.begin(key)
 		ctx, cancel := c.withTimeout(ctx)
@@ -513,4 +624,115 @@ func (s *localStore) IncrementFloat(ctx context.Context, key string, delta float
 func (s *localStore) CompareAndDelete(ctx context.Context, key string, value []byte) (bool, error) {
 	defer s.inv.invalidate(key)
 	return store.CompareAndDelete(ctx, s.Store, key, value)
+}
+
+// observeLocalGet reports a local hit of Get for k to the cache's plugins
+// as an OpGet with Hits 1 and Local set.
+func (c *Cache[K, V]) observeLocalGet(ctx context.Context, k K) {
+	key, err := c.keys.build("get", k)
+	if err != nil {
+		return
+	}
+	var h hook
+	call := Call{Op: OpGet, Key: key, Hits: 1, Local: true}
+	c.obs.before(ctx, &call, &h)
+	c.obs.after(&call, &h, nil) // a plugin's panic is not the caller's: the value was found
+}
+
+// lookupLocal is Memoizer.lookup for a cache with a local tier: a local
+// hit is a fresh entry; a miss reads the store and fills the tier with a
+// fresh, positive entry. Such a copy is kept until the earliest moment the
+// entry could be due for an early refresh (MemoizeOptions.EarlyRefresh),
+// so that the local tier never hides the refresh; entries due for one,
+// stale ones (StaleWhileRevalidate) and negative ones are not kept
+// locally, and every call reads them from the store.
+func (m *Memoizer[K, V]) lookupLocal(ctx context.Context, key string) (V, entry.Header, entryState, error) {
+	if v, ok := m.c.localHit(key); ok {
+		noteLocal(ctx)
+		return v, entry.Header{}, entryFresh, nil
+	}
+	l := m.c.local
+	l.misses.add(1)
+	t := l.inv.begin(key)
+	v, h, state, err := m.lookupStore(ctx, key)
+	l.storeReads.Add(1)
+	if err != nil || state != entryFresh || h.Negative() {
+		return v, h, state, err
+	}
+	l.storeHits.Add(1)
+	exp, ok := l.expiry(h)
+	if ok && m.cfg.beta > 0 && h.Expiry != 0 {
+		// early refreshes no sooner than expiry - delta - delta*beta*maxEarlyLead
+		lead := float64(h.Delta) * (1 + m.cfg.beta*maxEarlyLead)
+		exp = min(exp, h.Expiry-int64(min(lead, float64(math.MaxInt64/2))))
+		ok = exp > time.Now().UnixNano()
+	}
+	if ok && l.inv.install(t, func() { l.values.Set(key, localEntry[V]{v: v, exp: exp}) }) {
+		l.fills.Add(1)
+	}
+	if l.clone != nil {
+		v = l.clone(v) // the tier holds v: the caller gets its own copy
+	}
+	return v, h, state, nil
+}
+
+// getManyLocal is GetMany for a cache with a local tier: the keys the tier
+// holds are answered by it, the others are read in one GetMany of the
+// store, and the live values it finds fill the tier (under the fill
+// fence, as for Get).
+func (c *Cache[K, V]) getManyLocal(ctx context.Context, keys []K, skeys []string) (map[K]V, error) {
+	l := c.local
+	out := make(map[K]V, len(keys))
+	var missK []K
+	var missS []string
+	for i, key := range skeys {
+		if v, ok := c.localHit(key); ok {
+			out[keys[i]] = v
+			continue
+		}
+		missK, missS = append(missK, keys[i]), append(missS, key)
+	}
+	if len(missS) == 0 {
+		return out, nil
+	}
+	l.misses.add(uint64(len(missS)))
+	tokens := make([]fillToken, len(missS))
+	for i, key := range missS {
+		tokens[i] = l.inv.begin(key)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	vals, err := c.s.GetMany(ctx, missS)
+	l.storeReads.Add(uint64(len(missS)))
+	if err != nil {
+		return nil, store.Errorf("get_many", missS[0], err)
+	}
+	if len(vals) != len(missS) {
+		return nil, &Error{Op: "get_many", Key: missS[0], Err: fmt.Errorf("store returned %d values for %d keys", len(vals), len(missS))}
+	}
+	for i, b := range vals {
+		if b == nil {
+			continue
+		}
+		var v V
+		h, err := c.decodeEntry("get_many", missS[i], b, &v)
+		if err != nil {
+			return nil, err
+		}
+		if h.Negative() || c.expired(h) {
+			continue
+		}
+		l.storeHits.Add(1)
+		if exp, ok := l.expiry(h); ok {
+			key := missS[i]
+			if l.inv.install(tokens[i], func() { l.values.Set(key, localEntry[V]{v: v, exp: exp}) }) {
+				l.fills.Add(1)
+			}
+		}
+		if l.clone != nil {
+			v = l.clone(v)
+		}
+		out[missK[i]] = v
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -14,34 +15,66 @@ import (
 )
 
 // BenchmarkCache_LocalHit times a local-tier hit of a Cache[string,
-// localUser] against otter v2 holding the same values, in paired runs.
+// localUser] (namespace "u", 1,000 hot keys) against otter v2 holding the
+// same values under the same keys (no namespace, no expiry, no stats: the
+// bare map a user of otter would write), in paired batches of 100 calls,
+// on one goroutine and on two at once. The Clone variants give every hit a
+// private copy (the tags slice cloned).
 func BenchmarkCache_LocalHit(b *testing.B) {
-	ctx := context.Background()
-	mem := memstore.Must(nil)
-	defer mem.Close()
-	c, err := New[string](mem, codec.JSON[localUser](), &Options[string]{Namespace: "u", Local: &LocalOptions[localUser]{}})
-	if err != nil {
-		b.Fatal(err)
+	for _, bc := range []struct {
+		name       string
+		goroutines int
+		clone      bool
+	}{
+		{"seq", 1, false},
+		{"2goroutines", 2, false},
+		{"seq/Clone", 1, true},
+		{"2goroutines/Clone", 2, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			mem := memstore.Must(nil)
+			defer mem.Close()
+			lo := &LocalOptions[localUser]{}
+			if bc.clone {
+				lo.Clone = func(u localUser) localUser { u.Tags = slices.Clone(u.Tags); return u }
+			}
+			c, err := New[string](mem, codec.JSON[localUser](), &Options[string]{Namespace: "u", Local: lo})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			o := otter.Must(&otter.Options[string, localUser]{MaximumSize: 10_000})
+			keys := make([]string, 1000)
+			for i := range keys {
+				keys[i] = strconv.Itoa(i)
+				u := localUser{Name: "user " + keys[i], Tags: []string{"a", "b"}}
+				if err := c.Set(ctx, keys[i], u); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Get(ctx, keys[i]); err != nil {
+					b.Fatal(err)
+				}
+				o.Set(keys[i], u)
+			}
+			before, _ := c.LocalStats()
+			clone := lo.Clone
+			benchutil.PairedBatch(b, "local", "otter", 100, bc.goroutines, func(i int) error {
+				_, err := c.Get(ctx, keys[i%len(keys)])
+				return err
+			}, func(i int) error {
+				u, ok := o.GetIfPresent(keys[i%len(keys)])
+				if !ok {
+					return errors.New("otter miss")
+				}
+				if clone != nil {
+					clone(u)
+				}
+				return nil
+			})
+			if s, _ := c.LocalStats(); s.StoreReads != before.StoreReads {
+				b.Fatalf("%d store reads during the benchmark; want every Get a local hit", s.StoreReads-before.StoreReads)
+			}
+		})
 	}
-	o := otter.Must(&otter.Options[string, localUser]{MaximumSize: 10_000})
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = strconv.Itoa(i)
-		u := localUser{Name: "user " + keys[i], Tags: []string{"a", "b"}}
-		c.Set(ctx, keys[i], u)
-		c.Get(ctx, keys[i])
-		o.Set("u:"+keys[i], u)
-	}
-	i, j := 0, 0
-	benchutil.Paired(b, "local", "otter", func() error {
-		i = (i + 1) % len(keys)
-		_, err := c.Get(ctx, keys[i])
-		return err
-	}, func() error {
-		j = (j + 1) % len(keys)
-		if _, ok := o.GetIfPresent("u:" + keys[j]); !ok {
-			return errors.New("otter miss")
-		}
-		return nil
-	})
 }

@@ -44,6 +44,14 @@ const (
 // lookup reads key's entry. A read error, a value in the other format or
 // a decoding error is a miss; only a closed store is an error.
 func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, entry.Header, entryState, error) {
+	if m.c.local != nil && m.cfg.realClock {
+		return m.lookupLocal(ctx, key) // local.go
+	}
+	return m.lookupStore(ctx, key)
+}
+
+// lookupStore is lookup from the store.
+func (m *Memoizer[K, V]) lookupStore(ctx context.Context, key string) (V, entry.Header, entryState, error) {
 	b, at, err := m.c.readRaw(ctx, key, m.hitClock)
 	if err != nil {
 		var zero V
@@ -149,6 +157,12 @@ func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		var zero V
 		return zero, err
+	}
+	if m.c.local != nil && m.cfg.realClock {
+		if v, ok := m.c.localHit(key); ok { // local.go: no store, no shared call
+			noteLocal(ctx)
+			return v, nil
+		}
 	}
 	if !m.joinFirst {
 		// The read before the shared call (see readThrough), inline: a

@@ -441,6 +441,7 @@ type HitMissRatio struct {
 	misses atomic.Int64
 	_      [56]byte
 	joined atomic.Int64
+	local  atomic.Int64
 }
 
 // Before returns ctx.
@@ -460,6 +461,9 @@ func (p *HitMissRatio) After(ctx context.Context, c Call) {
 	default:
 		return
 	}
+	if c.Local {
+		p.local.Add(1)
+	}
 	if c.Hits > 0 {
 		p.hits.Add(int64(c.Hits))
 	}
@@ -467,6 +471,11 @@ func (p *HitMissRatio) After(ctx context.Context, c Call) {
 		p.misses.Add(int64(c.Misses))
 	}
 }
+
+// LocalHits returns the number of hits so far that a cache's local tier
+// answered (see [Call].Local); Hits() - LocalHits() were answered by the
+// store or a shared call.
+func (p *HitMissRatio) LocalHits() int64 { return p.local.Load() }
 
 // Hits returns the number of hits so far.
 func (p *HitMissRatio) Hits() int64 { return p.hits.Load() }

@@ -54,6 +54,7 @@ type callState struct {
 	loaded  atomic.Bool // the caller's shared call ran the loader
 	stale   atomic.Bool // a stale value was served
 	refresh atomic.Bool // a background refresh was started
+	local   atomic.Bool // the local tier answered
 }
 
 type callStateKey struct{}
@@ -100,6 +101,13 @@ func noteServed(ctx context.Context, stale bool) {
 	}
 }
 
+// noteLocal marks ctx's call as answered by the local tier.
+func noteLocal(ctx context.Context) {
+	if st := callStateOf(ctx); st != nil {
+		st.local.Store(true)
+	}
+}
+
 // noteBackground marks ctx's call as having started a background refresh
 // and returns the context for it, detached from the call.
 func noteBackground(ctx context.Context) context.Context {
@@ -138,6 +146,7 @@ func (st *callState) classify(ctx context.Context, c *Call, err error) {
 	}
 	c.Stale = st.stale.Load()
 	c.Refresh = st.refresh.Load()
+	c.Local = c.Hits == 1 && !c.Joined && st.local.Load()
 }
 
 // observeLoad runs a loader, f, as OpLoad c between the Before and After
@@ -172,6 +181,10 @@ func (c *Cache[K, V]) getOrLoadObserved(ctx context.Context, k K, load func(ctx 
 	call := Call{Op: OpGetOrLoad, Key: key}
 	err = c.obs.observeCall(ctx, &call, func(ctx context.Context, st *callState) error {
 		var err error
+		if lv, ok := c.localHit(key); ok {
+			v, call.Hits, call.Local = lv, 1, true
+			return nil
+		}
 		if c.inProc {
 			if v, err = c.get(ctx, key); err == nil {
 				call.Hits = 1

@@ -242,13 +242,18 @@ func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration
 // ErrNotFound; a stored value the codec cannot decode, or one in the other
 // stored format (see Options.Raw), gives one wrapping ErrDecode.
 func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
+	if c.local != nil {
+		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+			if c.obs != nil {
+				c.observeLocalGet(ctx, k)
+			}
+			return v, nil
+		}
+	}
 	var v V
 	key, err := c.keys.build("get", k)
 	if err != nil {
 		return v, err
-	}
-	if v, ok := c.localHit(key); ok {
-		return v, nil
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -281,6 +286,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 	skeys, err := c.keys.buildAll("get_many", keys)
 	if err != nil {
 		return nil, err
+	}
+	if c.local != nil {
+		return c.getManyLocal(ctx, keys, skeys) // local.go
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -334,6 +342,11 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {
 	if c.obs != nil {
 		return c.getOrLoadObserved(ctx, k, load) // observe_call.go
+	}
+	if c.local != nil {
+		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+			return v, nil
+		}
 	}
 	key, err := c.keys.build("get", k)
 	if err != nil {
