@@ -35,8 +35,9 @@ type contender struct {
 // BenchmarkRedisThroughput measures typed Gets (hits) of a User over 100
 // keys from 1, 16 and 64 goroutines, all contenders in the same run on the
 // one redis-server, each with its own client: cachet's Cache.Get over
-// redisstore (the default: pipelined over one connection; two connections;
-// Conns -1: MGET batching over go-redis; batching off), raw go-redis GET (default
+// redisstore (the default: group commit over go-redis, concurrent Gets
+// sharing MGETs; Conns 1 and 2: pipelined connections of the store's own;
+// batching off), raw go-redis GET (default
 // pool) plus msgpack decoding, go-redis' experimental AutoPipeline GET plus
 // decoding, and rueidis Do GET plus decoding (rueidis pipelines concurrent
 // callers implicitly). The contenders alternate in rounds (see
@@ -53,15 +54,15 @@ func BenchmarkRedisThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// cachet with the default batching, with InFlight 1 and 4 (to justify
-	// the default), and with batching off.
+	// cachet with the default batching, with one and two pipelined
+	// connections (to justify the default), and with batching off.
 	for _, bo := range []struct {
 		name string
 		o    redisstore.BatchOptions
 	}{
 		{"cachet", redisstore.BatchOptions{}},
-		{"cachet-conns2", redisstore.BatchOptions{Conns: 2}},
-		{"cachet-mget", redisstore.BatchOptions{Conns: -1}},
+		{"cachet-pipe1", redisstore.BatchOptions{Conns: 1}},
+		{"cachet-pipe2", redisstore.BatchOptions{Conns: 2}},
 		{"cachet-nobatch", redisstore.BatchOptions{Disabled: true}},
 	} {
 		s, err := redisstore.Open(&redisstore.Options{Addrs: []string{addr}, Batch: bo.o})

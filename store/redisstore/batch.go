@@ -50,13 +50,13 @@ type BatchOptions struct {
 	// Must not be negative. Default: DefaultBatchInFlight.
 	InFlight int
 
-	// Conns is how many pipelined connections of its own the store keeps
-	// to a standalone server for its Gets and Sets (see "Pipelining" in
-	// the package documentation); -1 means none: Gets and Sets go through
-	// the go-redis client, batched as InFlight and MaxSize say. Unused for
-	// a Cluster, a Ring, a Sentinel failover client, and a client with an
-	// OnConnect callback or a context or streaming credentials provider.
-	// Default (0): DefaultBatchConns.
+	// Conns, when positive, is how many pipelined connections of its own
+	// the store keeps to a standalone server for its Gets and Sets (see
+	// "Batching" in the package documentation); 0 or -1 means none: Gets
+	// and Sets go through the go-redis client, batched as InFlight and
+	// MaxSize say. Unused for a Cluster, a Ring, a Sentinel failover
+	// client, and a client with an OnConnect callback or a context or
+	// streaming credentials provider. Default: DefaultBatchConns (none).
 	Conns int
 
 	// MaxSize is the largest number of queued Gets one MGET carries (or

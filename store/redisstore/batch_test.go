@@ -131,11 +131,11 @@ func openBatch(t *testing.T, b backend) (*redisstore.Store, *gate) {
 }
 
 // TestStore_BatchStoretest runs the conformance suite with every Get and
-// Set going through the shared round trips, on one server and on a
-// Cluster.
+// Set going through the shared round trips: over the client on one server
+// and on a Cluster, and over a pipelined connection.
 func TestStore_BatchStoretest(t *testing.T) {
-	bs := append(slices.Clip(backends), backend{"single-client", func(tb testing.TB) *redisstore.Store {
-		return openStore(tb, &redisstore.Options{Addrs: []string{sharedRedis(tb).Addr}, Batch: redisstore.BatchOptions{Conns: -1}})
+	bs := append(slices.Clip(backends), backend{"single-pipelined", func(tb testing.TB) *redisstore.Store {
+		return openStore(tb, &redisstore.Options{Addrs: []string{sharedRedis(tb).Addr}, Batch: redisstore.BatchOptions{Conns: 1}})
 	}})
 	for _, b := range bs {
 		t.Run(b.name, func(t *testing.T) {

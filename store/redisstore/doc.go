@@ -116,33 +116,8 @@
 // Concurrent Gets share round trips, and so do concurrent Sets, in one of
 // two ways.
 //
-// Pipelining (a store of [Open] on one server, the default there):
-// Gets and Sets go out on Options.Batch.Conns connections of the store's
-// own (default 1), dialled with the client's dialer (TLS included) and
-// set up from its options (AUTH with Username and Password or the
-// CredentialsProvider, SELECT DB, CLIENT SETNAME). A caller queues its
-// GET or SET on a connection; the first caller to find the connection's
-// writer free writes every command queued into one buffer, and flushes it
-// when the queue is momentarily empty, so that concurrent callers share
-// write and read syscalls and the server handles their commands together
-// (consecutive GETs written together go out as one MGET, which costs the
-// server less: with 16 goroutines it cut the client CPU per Get by a
-// fifth to a third and raised Gets per second by 1.3x to 1.6x); a reader
-// goroutine parses the replies in order and hands each to its
-// caller. A Get or Set that finds no other under way goes through the
-// go-redis client as without batching, so that a lone caller pays nothing
-// extra. No timer is involved. A connection that fails fails the commands
-// written on it and not yet answered (their outcome is unknown) and is
-// dialled again for the next ones; nothing is resent. The pipelined GETs
-// and SETs do not pass through the client's hooks. A store of [New] uses
-// pipelining only when Batch.Conns is positive (the client, its hooks and
-// its Close are the caller's); a Cluster, a Ring, a Sentinel failover
-// client (whose master moves) and a client with an OnConnect callback or
-// a context or streaming credentials provider never do.
-//
-// Group commit over the client (a Cluster, a Ring, a failover client, a
-// store of New's, or Batch.Conns -1): while Options.Batch.InFlight Gets
-// are waiting for their replies, further Gets queue, and the first of
+// Group commit over the client (the default): while Options.Batch.InFlight
+// Gets are waiting for their replies, further Gets queue, and the first of
 // those round trips to finish hands the queue to one MGET (on a Cluster
 // one pipeline with an MGET or GET per hash slot, sent to the masters in
 // parallel; on a Ring a pipeline of GETs); queued Sets go out as one
@@ -150,6 +125,26 @@
 // a round trip free, sends its own command at once on its own context,
 // and the busier the pipe, the more callers share each round trip (at
 // most Batch.MaxSize).
+//
+// Pipelining (Options.Batch.Conns positive, on one standalone server):
+// Gets and Sets go out on Batch.Conns connections of the store's own,
+// dialled with the client's dialer (TLS included) and set up from its
+// options (AUTH with Username and Password or the CredentialsProvider,
+// SELECT DB, CLIENT SETNAME). A caller queues its GET or SET on a
+// connection; the first caller to find the connection's writer free
+// writes every command queued into one buffer, and flushes it when the
+// queue is momentarily empty, so that concurrent callers share write and
+// read syscalls and the server handles their commands together
+// (consecutive GETs written together go out as one MGET); a reader
+// goroutine parses the replies in order and hands each to its caller. A
+// Get or Set that finds no other under way goes through the go-redis
+// client as without batching, so that a lone caller pays nothing extra.
+// No timer is involved. A connection that fails fails the commands written
+// on it and not yet answered (their outcome is unknown) and is dialled
+// again for the next ones; nothing is resent. The pipelined GETs and SETs
+// do not pass through the client's hooks. A Cluster, a Ring, a Sentinel
+// failover client (whose master moves) and a client with an OnConnect
+// callback or a context or streaming credentials provider never pipeline.
 //
 // Batching is on by default; set Options.Batch.Disabled to turn it off.
 // What holds with batching on:
@@ -185,23 +180,23 @@
 //     so a Get that shared an MGET reports ErrNotFound. Keys written
 //     through the store always hold strings.
 //
-// The knobs: Batch.Conns (default 1: with the bench module's
-// BenchmarkRedisThroughput on a shared 2-core machine, one connection gave
-// 1.6x to 1.7x the Gets per second of two at 16 goroutines and 1.3x to
-// 1.75x at 64, the deeper pipeline being what saves the CPU), Batch.InFlight (default 2:
-// that many round trips of each kind go out unbatched over the client
-// before callers queue) and Batch.MaxSize (default 128 keys per shared
-// round trip over the client). There is no time window: a timer would add
-// its length to a lone caller's latency, while waiting for the writer or
-// for a round trip to finish costs nothing extra. Measured on a loopback
-// Redis 7 (BenchmarkOverhead/Get, paired), a lone caller's Get is within
-// 1% of raw go-redis (go-redis' AutoPipeline, which hands every command to
-// a flusher goroutine, measured 1.5x to 2x). With 16 and 64 goroutines
-// BenchmarkRedisThroughput (contenders interleaved in one run, on a
-// shared 2-core machine) measured Cache.Get at 1.8x to 2.9x raw go-redis'
-// GET throughput with 16 goroutines and 3.7x to 4.7x with 64, mostly above
-// rueidis' (0.96x to 1.75x, and 1.25x to 1.9x), with half of raw
-// go-redis' client CPU per operation or less.
+// The knobs: Batch.InFlight (default 2: that many round trips of each
+// kind go out unbatched over the client before callers queue),
+// Batch.MaxSize (default 128 keys per shared round trip over the client)
+// and Batch.Conns (default none). There is no time window: a timer would
+// add its length to a lone caller's latency, while waiting for a round
+// trip to finish costs nothing extra. Measured on a loopback Redis 7
+// (BenchmarkOverhead/Get, paired), a lone caller's Get is within 1% of raw
+// go-redis (go-redis' AutoPipeline, which hands every command to a flusher
+// goroutine, measured 1.3x to 2x). The bench module's
+// BenchmarkRedisThroughput (contenders interleaved in one run) measured
+// Cache.Get on a quiet 2-core machine, in ops/s, group commit over the
+// client / one pipelined connection / raw go-redis GET / rueidis Do GET:
+// 89k-95k / 75k-83k / 42k-45k / 82k-87k with 16 goroutines, and
+// 150k-180k / 84k-136k / 40k-41k / 100k-112k with 64, with a client CPU
+// per Get of 12-14 µs (group commit) against 23-27 µs for raw go-redis.
+// Group commit is therefore the default; pipelined connections measured
+// better only on a heavily loaded machine.
 //
 // # Performance
 //

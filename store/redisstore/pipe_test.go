@@ -16,14 +16,17 @@ import (
 	"github.com/cachet-go/cachet/store/redisstore"
 )
 
-// The pipelined connections (Open on one server, Batch.Conns) carry every
+// The pipelined connections (one server, Batch.Conns positive) carry every
 // Get and Set of these tests; the conformance suite runs over them in
-// TestStore_BatchStoretest/single.
+// TestStore_BatchStoretest/single-pipelined.
 
 // openPipe opens a store whose every Get and Set, a lone caller's too,
 // goes over its pipelined connections.
 func openPipe(t *testing.T, opts *redisstore.Options) *redisstore.Store {
 	t.Helper()
+	if opts.Batch.Conns == 0 {
+		opts.Batch.Conns = 1
+	}
 	s := openStore(t, opts)
 	if !redisstore.Pipelined(s) {
 		t.Fatal("store without pipelined connections")
@@ -317,9 +320,9 @@ func TestPipe_NoResendAfterStall(t *testing.T) {
 	}
 }
 
-// TestPipe_Which: Open's store on one server has pipelined connections
-// (unless Conns is -1 or batching is off); a store of New's only when
-// Conns is positive; a Cluster's never.
+// TestPipe_Which: a store on one server has pipelined connections only
+// when Conns is positive and batching is on (by default it has none); a
+// Cluster's never.
 func TestPipe_Which(t *testing.T) {
 	addr := sharedRedis(t).Addr
 	for _, c := range []struct {
@@ -327,9 +330,10 @@ func TestPipe_Which(t *testing.T) {
 		o    redisstore.BatchOptions
 		want bool
 	}{
-		{"default", redisstore.BatchOptions{}, true},
+		{"default", redisstore.BatchOptions{}, false},
+		{"conns=1", redisstore.BatchOptions{Conns: 1}, true},
 		{"conns=-1", redisstore.BatchOptions{Conns: -1}, false},
-		{"disabled", redisstore.BatchOptions{Disabled: true}, false},
+		{"disabled", redisstore.BatchOptions{Disabled: true, Conns: 1}, false},
 	} {
 		if got := redisstore.Pipelined(openStore(t, &redisstore.Options{Addrs: []string{addr}, Batch: c.o})); got != c.want {
 			t.Errorf("Open, %s: pipelined = %v; want %v", c.name, got, c.want)
@@ -350,7 +354,7 @@ func TestPipe_Which(t *testing.T) {
 	if _, err := redisstore.New(client, &redisstore.Options{Batch: redisstore.BatchOptions{Conns: -2}}); err == nil {
 		t.Error("New with Conns -2: no error")
 	}
-	if redisstore.Pipelined(openStore(t, &redisstore.Options{Addrs: sharedCluster(t).Addrs()})) {
+	if redisstore.Pipelined(openStore(t, &redisstore.Options{Addrs: sharedCluster(t).Addrs(), Batch: redisstore.BatchOptions{Conns: 1}})) {
 		t.Error("Cluster store: pipelined")
 	}
 }
