@@ -31,17 +31,18 @@ import (
 //
 // Writes by other processes reach the tier through the store's
 // invalidation stream where the store has one (store.Invalidator: Redis,
-// standalone): the tier is then off (every read goes to the store) until
-// the stream is established, and again from the moment it is lost until it
-// is back, and it is emptied each time. Over a store without a stream
+// standalone, Sentinel or Cluster): the tier is then off (every read goes
+// to the store) until the stream is established, and again from the
+// moment it is lost until it is back, and it is emptied each time. Over a store without a stream
 // (memstore shared by name, memcached) the local ttl is the bound on how
 // long another process's write can go unseen.
 
 // DefaultLocalTTL is the local ttl over a store with an invalidation
-// stream (store.Invalidator, e.g. standalone Redis): the stream removes
-// changed keys within milliseconds, so the ttl is only a backstop for what
-// no stream can see (a half-open connection before its keepalive fails),
-// and a minute keeps hot keys local without an expiry churn.
+// stream (store.Invalidator: Redis, standalone, Sentinel or Cluster): the
+// stream removes changed keys within milliseconds, so the ttl is only a
+// backstop for what no stream can see (a half-open connection before its
+// keepalive fails), and a minute keeps hot keys local without an expiry
+// churn.
 const DefaultLocalTTL = time.Minute
 
 // DefaultLocalTTLNoStream is the local ttl over a store without an
