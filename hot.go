@@ -57,7 +57,7 @@ func (c *Cache[K, V]) readInto(ctx context.Context, op, key string, v *V) (entry
 	}
 	d.op, d.key = op, key
 	var err error
-	if sw := c.killSwitch(); sw.state.Load() == switchOn {
+	if sw, ok := c.s.(*switchStore); ok && sw.state.Load() == switchOn {
 		// What the switch's GetFunc does when on (switch.go), without its
 		// call and its second look for a Lender.
 		err = store.GetFunc(ctx, sw.Store, key, d.f)
