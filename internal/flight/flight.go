@@ -31,6 +31,9 @@ type call[V any] struct {
 	err  error
 	p    *PanicError
 	dups int
+	// abandoned (DoHere) means fn failed after its caller's ctx ended:
+	// the joined callers start the call anew instead of taking err.
+	abandoned bool
 }
 
 // PanicError is the value re-panicked in every waiter when the shared call
