@@ -488,7 +488,9 @@ func (l *localTier[V]) get(key string) (V, bool) {
 
 // getLocal is get for a cache with a local tier: a local hit, or one read
 // of the store shared by the concurrent misses of key, which fills the
-// tier when the entry holds a live value.
+// tier when the entry holds a live value. The read runs on the goroutine
+// of the miss that starts it, under its context (flight.DoHere), so that
+// a lone miss costs what a Get without a tier costs.
 func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
 	if v, ok := c.localHit(key); ok {
 		noteLocal(ctx)
@@ -496,7 +498,7 @@ func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
 	}
 	l := c.local
 	l.misses.add(1)
-	v, _, err := l.flight.Do(ctx, key, func(ctx context.Context) (V, error) {
+	v, _, err := l.flight.DoHere(ctx, key, func(ctx context.Context) (V, error) {
 		t := l.inv.begin(key)
 		ctx, cancel := c.withTimeout(ctx)
 		v, h, err := c.readValue(ctx, "get", key)
@@ -531,13 +533,12 @@ func (c *Cache[K, V]) getLocal(ctx context.Context, key string) (V, error) {
 }
 
 // expiry returns when a value read now from an entry with header h stops
-// being served locally: at the local ttl, or the entry's expiry if it
-// comes first. A value kept past its expiry (stale-while-revalidate) is
-// not kept locally.
+// being served locally: at the local ttl, or the entry's logical expiry if
+// it comes first, and false if that is already past. An entry the store
+// keeps past its logical expiry (entry.FlagStale: stale-while-revalidate,
+// early refresh's margin) is kept locally only until that expiry, so a
+// value past its ttl is never served from the tier.
 func (l *localTier[V]) expiry(h entry.Header) (int64, bool) {
-	if h.Flags&entry.FlagStale != 0 {
-		return 0, false
-	}
 	now := time.Now().UnixNano()
 	exp := now + int64(l.ttl)
 	if exp < now { // overflow
