@@ -22,9 +22,9 @@
 // Each operation is one Redis command, or one pipeline, so one round trip
 // (concurrent Gets and Sets may share one, see "Batching"):
 //
-//	Get        GET (concurrent Gets: pipelined, or MGET)
+//	Get        GET (concurrent Gets: one MGET, or pipelined with Batch.Conns)
 //	GetMany    MGET (Cluster: an MGET or GET per hash slot, one pipeline)
-//	Set        SET key value [PX ms] (concurrent Sets: pipelined)
+//	Set        SET key value [PX ms] (concurrent Sets: one pipeline)
 //	SetMany    MSET, or MULTI + SET PX ... + EXEC (Cluster: per slot, one pipeline)
 //	Add        SET key value NX [PX ms]
 //	Delete     UNLINK (Cluster: per slot, one pipeline)
