@@ -304,8 +304,25 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		err = fmt.Errorf("%w: %w", cerr, err)
+	} else if cerr == nil && deadlinePassed(ctx) && netTimeout(err) {
+		// The socket's deadline is the context's: a read that timed out
+		// at it may return before the context's own timer has fired.
+		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return store.Errorf(op, key, err)
+}
+
+// deadlinePassed reports whether ctx has a deadline that is not in the
+// future.
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// netTimeout reports whether err is a network timeout.
+func netTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // pttl converts a store ttl to the one sent to Redis: 0 (no expiry) for

@@ -75,3 +75,24 @@ func TestOpen_SocketTimeoutsFollowTheDeadline(t *testing.T) {
 func isDeadline(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
 }
+
+// lateCtx has a deadline already past but, like a context whose timer has
+// not fired yet, reports no error and no Done channel.
+type lateCtx struct{ context.Context }
+
+func (lateCtx) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestStore_DeadlinePassedBeforeContextTimer: a socket timeout at the
+// context's deadline, seen before the context's own timer fires, still
+// matches context.DeadlineExceeded (TestCache_LockLeaseExpiry/cluster
+// flaked on it under load).
+func TestStore_DeadlinePassedBeforeContextTimer(t *testing.T) {
+	s := openStore(t, &redisstore.Options{Addrs: []string{sharedRedis(t).Addr}})
+	_, err := s.Get(lateCtx{context.Background()}, "late")
+	if err == nil {
+		t.Fatal("Get with a past deadline: no error")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get with a past deadline: got %v; want errors.Is context.DeadlineExceeded", err)
+	}
+}
