@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The key rule: a store key is
@@ -137,6 +138,26 @@ func (b *keyBuilder[K]) build(op string, k K) (string, error) {
 		return s, nil
 	}
 	return b.prefix + s, nil
+}
+
+// buildIn returns the store key for k as build does, built in buf when it
+// fits: the string then points into buf, so it is valid only while buf is
+// neither reused nor gone, and nothing may keep it (a lookup key). false
+// for a key that build refuses.
+func (b *keyBuilder[K]) buildIn(buf []byte, k K) (string, bool) {
+	s, err := b.fn(k)
+	if err != nil || s == "" {
+		return "", false
+	}
+	if b.prefix == "" {
+		return s, true
+	}
+	n := len(b.prefix) + len(s)
+	if n > len(buf) {
+		return b.prefix + s, true
+	}
+	copy(buf[copy(buf, b.prefix):], s)
+	return unsafe.String(&buf[0], n), true
 }
 
 // buildAll returns the store keys for ks, as build does for each, in one

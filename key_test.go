@@ -271,3 +271,30 @@ func TestKeyBuilder_BuildAll(t *testing.T) {
 		t.Errorf("buildAll with a failing key function: got %v; want ErrInvalidKey", err)
 	}
 }
+
+// TestKeyBuilder_BuildInMatchesBuild: the key built in a buffer (the local
+// tier's lookup key) is the key build gives, whether it fits the buffer or
+// not, and a key build refuses is refused.
+func TestKeyBuilder_BuildInMatchesBuild(t *testing.T) {
+	for _, ns := range []string{"", "users"} {
+		var version any
+		if ns != "" {
+			version = 2
+		}
+		b, err := newKeyBuilder[string](ns, version, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "ann:42", strings.Repeat("x", 200)} {
+			var buf [32]byte
+			got, ok := b.buildIn(buf[:], k)
+			want, err := b.build("get", k)
+			if !ok || err != nil || got != want {
+				t.Errorf("ns %q, key %.20q: buildIn = %q, %v; build = %q, %v", ns, k, got, ok, want, err)
+			}
+		}
+		if _, ok := b.buildIn(make([]byte, 32), ""); ok {
+			t.Errorf("ns %q: buildIn of the empty key: ok; want refused, as build refuses it", ns)
+		}
+	}
+}

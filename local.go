@@ -430,33 +430,22 @@ func (c *Cache[K, V]) localHit(key string) (V, bool) {
 const localKeyBuf = 128
 
 // localGet is localHit for k, whose store key kb builds: the key is built
-// in a buffer on the stack and looked up through a string that points into
-// it, which nothing keeps (the tier only compares it; escape analysis
-// would move the buffer to the heap otherwise), so that a hit allocates
-// nothing. A key kb refuses is a miss, for the caller to report.
-//
-// It builds the key as keyBuilder.build does (prefix, then the key
-// function's string).
+// in a buffer on the stack (keyBuilder.buildIn) and looked up through a
+// string that points into it, which nothing keeps (the tier only compares
+// it; escape analysis would move the buffer to the heap otherwise), so
+// that a hit allocates nothing. A key kb refuses is a miss, for the caller
+// to report.
 func (c *Cache[K, V]) localGet(kb *keyBuilder[K], k K) (V, bool) {
 	l := c.local
 	if l == nil || c.killSwitch().state.Load() != switchOn {
 		var zero V
 		return zero, false
 	}
-	s, err := kb.fn(k)
-	if err != nil || s == "" {
+	var buf [localKeyBuf]byte
+	key, ok := kb.buildIn(buf[:], k)
+	if !ok {
 		var zero V
 		return zero, false
-	}
-	var buf [localKeyBuf]byte
-	key := s
-	if kb.prefix != "" {
-		if n := len(kb.prefix) + len(s); n <= localKeyBuf {
-			copy(buf[copy(buf[:], kb.prefix):], s)
-			key = unsafe.String(&buf[0], n)
-		} else {
-			key = kb.prefix + s
-		}
 	}
 	// l.get, inline: a call more costs a quarter of otter's lookup.
 	e, ok := l.values.GetIfPresent(key)

@@ -292,25 +292,17 @@ func TestLocal_ClusterNewMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	redisCLI(t, "--cluster", "add-node", n4.Addr, cl.Nodes[0].Addr)
-	// Poll until every node knows the new node: nothing signals it.
-	deadline := time.Now().Add(30 * time.Second)
-	for _, n := range append(cl.Nodes[:len(cl.Nodes):len(cl.Nodes)], n4) {
-		for {
-			info, err := testserver.RedisCommand(n.Addr, "CLUSTER", "INFO")
-			if err == nil && strings.Contains(info, "cluster_known_nodes:4") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s does not know the new node after 30s: %q %v", n.Addr, info, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	nodes := append(cl.Nodes[:len(cl.Nodes):len(cl.Nodes)], n4)
+	// Nothing signals that every node knows the new node: poll.
+	awaitClusterInfo(t, nodes, "cluster_known_nodes:4")
 	if s, _ := a.c.LocalStats(); !s.Live {
 		t.Fatal("a master without slots turned the tier off")
 	}
 	redisCLI(t, "--cluster", "reshard", cl.Nodes[0].Addr, "--cluster-from", id0, "--cluster-to", id4,
 		"--cluster-slots", "1000", "--cluster-yes")
+	// Right after a reshard a node may still answer CLUSTERDOWN, and
+	// nothing signals the end of that: poll.
+	awaitClusterInfo(t, nodes, "cluster_state:ok")
 	a.await(t, "the new topology", func(ev store.Invalidation) bool { return ev.Flush && !ev.Live })
 	a.await(t, "the stream on four masters", func(ev store.Invalidation) bool { return ev.Flush && ev.Live })
 	if ids := trackingClients(t, n4.Addr); len(ids) != 1 {
@@ -336,5 +328,24 @@ func TestLocal_ClusterNewMaster(t *testing.T) {
 	a.await(t, "a raw DEL on the new master", keyEvent("users:"+k))
 	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
+	}
+}
+
+// awaitClusterInfo polls CLUSTER INFO on every node until it contains
+// want, for at most 30s.
+func awaitClusterInfo(t *testing.T, nodes []*testserver.Server, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range nodes {
+		for {
+			info, err := testserver.RedisCommand(n.Addr, "CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no %q in CLUSTER INFO after 30s: %q %v", n.Addr, want, info, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }

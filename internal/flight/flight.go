@@ -84,33 +84,53 @@ func joined(key string) {
 // caller. If fn panics, Do panics with a *PanicError in every caller; if
 // fn calls runtime.Goexit, every caller gets ErrGoexit.
 func (g *Group[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
+	c, started := g.join(key)
+	if started {
+		go g.run(context.WithoutCancel(ctx), key, c, fn)
+	}
+	joined(key)
+	if err := wait(ctx, c); err != nil {
+		var zero V
+		return zero, false, err
+	}
+	return c.v, c.dups > 0, c.err
+}
+
+// join returns the call in flight for key, counting the caller as one
+// more of its callers, or a new call registered for key (started true),
+// which the caller must run.
+func (g *Group[V]) join(key string) (c *call[V], started bool) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.calls == nil {
 		g.calls = make(map[string]*call[V])
 	}
-	c, ok := g.calls[key]
-	if ok {
+	if c, ok := g.calls[key]; ok {
 		c.dups++
-	} else {
-		c = &call[V]{done: make(chan struct{})}
-		g.calls[key] = c
-		go g.run(context.WithoutCancel(ctx), key, c, fn)
+		return c, false
 	}
-	g.mu.Unlock()
-	joined(key)
+	c = &call[V]{done: make(chan struct{})}
+	g.calls[key] = c
+	return c, true
+}
+
+// wait waits until c is done or ctx ends (then it returns ctx's error),
+// and re-panics c's panic in the caller.
+func wait[V any](ctx context.Context, c *call[V]) error {
 	select {
 	case <-ctx.Done():
-		var zero V
-		return zero, false, ctx.Err()
+		return ctx.Err()
 	case <-c.done:
 	}
 	if c.p != nil {
 		panic(c.p)
 	}
-	return c.v, c.dups > 0, c.err
+	return nil
 }
 
-// run calls fn and publishes its outcome, however fn ends.
+// run calls fn and publishes its outcome, however fn ends. A failure
+// after ctx ended is marked abandoned (only DoHere's ctx can end: Do's is
+// detached).
 func (g *Group[V]) run(ctx context.Context, key string, c *call[V], fn func(ctx context.Context) (V, error)) {
 	returned := false
 	defer func() {
@@ -127,6 +147,7 @@ func (g *Group[V]) run(ctx context.Context, key string, c *call[V], fn func(ctx 
 		close(c.done)
 	}()
 	c.p = catch(func() { c.v, c.err = fn(ctx) })
+	c.abandoned = c.p == nil && c.err != nil && ctx.Err() != nil
 	returned = true
 }
 

@@ -18,56 +18,21 @@ import "context"
 // callers get ErrGoexit.
 func (g *Group[V]) DoHere(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
 	for {
-		g.mu.Lock()
-		if g.calls == nil {
-			g.calls = make(map[string]*call[V])
-		}
-		c, ok := g.calls[key]
-		if !ok {
-			c = &call[V]{done: make(chan struct{})}
-			g.calls[key] = c
-			g.mu.Unlock()
-			joined(key)
-			g.runHere(ctx, key, c, fn)
+		c, started := g.join(key)
+		joined(key)
+		if started {
+			g.run(ctx, key, c, fn)
 			if c.p != nil {
 				panic(c.p)
 			}
 			return c.v, c.dups > 0, c.err
 		}
-		c.dups++
-		g.mu.Unlock()
-		joined(key)
-		select {
-		case <-ctx.Done():
+		if err := wait(ctx, c); err != nil {
 			var zero V
-			return zero, false, ctx.Err()
-		case <-c.done:
-		}
-		if c.p != nil {
-			panic(c.p)
+			return zero, false, err
 		}
 		if !c.abandoned {
 			return c.v, true, c.err
 		}
 	}
-}
-
-// runHere calls fn on this goroutine and publishes its outcome, however fn
-// ends; a failure after ctx ended is published as abandoned.
-func (g *Group[V]) runHere(ctx context.Context, key string, c *call[V], fn func(ctx context.Context) (V, error)) {
-	returned := false
-	defer func() {
-		if !returned {
-			c.err = ErrGoexit // fn called runtime.Goexit
-		}
-		g.mu.Lock()
-		if g.calls[key] == c {
-			delete(g.calls, key)
-		}
-		g.mu.Unlock()
-		close(c.done)
-	}()
-	c.p = catch(func() { c.v, c.err = fn(ctx) })
-	c.abandoned = c.p == nil && c.err != nil && ctx.Err() != nil
-	returned = true
 }
