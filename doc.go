@@ -146,12 +146,13 @@
 // # Local tier
 //
 // [Options.Local] (a [LocalOptions]) keeps decoded values in process in
-// front of the store: a [Cache.Get] or [Cache.GetOrLoad] hit touches
-// neither codec nor store, concurrent misses of a key share one store
-// read, and a local copy never outlives its entry's expiry nor the local
-// ttl. Writes through the cache drop local copies when they return; other
-// writers are seen through the store's invalidation stream
-// ([store.Invalidator], standalone Redis), whose loss empties the tier and
+// front of the store: a [Cache.Get], [Cache.GetMany], [Cache.GetOrLoad]
+// or memoized hit touches neither codec nor store, concurrent misses of a
+// key share one store read, and a local copy never outlives its entry's
+// expiry nor the local ttl. Writes through the cache drop local copies
+// when they return; other writers are seen through the store's
+// invalidation stream ([store.Invalidator]: Redis standalone, Sentinel or
+// Cluster), whose loss empties the tier and
 // turns it off until the stream is back, or, over stores without one
 // (memcached), at most the local ttl later. Hits return the held value:
 // callers must not modify it unless [LocalOptions.Clone] is set.
