@@ -298,6 +298,18 @@ func TestLocal_ClusterNewMaster(t *testing.T) {
 	if s, _ := a.c.LocalStats(); !s.Live {
 		t.Fatal("a master without slots turned the tier off")
 	}
+	// redis-cli's reshard refuses while the nodes do not yet agree on the
+	// configuration, and nothing signals when they do: poll its check.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		out, err := exec.Command("redis-cli", "--cluster", "check", cl.Nodes[0].Addr).CombinedOutput()
+		if err == nil && !strings.Contains(string(out), "[ERR]") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes do not agree on the configuration after 30s: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	redisCLI(t, "--cluster", "reshard", cl.Nodes[0].Addr, "--cluster-from", id0, "--cluster-to", id4,
 		"--cluster-slots", "1000", "--cluster-yes")
 	// Right after a reshard a node may still answer CLUSTERDOWN, and
