@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type broken struct {
 	store.Store
 	bug    string
 	closed bool
+	// checked counts the Adds of add-not-atomic that found the key absent.
+	checked atomic.Int32
 }
 
 func (b *broken) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -56,7 +59,12 @@ func (b *broken) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 	if ok {
 		return store.Errorf(store.OpAdd.String(), key, store.ErrExists)
 	}
-	time.Sleep(time.Millisecond)
+	// Wait (up to a second) until another Add has found the key absent
+	// too, so that concurrent Adds interleave however they are scheduled.
+	b.checked.Add(1)
+	for deadline := time.Now().Add(time.Second); b.checked.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	return b.Store.Set(ctx, key, value, ttl)
 }
 
