@@ -151,3 +151,12 @@ func TestStore_BatchOwnContexts(t *testing.T) {
 	}
 	wantValue(t, s, "a", "va")
 }
+
+// TestStore_BatchOptionsInvalid: negative batch knobs are refused.
+func TestStore_BatchOptionsInvalid(t *testing.T) {
+	for _, o := range []memcachestore.BatchOptions{{InFlight: -1}, {MaxSize: -1}} {
+		if _, err := memcachestore.NewFromServers([]string{"127.0.0.1:1"}, &memcachestore.Options{Batch: o}); err == nil {
+			t.Errorf("NewFromServers with Batch %+v: nil error; want one", o)
+		}
+	}
+}
