@@ -63,7 +63,9 @@ type Options[K comparable] struct {
 	// whose context has no earlier deadline gets one Timeout from now.
 	// Default: 0, meaning DefaultTimeout (5s). A negative value disables
 	// the timeout. It is not applied over an in-process store (one that
-	// implements store.InProcess, such as memstore), which never waits.
+	// implements store.InProcess, such as memstore), which never waits,
+	// nor over a store that bounds each round trip by a timeout of its own
+	// no longer than Timeout (store.SelfTimed, such as memcachestore).
 	Timeout time.Duration
 
 	// Breaker configures the circuit breaker New puts around a store that
@@ -163,6 +165,11 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	inProc := store.IsInProcess(s)
 	if inProc {
 		timeout = 0 // nothing to interrupt: save the context per call
+	}
+	if st, ok := store.As[store.SelfTimed](s); ok {
+		if d := st.RoundTripTimeout(); d > 0 && d <= timeout {
+			timeout = 0 // the store's own bound is the tighter one
+		}
 	}
 	if o.Namespace != "" {
 		// A store that keeps namespaces apart by its own means (memcached's

@@ -9,9 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/store/memcachestore"
 	"github.com/cachet-go/cachet/store/redisstore"
+	gocache "github.com/eko/gocache/lib/v4/cache"
+	gocachemarshaler "github.com/eko/gocache/lib/v4/marshaler"
+	gocachestore "github.com/eko/gocache/lib/v4/store"
+	gocachememcache "github.com/eko/gocache/store/memcache/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"github.com/vmihailenco/msgpack/v5"
@@ -125,7 +131,7 @@ func BenchmarkRedisThroughput(b *testing.B) {
 
 	for _, g := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("Get/g=%d", g), func(b *testing.B) {
-			interleaved(b, g, cs)
+			interleaved(b, g, cs, map[string]string{"cachet/raw": "raw-go-redis", "cachet/rueidis": "rueidis"})
 		})
 	}
 }
@@ -133,9 +139,9 @@ func BenchmarkRedisThroughput(b *testing.B) {
 // interleaved runs b.N operations of every contender with g goroutines,
 // in 10 rounds that alternate the contenders, so that load from other
 // processes falls on all of them alike; per contender it reports ops/s
-// and cpu-ns/op over its rounds, and cachet's ops/s ratio to raw go-redis
-// and to rueidis.
-func interleaved(b *testing.B, g int, cs []contender) {
+// and cpu-ns/op over its rounds, and for each metric name in ratios,
+// cachet's ops/s divided by that of the contender it names.
+func interleaved(b *testing.B, g int, cs []contender, ratios map[string]string) {
 	const rounds = 10
 	elapsed := make([]time.Duration, len(cs))
 	cpu := make([]time.Duration, len(cs))
@@ -166,8 +172,89 @@ func interleaved(b *testing.B, g int, cs []contender) {
 		b.ReportMetric(rate[c.name], c.name+"-ops/s")
 		b.ReportMetric(float64(cpu[i])/float64(ops[i]), c.name+"-cpu-ns/op")
 	}
-	b.ReportMetric(rate["cachet"]/rate["raw-go-redis"], "cachet/raw")
-	b.ReportMetric(rate["cachet"]/rate["rueidis"], "cachet/rueidis")
+	for metric, ref := range ratios {
+		b.ReportMetric(rate["cachet"]/rate[ref], metric)
+	}
+}
+
+// BenchmarkMemcachedThroughput is BenchmarkRedisThroughput for memcached:
+// typed Gets (hits) of a User over 100 keys from 1, 16 and 64 goroutines
+// on the one memcached, contenders interleaved, each with its own
+// gomemcache client (gomemcache's default Timeout, 500 ms, and 64 idle
+// connections): cachet's Cache.Get over memcachestore with its defaults
+// (concurrent Gets sharing GetMultis), with batching off
+// (cachet-nobatch), and with a client Timeout of 10 s, longer than the
+// Cache's 5 s (cachet-timeout10s: the Cache then bounds each Get by a
+// context, which memcachestore can honour only from a goroutine of the
+// round trip's own); raw gomemcache Get plus msgpack decoding; and
+// eko/gocache's memcache store under its msgpack marshaler.
+func BenchmarkMemcachedThroughput(b *testing.B) {
+	addr := needMemcached(b)
+	ctx := context.Background()
+	const hot = 100
+	client := func(timeout time.Duration) *memcache.Client {
+		c := memcache.New(addr)
+		c.MaxIdleConns = memcacheIdle
+		c.Timeout = timeout
+		b.Cleanup(func() { c.Close() })
+		return c
+	}
+	var cs []contender
+	for _, v := range []struct {
+		name    string
+		timeout time.Duration
+		o       memcachestore.BatchOptions
+	}{
+		{"cachet", memcache.DefaultTimeout, memcachestore.BatchOptions{}},
+		{"cachet-nobatch", memcache.DefaultTimeout, memcachestore.BatchOptions{Disabled: true}},
+		{"cachet-timeout10s", 10 * time.Second, memcachestore.BatchOptions{}},
+	} {
+		s, err := memcachestore.New(client(v.timeout), &memcachestore.Options{Batch: v.o})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ct := cachet.Must(cachet.New[string](s, codec.Msgpack[User](), &cachet.Options[string]{Namespace: "tpm-" + v.name, TTL: time.Hour}))
+		for i := range hot {
+			if err := ct.Set(ctx, keys[i], ada); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cs = append(cs, contender{v.name, func(k string) error { _, err := ct.Get(ctx, k); return err }})
+	}
+	val, err := msgpack.Marshal(ada)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := client(memcache.DefaultTimeout)
+	for i := range hot {
+		if err := raw.Set(&memcache.Item{Key: "tpm:" + keys[i], Value: val, Expiration: 3600}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cs = append(cs, contender{"raw-gomemcache", func(k string) error {
+		it, err := raw.Get("tpm:" + k)
+		if err != nil {
+			return err
+		}
+		var u User
+		return msgpack.Unmarshal(it.Value, &u)
+	}})
+	em := gocachemarshaler.New(gocache.New[any](gocachememcache.NewMemcache(client(memcache.DefaultTimeout))))
+	for i := range hot {
+		if err := em.Set(ctx, "tpm-eko:"+keys[i], ada, gocachestore.WithExpiration(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cs = append(cs, contender{"eko-gocache", func(k string) error {
+		var u User
+		_, err := em.Get(ctx, "tpm-eko:"+k, &u)
+		return err
+	}})
+	for _, g := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("Get/g=%d", g), func(b *testing.B) {
+			interleaved(b, g, cs, map[string]string{"cachet/raw": "raw-gomemcache", "cachet/eko": "eko-gocache"})
+		})
+	}
 }
 
 // runN runs n calls of get over 100 keys from g goroutines.

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // CompareAndDeleter is an optional interface that may be implemented by a
 // Store. CompareAndDelete deletes key only while it still holds value, in
@@ -79,4 +82,24 @@ type Pinger interface {
 // Implementations must be safe for concurrent use.
 type Lender interface {
 	GetFunc(ctx context.Context, key string, f func(value []byte) error) error
+}
+
+// SelfTimed is an optional interface that may be implemented by a Store
+// that bounds each of its round trips by a timeout of its own (a client's
+// read and write deadlines, set per connection) and that cannot end a
+// round trip any sooner at a context's deadline, such as memcachestore
+// over gomemcache. RoundTripTimeout returns that bound; it must be
+// positive and must not change.
+//
+// cachet.Cache skips its per-operation timeout, and the context it would
+// allocate for every call, when the store it wraps, or any store below
+// it, implements SelfTimed with a RoundTripTimeout no longer than the
+// Cache's Timeout: the store's own bound already ends a round trip to a
+// server that does not answer. The caller's own context, with its
+// deadline and cancellation, is still passed to the store.
+//
+// If a Store does not implement SelfTimed, callers bound its operations
+// with context deadlines.
+type SelfTimed interface {
+	RoundTripTimeout() time.Duration
 }

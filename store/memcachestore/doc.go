@@ -125,6 +125,45 @@
 // one. [Store.GetMany] fails as a whole when one of the servers it needs is
 // down.
 //
+// Store implements store.SelfTimed with the client's Timeout, so that a
+// cachet.Cache whose own Timeout is at least as long (the default 5s over
+// the default 500ms) adds no deadline context per operation: the round
+// trip's own bound is the tighter one.
+//
+// # Batching
+//
+// Concurrent Gets share round trips (group commit, as redisstore's Gets
+// share MGETs): while Options.Batch.InFlight single-key gets are waiting
+// for their replies, further Gets queue, and the first of those round
+// trips to finish hands the queue to one GetMulti (one round trip per
+// server holding some of the keys, in parallel), of at most
+// Batch.MaxSize keys. A lone caller, or any caller that finds a round
+// trip free, sends its own get at once, exactly as without batching; there
+// is no timer, and the busier the store, the more callers share each
+// round trip. The single-key gets inside other operations (a namespace's
+// generation, Exists, the reads of Increment, Expire and
+// CompareAndDelete) share them too.
+//
+// Each caller keeps its own context: a queued caller whose context ends
+// leaves at once with its context's error, and its get is not sent if it
+// was still queued; the GetMulti it would have shared goes on for the
+// others. Each caller gets its own copy of its value, even when several
+// asked for the same key. When a GetMulti fails (its server is down or
+// does not answer within the client's Timeout), every caller that shared
+// it gets that error; gets are idempotent, and one that fails on a pooled
+// connection the server closed is retried, as any get is.
+//
+// Measured on one memcached with a 2-core client machine shared with
+// other work (bench module, go test -run '^$' -bench MemcachedThroughput
+// -benchtime 30000x, contenders interleaved in one run), typed Gets of a
+// small struct, three runs: with 16 goroutines 1.66-2.02x the throughput
+// of raw gomemcache Gets at 0.61-0.63x its client CPU per Get, with 64
+// goroutines 2.67-3.02x at 0.37-0.39x; a lone caller is unaffected (it
+// never queues). Batch.InFlight 2 (the
+// default) against 1 and 4 in the same runs: 1.19-1.25x the throughput of
+// 1 with 2 goroutines, within 3-8% of it with 16 and 64, and 1.32-1.36x
+// that of 4. Batch.Disabled turns batching off.
+//
 // # Performance
 //
 // Benchmarks (go test -run '^$' -bench . -benchmem ./store/memcachestore/)

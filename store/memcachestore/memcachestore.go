@@ -18,6 +18,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
+	"github.com/cachet-go/cachet/internal/batch"
 	"github.com/cachet-go/cachet/store"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	// on every operation in a namespace (two round trips each), so that
 	// other processes' clears are seen at once.
 	GenerationCacheTTL time.Duration
+
+	// Batch configures how concurrent Gets share round trips (see
+	// "Batching" in the package documentation). Default: batching on,
+	// with the defaults of BatchOptions.
+	Batch BatchOptions
 }
 
 // DefaultGenerationCacheTTL is the GenerationCacheTTL used when
@@ -90,6 +96,7 @@ type Store struct {
 	mu       sync.Mutex                          // serialises changes of spaces
 	spaces   atomic.Pointer[map[string]struct{}] // declared namespaces ("users:"), copied on write
 	closed   atomic.Bool
+	gets     *batch.Batcher[string, *memcache.Item] // nil when batching is disabled
 }
 
 // New returns a Store using client, which may spread keys over several
@@ -104,7 +111,7 @@ func New(client *memcache.Client, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Timeout < 0 || o.MaxIdleConns < 0 {
+	if o.Timeout < 0 || o.MaxIdleConns < 0 || o.Batch.InFlight < 0 || o.Batch.MaxSize < 0 {
 		return nil, fmt.Errorf("memcachestore: New: negative option in %+v", o)
 	}
 	s := &Store{
@@ -120,6 +127,7 @@ func New(client *memcache.Client, opts *Options) (*Store, error) {
 		s.workers = memcache.DefaultMaxIdleConns
 	}
 	s.attempts = s.workers + 1
+	s.gets = s.newGetBatcher(o.Batch)
 	s.hints.ttl = o.GenerationCacheTTL
 	if s.hints.ttl == 0 {
 		s.hints.ttl = DefaultGenerationCacheTTL
@@ -246,18 +254,6 @@ func unreachable(err error) bool {
 func brokenConn(err error) bool {
 	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
-}
-
-// get1 gets one physical key (with its CAS id).
-func (s *Store) get1(ctx context.Context, pk string) (*memcache.Item, error) {
-	if !s.async(ctx) { // the common path, without a closure
-		it, err := s.client.Get(pk)
-		for i := 1; i < s.attempts && brokenConn(err); i++ {
-			it, err = s.client.Get(pk)
-		}
-		return it, err
-	}
-	return do(s, ctx, func() (*memcache.Item, error) { return s.client.Get(pk) })
 }
 
 func (s *Store) getMulti(ctx context.Context, pks []string) (map[string]*memcache.Item, error) {
@@ -1020,3 +1016,11 @@ func (s *Store) Close() error {
 }
 
 var _ store.Store = (*Store)(nil)
+
+// RoundTripTimeout returns the client's Timeout, which bounds each round
+// trip (gomemcache takes no context). It implements store.SelfTimed, so
+// that a cachet.Cache whose Timeout is at least as long allocates no
+// timeout context per operation.
+func (s *Store) RoundTripTimeout() time.Duration { return s.timeout }
+
+var _ store.SelfTimed = (*Store)(nil)

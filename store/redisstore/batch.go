@@ -1,12 +1,6 @@
 package redisstore
 
-import (
-	"context"
-	"fmt"
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "github.com/cachet-go/cachet/internal/batch"
 
 // Batching: concurrent Gets share MGETs and concurrent Sets share
 // pipelines, "flush when the pipe is idle" (group commit). A caller that
@@ -65,169 +59,18 @@ type BatchOptions struct {
 	MaxSize int
 }
 
-// Request states: a queued request is taken by a runner or withdrawn by
-// its caller, whichever comes first.
-const (
-	reqQueued int32 = iota
-	reqTaken
-	reqWithdrawn
-)
-
-// request is one caller's operation waiting in a batcher.
-type request[In, Out any] struct {
-	ctx   context.Context
-	in    In
-	out   Out
-	err   error
-	state atomic.Int32
-	done  chan struct{} // closed when out and err are set
-}
-
-// batcher queues requests of one kind while inFlight round trips are under
-// way and runs them in shared round trips through exec.
-type batcher[In, Out any] struct {
-	inFlight, maxSize int
-	// exec runs reqs in one round trip on ctx and sets each one's out and
-	// err. It must not retain reqs.
-	exec func(ctx context.Context, reqs []*request[In, Out])
-
-	// queueAll, set only by tests, makes every request queue, so that a
-	// lone caller's operation also runs through exec.
-	queueAll bool
-
-	mu      sync.Mutex
-	busy    int // round trips under way: direct calls and runners
-	pending []*request[In, Out]
-}
-
-func newBatcher[In, Out any](o BatchOptions, exec func(context.Context, []*request[In, Out])) *batcher[In, Out] {
+// newBatcher returns the batcher of one kind of operation as o says, or
+// nil when batching is disabled.
+func newBatcher[In, Out any](o BatchOptions, exec func([]*batch.Request[In, Out])) *batch.Batcher[In, Out] {
 	if o.Disabled {
 		return nil
 	}
-	b := &batcher[In, Out]{inFlight: DefaultBatchInFlight, maxSize: DefaultBatchMaxSize, exec: exec}
+	inFlight, maxSize := DefaultBatchInFlight, DefaultBatchMaxSize
 	if o.InFlight > 0 {
-		b.inFlight = o.InFlight
+		inFlight = o.InFlight
 	}
 	if o.MaxSize > 0 {
-		b.maxSize = o.MaxSize
+		maxSize = o.MaxSize
 	}
-	return b
-}
-
-// join either lets the caller send its command itself (direct is true:
-// fewer than inFlight round trips are under way, and the caller must call
-// done when its command has returned), or queues in and waits for its
-// answer or for ctx to end. A request withdrawn (its ctx ended) before a
-// runner took it is never sent.
-func (b *batcher[In, Out]) join(ctx context.Context, in In) (direct bool, out Out, err error) {
-	b.mu.Lock()
-	if b.busy < b.inFlight && !b.queueAll {
-		b.busy++
-		b.mu.Unlock()
-		return true, out, nil
-	}
-	r := &request[In, Out]{ctx: ctx, in: in, done: make(chan struct{})}
-	b.pending = append(b.pending, r)
-	if b.busy < b.inFlight { // queueAll, and the pipe is idle
-		b.busy++
-		go b.run()
-	}
-	b.mu.Unlock()
-	select {
-	case <-r.done:
-		return false, r.out, r.err
-	case <-ctx.Done():
-	}
-	if r.state.CompareAndSwap(reqQueued, reqWithdrawn) {
-		return false, out, ctx.Err()
-	}
-	select {
-	case <-r.done: // answered as ctx ended: keep the answer
-		return false, r.out, r.err
-	default: // under way: its outcome is unknown
-		return false, out, ctx.Err()
-	}
-}
-
-// done ends a direct call: when requests queued meanwhile, the round
-// trip's slot passes to a runner that sends them.
-func (b *batcher[In, Out]) done() {
-	b.mu.Lock()
-	if len(b.pending) == 0 {
-		b.busy--
-		b.mu.Unlock()
-		return
-	}
-	b.mu.Unlock()
-	go b.run()
-}
-
-// run sends queued requests, maxSize at a time, until none are left, and
-// then gives back its round-trip slot.
-func (b *batcher[In, Out]) run() {
-	for {
-		b.mu.Lock()
-		n := len(b.pending)
-		if n == 0 {
-			b.busy--
-			b.mu.Unlock()
-			return
-		}
-		var batch []*request[In, Out]
-		if n <= b.maxSize {
-			batch, b.pending = b.pending, nil
-		} else {
-			batch = make([]*request[In, Out], b.maxSize)
-			copy(batch, b.pending)
-			m := copy(b.pending, b.pending[b.maxSize:])
-			clear(b.pending[m:])
-			b.pending = b.pending[:m]
-		}
-		b.mu.Unlock()
-		live := batch[:0]
-		for _, r := range batch {
-			if r.state.CompareAndSwap(reqQueued, reqTaken) {
-				live = append(live, r)
-			}
-		}
-		if len(live) > 0 {
-			b.runBatch(live)
-		}
-	}
-}
-
-// runBatch runs reqs in one round trip and answers them all, also when
-// exec panics (the panic becomes each request's error).
-func (b *batcher[In, Out]) runBatch(reqs []*request[In, Out]) {
-	ctx, cancel := batchContext(reqs)
-	defer func() {
-		cancel()
-		if p := recover(); p != nil {
-			for _, r := range reqs {
-				r.err = fmt.Errorf("redisstore: batch panicked: %v", p)
-			}
-		}
-		for _, r := range reqs {
-			close(r.done)
-		}
-	}()
-	b.exec(ctx, reqs)
-}
-
-// batchContext returns the context a shared round trip runs on: the
-// values of the first request's context, no cancellation, and the latest
-// of the requests' deadlines, or none when one of them has none.
-func batchContext[In, Out any](reqs []*request[In, Out]) (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(reqs[0].ctx)
-	var latest time.Time
-	for _, r := range reqs {
-		d, ok := r.ctx.Deadline()
-		if !ok {
-			return ctx, func() {}
-		}
-		if d.After(latest) {
-			latest = d
-		}
-	}
-	return context.WithDeadline(ctx, latest)
+	return batch.New(inFlight, maxSize, exec)
 }

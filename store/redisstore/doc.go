@@ -141,7 +141,9 @@
 // client as without batching, so that a lone caller pays nothing extra.
 // No timer is involved. A connection that fails fails the commands written
 // on it and not yet answered (their outcome is unknown) and is dialled
-// again for the next ones; nothing is resent. The pipelined GETs and SETs
+// again for the next ones; a Set is never resent, and a Get whose
+// connection broke (closed by the server or failing a write, not a
+// timeout) is sent once more, on the new connection (GET is idempotent). The pipelined GETs and SETs
 // do not pass through the client's hooks. A Cluster, a Ring, a Sentinel
 // failover client (whose master moves) and a client with an OnConnect
 // callback or a context or streaming credentials provider never pipeline.
@@ -171,7 +173,8 @@
 //     overlap in time have no order, as without batching.
 //   - Only GET and SET are batched. Over the client both may be resent
 //     (see "Retries"), so a shared round trip may be retried as a whole;
-//     on a pipelined connection neither is ever resent. The commands that
+//     on a pipelined connection a SET is never resent, and a GET only once,
+//     after its connection broke. The commands that
 //     are sent once (Add's SET NX, INCRBY, UNLINK, the scripts) never join
 //     a batch.
 //   - A Get of a key holding another Redis type (a list, a hash) reports

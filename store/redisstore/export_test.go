@@ -9,8 +9,8 @@ func QueueAll(s *Store) {
 		s.pipe.noDirect = true
 	}
 	if s.gets != nil {
-		s.gets.queueAll = true
-		s.sets.queueAll = true
+		s.gets.QueueAll = true
+		s.sets.QueueAll = true
 	}
 }
 
@@ -19,13 +19,7 @@ func Pending(s *Store) (gets, sets int) {
 	if s.gets == nil {
 		return 0, 0
 	}
-	s.gets.mu.Lock()
-	gets = len(s.gets.pending)
-	s.gets.mu.Unlock()
-	s.sets.mu.Lock()
-	sets = len(s.sets.pending)
-	s.sets.mu.Unlock()
-	return gets, sets
+	return s.gets.Pending(), s.sets.Pending()
 }
 
 // Pipelined reports whether s's Gets and Sets go over pipelined

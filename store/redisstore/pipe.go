@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,9 +34,14 @@ import (
 //
 // A connection that fails (a read or write error, a reply that cannot be
 // parsed, a read timeout) fails every command written on it and not yet
-// answered, and is dialled again for the commands queued after. No
-// command is ever resent: a command still queued was never written, and
-// one written fails with the connection.
+// answered, and is dialled again for the commands queued after. No Set
+// is ever resent: a command still queued was never written, and one
+// written fails with the connection. A Get that failed because its
+// connection broke (not a timeout) is sent once more on a new one: GET is
+// idempotent, and a connection that the server closed (CLIENT KILL, a
+// restart) is otherwise noticed only by the commands that raced the
+// close. The connection is marked dead before any of its commands is
+// failed, so that the retry never goes out on it.
 //
 // The connection's read deadline is the latest deadline of the commands
 // written on it (each caller's context deadline, or the store's
@@ -226,6 +232,9 @@ func (c *pconn) flush() {
 		return
 	}
 	for {
+		if c.cur != nil && c.cur.dead.Load() {
+			c.cur = nil // its reader is failing what it holds: dial again
+		}
 		if c.cur == nil && !c.dialing && !c.closed {
 			c.dialing = true
 			go c.dial()
@@ -239,6 +248,14 @@ func (c *pconn) flush() {
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.qmu.Unlock()
+		if len(batch) > 0 && c.cur.dead.Load() {
+			// It died since the check above: nothing of batch was
+			// written; put it back for the next connection.
+			c.qmu.Lock()
+			c.queue = append(batch, c.queue...)
+			c.qmu.Unlock()
+			continue
+		}
 		if len(batch) > 0 {
 			c.write(batch)
 			clear(batch)
@@ -403,6 +420,8 @@ type wconn struct {
 	writeSet     int64 // the write deadline set (wmu held)
 	bufLatest    int64 // latest deadline of the commands in w (wmu held)
 
+	dead atomic.Bool // set, before any command fails with it, once the connection failed
+
 	fmu     sync.Mutex
 	fifo    []*preq
 	err     error // set once the connection failed
@@ -456,6 +475,7 @@ func (wc *wconn) fail(err error) {
 	if wc.err == nil {
 		wc.err = err
 	}
+	wc.dead.Store(true)
 	wc.fmu.Unlock()
 	wc.nc.Close()
 }
@@ -523,6 +543,9 @@ func (wc *wconn) read(c *pconn) {
 				err = readMGet(wc.br, local[i:i+n])
 			}
 			if err != nil {
+				// Dead before any caller hears of it, so that a Get
+				// retried at once goes out on a new connection.
+				wc.dead.Store(true)
 				for _, r := range local[i:] {
 					r.err = err
 					r.done <- struct{}{}
@@ -544,6 +567,7 @@ func (wc *wconn) read(c *pconn) {
 	if wc.err == nil {
 		wc.err = err
 	}
+	wc.dead.Store(true)
 	err = wc.err
 	rest := wc.fifo
 	wc.fifo = nil
@@ -856,6 +880,12 @@ func (s *Store) pipeGet(ctx context.Context, key string) ([]byte, error) {
 	}
 	r := newPreq(opGet, key)
 	answered, err := s.pipe.do(ctx, r)
+	if answered && s.pipe.retryable(ctx, err) {
+		// GET is idempotent: once more, on a new connection.
+		releasePreq(r)
+		r = newPreq(opGet, key)
+		answered, err = s.pipe.do(ctx, r)
+	}
 	if !answered {
 		return nil, s.fail(ctx, store.OpGet.String(), key, err)
 	}
@@ -868,6 +898,23 @@ func (s *Store) pipeGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.Errorf(store.OpGet.String(), key, store.ErrNotFound)
 	}
 	return v, nil
+}
+
+// retryable reports whether a Get that failed with err may be sent again:
+// its connection broke (the server closed it, or writing to it failed),
+// the pipeline is open, and ctx has not ended. A timeout is not retried
+// (the caller's time is spent), nor a reply the server gave. Only Gets
+// are retried, once: a Set that was written is never resent.
+func (p *pipeline) retryable(ctx context.Context, err error) bool {
+	if err == nil || p.closed.Load() || ctx.Err() != nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // pipeSet is Set over the pipeline; ttl is already PX's (pttl).

@@ -174,22 +174,12 @@ func TestPipe_Reconnect(t *testing.T) {
 		if _, err := testserver.RedisCommand(srv.Addr, "CLIENT", "KILL", "TYPE", "normal"); err != nil {
 			t.Fatalf("CLIENT KILL: %v", err)
 		}
-		// The idle reader sees the close and drops the connection; the
-		// commands that raced it and were written on the dead socket
-		// before it did fail (twice was seen in CI, under load); then the
-		// store dials again.
-		failures := 0
-		for {
-			got, err := s.Get(ctx, "k")
-			if err == nil {
-				if string(got) != "v" {
-					t.Fatalf("Get after reconnect = %q; want \"v\"", got)
-				}
-				break
-			}
-			if failures++; failures > 3 {
-				t.Fatalf("round %d: Get after CLIENT KILL failed %d times: %v; want the store to dial again", round, failures, err)
-			}
+		// A Get written on the killed connection before its reader saw
+		// the close fails there and is sent once more on a new
+		// connection (GET is idempotent), so that no Get fails.
+		got, err := s.Get(ctx, "k")
+		if err != nil || string(got) != "v" {
+			t.Fatalf("round %d: Get after CLIENT KILL = %q, %v; want \"v\"", round, got, err)
 		}
 	}
 	if err := s.Set(ctx, "k2", []byte("w"), time.Minute); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachet-go/cachet/internal/batch"
 	"github.com/cachet-go/cachet/store"
 )
 
@@ -127,8 +128,8 @@ type Store struct {
 
 	// gets and sets share round trips among concurrent Gets and Sets;
 	// nil when batching is disabled.
-	gets *batcher[string, []byte]
-	sets *batcher[setArgs, struct{}]
+	gets *batch.Batcher[string, []byte]
+	sets *batch.Batcher[setArgs, struct{}]
 	// pipe carries Gets and Sets over pipelined connections of the
 	// store's own (standalone server); nil when not used.
 	pipe *pipeline
@@ -351,7 +352,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return s.pipeGet(ctx, key)
 	}
 	if s.gets != nil {
-		direct, v, err := s.gets.join(ctx, key)
+		direct, v, err := s.gets.Join(ctx, key)
 		if !direct {
 			if err != nil {
 				return nil, s.fail(ctx, store.OpGet.String(), key, err)
@@ -361,7 +362,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 			}
 			return v, nil
 		}
-		defer s.gets.done()
+		defer s.gets.Done()
 	}
 	str, err := s.client.Get(ctx, key).Result()
 	if err != nil {
@@ -484,16 +485,18 @@ func (s *Store) getValues(ctx context.Context, keys []string) ([][]byte, []error
 }
 
 // execGets runs queued Gets in one round trip (getValues).
-func (s *Store) execGets(ctx context.Context, reqs []*request[string, []byte]) {
+func (s *Store) execGets(reqs []*batch.Request[string, []byte]) {
+	ctx, cancel := batch.Context(reqs)
+	defer cancel()
 	keys := make([]string, len(reqs))
 	for i, r := range reqs {
-		keys[i] = r.in
+		keys[i] = r.In
 	}
 	vals, errs := s.getValues(ctx, keys)
 	for i, r := range reqs {
-		r.out = vals[i]
+		r.Out = vals[i]
 		if errs != nil {
-			r.err = errs[i]
+			r.Err = errs[i]
 		}
 	}
 }
@@ -576,14 +579,14 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		return s.pipeSet(ctx, key, value, pttl(ttl))
 	}
 	if s.sets != nil {
-		direct, _, err := s.sets.join(ctx, setArgs{key, value, pttl(ttl)})
+		direct, _, err := s.sets.Join(ctx, setArgs{key, value, pttl(ttl)})
 		if !direct {
 			if err != nil {
 				return s.fail(ctx, store.OpSet.String(), key, err)
 			}
 			return nil
 		}
-		defer s.sets.done()
+		defer s.sets.Done()
 	}
 	if err := s.client.Set(ctx, key, value, pttl(ttl)).Err(); err != nil {
 		return s.fail(ctx, store.OpSet.String(), key, err)
@@ -694,16 +697,18 @@ type setArgs struct {
 // execSets runs queued Sets as one pipeline of SET [PX] commands (on a
 // Cluster go-redis splits it by node and sends the parts in parallel).
 // Each caller gets its own command's error.
-func (s *Store) execSets(ctx context.Context, reqs []*request[setArgs, struct{}]) {
+func (s *Store) execSets(reqs []*batch.Request[setArgs, struct{}]) {
+	ctx, cancel := batch.Context(reqs)
+	defer cancel()
 	cmds := make([]*redis.StatusCmd, len(reqs))
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range reqs {
-			cmds[i] = p.Set(ctx, r.in.key, r.in.value, r.in.ttl)
+			cmds[i] = p.Set(ctx, r.In.key, r.In.value, r.In.ttl)
 		}
 		return nil
 	})
 	for i, r := range reqs {
-		r.err = cmds[i].Err()
+		r.Err = cmds[i].Err()
 	}
 }
 

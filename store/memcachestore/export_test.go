@@ -1,0 +1,10 @@
+package memcachestore
+
+// QueueAll makes every single-key get of s go through the batching
+// queue, even a lone caller's, so that tests exercise the shared
+// GetMultis. It must be called before s is used.
+func QueueAll(s *Store) {
+	if s.gets != nil {
+		s.gets.QueueAll = true
+	}
+}
