@@ -78,3 +78,49 @@ func BenchmarkCache_LocalHit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemoize_LocalHit times a memoized call answered by the local
+// tier against otter v2 holding the same values, as BenchmarkCache_LocalHit
+// does for Get (sequential): the key is built on the stack, so a hit
+// allocates nothing.
+func BenchmarkMemoize_LocalHit(b *testing.B) {
+	ctx := context.Background()
+	mem := memstore.Must(nil)
+	defer mem.Close()
+	c, err := New[string](mem, codec.JSON[localUser](), &Options[string]{Namespace: "u", Local: &LocalOptions[localUser]{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	calls := 0
+	get := Memoize(c, func(_ context.Context, k string) (localUser, error) {
+		calls++
+		return localUser{Name: "user " + k, Tags: []string{"a", "b"}}, nil
+	}, nil)
+	o := otter.Must(&otter.Options[string, localUser]{MaximumSize: 10_000})
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+		u, err := get(ctx, keys[i]) // computes and stores
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := get(ctx, keys[i]); err != nil { // fills the tier from the store
+			b.Fatal(err)
+		}
+		o.Set(keys[i], u)
+	}
+	before, _ := c.LocalStats()
+	benchutil.PairedBatch(b, "local", "otter", 100, 1, func(i int) error {
+		_, err := get(ctx, keys[i%len(keys)])
+		return err
+	}, func(i int) error {
+		if _, ok := o.GetIfPresent(keys[i%len(keys)]); !ok {
+			return errors.New("otter miss")
+		}
+		return nil
+	})
+	if s, _ := c.LocalStats(); s.StoreReads != before.StoreReads || calls != len(keys) {
+		b.Fatalf("%d store reads, %d calls of fn; want every call a local hit", s.StoreReads-before.StoreReads, calls-len(keys))
+	}
+}

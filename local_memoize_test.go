@@ -167,6 +167,10 @@ func TestLocal_MemoizeServesLocally(t *testing.T) {
 		if st, _ := c.LocalStats(); st.Fills != 1 || st.Hits < 10 {
 			t.Fatalf("stats %+v; want 1 fill and >= 10 hits", st)
 		}
+		// The key of a local hit is built on the stack, as for Get.
+		if n := testing.AllocsPerRun(100, func() { get(ctx, "1") }); n != 0 {
+			t.Fatalf("a memoized local hit allocates %v times; want 0", n)
+		}
 	})
 }
 

@@ -299,9 +299,16 @@ func BenchmarkLocal_InvalidationLatency(b *testing.B) {
 }
 
 // BenchmarkLocal_MissStoreHit pairs a Get that misses the local tier and
-// hits Redis (the tier's copy is dropped before each) with a Get of a
-// cache without a local tier, over one client of one Redis:
-// "localmiss/get" is what a local miss costs over today's Cache.Get.
+// hits Redis with a Get of a cache without a local tier, over one client
+// of one Redis: "localmiss/get" is what a local miss costs over today's
+// Cache.Get.
+//
+// cold: each Get reads a key of its own (both sides read the same keys),
+// stored beforehand and never read before, so every local Get is a true
+// miss followed by a fill, and nothing else is timed.
+// invalidate: one key, whose local copy the timed function drops before
+// each Get, as a write through the cache or the invalidation stream does
+// (the drop is then timed with the miss).
 func BenchmarkLocal_MissStoreHit(b *testing.B) {
 	srv := testserver.Redis(b)
 	ctx := context.Background()
@@ -312,32 +319,82 @@ func BenchmarkLocal_MissStoreHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	u := localUser{Name: "ann", Tags: []string{"a", "b"}}
-	local, err := New[string](st, codec.JSON[localUser](), &Options[string]{Namespace: "users", Local: &LocalOptions[localUser]{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { local.Close() })
-	for s, _ := local.LocalStats(); !s.Live; s, _ = local.LocalStats() {
-		time.Sleep(time.Millisecond) // the stream's first event: polled, the public API has no signal
-	}
 	plain, err := New[string](st, codec.JSON[localUser](), &Options[string]{Namespace: "users"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := plain.Set(ctx, "k", u); err != nil {
-		b.Fatal(err)
+	newLocal := func(b *testing.B, entries int) *Cache[string, localUser] {
+		local, err := New[string](st, codec.JSON[localUser](), &Options[string]{Namespace: "users", Local: &LocalOptions[localUser]{MaxEntries: entries}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { local.Close() })
+		for s, _ := local.LocalStats(); !s.Live; s, _ = local.LocalStats() {
+			time.Sleep(time.Millisecond) // the stream's first event: polled, the public API has no signal
+		}
+		return local
 	}
-	benchutil.Paired(b, "localmiss", "get",
-		func() error {
-			local.local.values.Invalidate("users:k")
-			_, err := local.Get(ctx, "k")
-			return err
-		},
-		func() error {
-			_, err := plain.Get(ctx, "k")
-			return err
-		})
-	if s, _ := local.LocalStats(); s.StoreReads == 0 || s.Fills == 0 {
-		b.Fatalf("stats %+v: the local misses did not read the store and fill", s)
-	}
+	b.Run("cold", func(b *testing.B) {
+		const pool = 200_000 // keys: more than the Gets of a run (-benchtime 20000x)
+		keys := make([]string, pool)
+		batch := make(map[string]localUser, 1000)
+		for i := range keys {
+			keys[i] = "cold" + strconv.Itoa(i)
+			batch[keys[i]] = u
+			if len(batch) == 1000 || i == len(keys)-1 {
+				if err := plain.SetMany(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				clear(batch)
+			}
+		}
+		local := newLocal(b, 2*pool) // no eviction during the run
+		var li, pi int
+		next := func(i *int) (string, error) {
+			if *i == len(keys) {
+				return "", errors.New("key pool exhausted: run fewer iterations")
+			}
+			*i++
+			return keys[*i-1], nil
+		}
+		benchutil.Paired(b, "localmiss", "get",
+			func() error {
+				k, err := next(&li)
+				if err != nil {
+					return err
+				}
+				_, err = local.Get(ctx, k)
+				return err
+			},
+			func() error {
+				k, err := next(&pi)
+				if err != nil {
+					return err
+				}
+				_, err = plain.Get(ctx, k)
+				return err
+			})
+		if s, _ := local.LocalStats(); s.Hits != 0 || s.Fills != uint64(li) {
+			b.Fatalf("stats %+v after %d Gets: want every Get a miss that fills", s, li)
+		}
+	})
+	b.Run("invalidate", func(b *testing.B) {
+		if err := plain.Set(ctx, "k", u); err != nil {
+			b.Fatal(err)
+		}
+		local := newLocal(b, 0)
+		benchutil.Paired(b, "localmiss", "get",
+			func() error {
+				local.local.inv.invalidate("users:k") // as a write or the stream drops it
+				_, err := local.Get(ctx, "k")
+				return err
+			},
+			func() error {
+				_, err := plain.Get(ctx, "k")
+				return err
+			})
+		if s, _ := local.LocalStats(); s.StoreReads == 0 || s.Fills == 0 {
+			b.Fatalf("stats %+v: the local misses did not read the store and fill", s)
+		}
+	})
 }

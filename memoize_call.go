@@ -153,16 +153,20 @@ func (m *Memoizer[K, V]) answer(ctx context.Context, k K, key string) (V, bool, 
 }
 
 func (m *Memoizer[K, V]) call(ctx context.Context, k K) (V, error) {
+	if m.c.local != nil && m.cfg.realClock && !m.c.life.isClosed() {
+		// local.go: no key string (built on the stack), no store, no shared call
+		if e := m.c.localFind(&m.cfg.keys, k); e != nil {
+			noteLocal(ctx)
+			if m.c.local.clone != nil {
+				return m.c.local.clone(e.v), nil
+			}
+			return e.v, nil
+		}
+	}
 	key, err := m.openKey(k)
 	if err != nil {
 		var zero V
 		return zero, err
-	}
-	if m.c.local != nil && m.cfg.realClock {
-		if v, ok := m.c.localHit(key); ok { // local.go: no store, no shared call
-			noteLocal(ctx)
-			return v, nil
-		}
 	}
 	if !m.joinFirst {
 		// The read before the shared call (see readThrough), inline: a

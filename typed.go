@@ -249,12 +249,15 @@ func (c *Cache[K, V]) storeTTL(op, key string, ttl time.Duration) (time.Duration
 // ErrNotFound; a stored value the codec cannot decode, or one in the other
 // stored format (see Options.Raw), gives one wrapping ErrDecode.
 func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
-	if c.local != nil {
-		if v, ok := c.localGet(&c.keys, k); ok { // local.go
+	if l := c.local; l != nil {
+		if e := c.localFind(&c.keys, k); e != nil { // local.go
 			if c.obs != nil {
 				c.observeLocalGet(ctx, k)
 			}
-			return v, nil
+			if l.clone != nil {
+				return l.clone(e.v), nil
+			}
+			return e.v, nil
 		}
 	}
 	var v V
