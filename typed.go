@@ -123,6 +123,7 @@ type Cache[K comparable, V any] struct {
 	// none (observe_call.go).
 	obs   *pluginStore
 	local *localTier[V] // nil: none (local.go)
+	only  *onlyStore[V] // a memory-only cache's values (NewLocal); nil: none (localonly.go)
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -287,6 +288,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.only != nil {
+		return c.onlyGetMany(ctx, keys, skeys) // localonly.go
+	}
 	if c.local != nil {
 		return c.getManyLocal(ctx, keys, skeys) // local.go
 	}
@@ -414,6 +418,9 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
+	if c.only != nil {
+		return c.onlySet(ctx, op, key, v, ttl) // localonly.go
+	}
 	return c.writeValue(ctx, op, key, v, ttl, op == "add")
 }
 
@@ -432,6 +439,9 @@ func (c *Cache[K, V]) SetManyWithTTL(ctx context.Context, items map[K]V, ttl tim
 	sttl, err := c.storeTTL("set_many", "", ttl)
 	if err != nil {
 		return err
+	}
+	if c.only != nil {
+		return c.onlySetMany(ctx, items, sttl) // localonly.go
 	}
 	h := entry.Header{Expiry: expiryAt(time.Time{}, sttl)}
 	entries := make([]store.Entry, 0, len(items))
