@@ -991,3 +991,38 @@ func TestLocalOnly_ClearAllAndPing(t *testing.T) {
 		t.Fatalf("Set through a view after Close = %v; want ErrClosed", err)
 	}
 }
+
+// Expire changes when a value goes, both ways.
+func TestLocalOnly_ExpireShortens(t *testing.T) {
+	ctx := context.Background()
+	c := newLocalOnly[int](t, nil, &cachet.Options[string]{Namespace: "ns"})
+	c.Set(ctx, "goes", 1)                              // no expiry
+	c.SetWithTTL(ctx, "stays", 2, 30*time.Millisecond) // would expire
+	c.Increment(ctx, "counter", 1)                     // no expiry
+	for _, e := range []struct {
+		key string
+		ttl time.Duration
+	}{{"goes", 30 * time.Millisecond}, {"stays", time.Hour}, {"counter", 30 * time.Millisecond}} {
+		if ok, err := c.Expire(ctx, e.key, e.ttl); !ok || err != nil {
+			t.Fatalf("Expire(%s) = %v, %v", e.key, ok, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g, _ := c.Exists(ctx, "goes")
+		n, _ := c.Exists(ctx, "counter")
+		if !g && !n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("values given a 30ms ttl by Expire still there after 5s (goes %v, counter %v)", g, n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a clock-driven expiry
+	}
+	if v, err := c.Get(ctx, "stays"); err != nil || v != 2 {
+		t.Fatalf("value given an hour by Expire: %d, %v; want 2", v, err)
+	}
+	if n, err := c.Increment(ctx, "counter", 5); err != nil || n != 5 {
+		t.Fatalf("Increment of an expired counter = %d, %v; want 5 (it starts at 0)", n, err)
+	}
+}
