@@ -103,7 +103,9 @@ type Options[K comparable] struct {
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
-// codec and keeps the bytes in a store.Store. Create one with New.
+// codec and keeps the bytes in a store.Store. Create one with New, or with
+// NewLocal for a memory-only cache of decoded values, with no store and no
+// codec.
 //
 // A Cache is safe for concurrent use by multiple goroutines.
 type Cache[K comparable, V any] struct {
