@@ -157,6 +157,15 @@
 // (memcached), at most the local ttl later. Hits return the held value:
 // callers must not modify it unless [LocalOptions.Clone] is set.
 //
+// [NewLocal] makes a memory-only cache: the tier alone, bounded by its
+// LocalOptions, with no store and no codec, so that V may be any type
+// (one holding funcs or channels too). It is a *Cache like any other,
+// with the same ttls, namespaces, Add, GetOrLoad, memoized functions,
+// plugins and LocalStats; Increment counts in the values themselves when
+// V is an integer type. What needs stored bytes or entry headers (Update,
+// Lock, CodecView, negative caching, early refresh, stale-while-revalidate)
+// returns an error wrapping [ErrNotSupported].
+//
 // # Middleware and plugins
 //
 // A [Middleware] wraps the store (Options.Middleware, or [Chain]). Built in:

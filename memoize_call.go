@@ -44,7 +44,7 @@ const (
 // lookup reads key's entry. A read error, a value in the other format or
 // a decoding error is a miss; only a closed store is an error.
 func (m *Memoizer[K, V]) lookup(ctx context.Context, key string) (V, entry.Header, entryState, error) {
-	if m.c.local != nil && m.cfg.realClock {
+	if m.c.local != nil && (m.cfg.realClock || m.c.only != nil) {
 		return m.lookupLocal(ctx, key) // local.go
 	}
 	return m.lookupStore(ctx, key)
@@ -297,6 +297,10 @@ func isZero[V any](v V) bool { return reflect.ValueOf(&v).Elem().IsZero() }
 // and one whose write an Invalidate raced is taken back, so that the
 // older value never outlives the Invalidate.
 func (m *Memoizer[K, V]) write(ctx context.Context, key string, gen uint64, now time.Time, h entry.Header, v V, ttl time.Duration) {
+	if m.c.only != nil {
+		m.writeOnly(ctx, key, gen, v, ttl) // localonly.go
+		return
+	}
 	b, sttl, err := m.entry(key, now, h, v, ttl)
 	if err != nil {
 		return

@@ -146,6 +146,9 @@ func (mm *ManyMemoizer[K, V]) keys(ks []K) ([]string, map[string]K, error) {
 // the keys its first read found in c.Hits and the others in c.Misses.
 func (mm *ManyMemoizer[K, V]) read(ctx context.Context, keys []string, byKey map[string]K, c *Call) (map[K]V, error) {
 	m := mm.m
+	if m.c.only != nil {
+		return mm.readOnly(ctx, keys, byKey, c) // localonly.go
+	}
 	out := make(map[K]V, len(keys))
 	vals, at, err := m.c.readRawMany(ctx, keys, m.hitClock)
 	if errors.Is(err, ErrClosed) {

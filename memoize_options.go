@@ -237,6 +237,9 @@ func memoConfigOf[K comparable, V any](c *Cache[K, V], o *MemoizeOptions[K, V], 
 	if c.raw && (o.NotFoundTTL != 0 || o.ZeroNotFoundTTL != 0 || o.EarlyRefresh > 0 || o.StaleWhileRevalidate > 0) {
 		invalid("NotFoundTTL, ZeroNotFoundTTL, EarlyRefresh and StaleWhileRevalidate need the entry format: the cache has Options.Raw")
 	}
+	if c.only != nil && (o.NotFoundTTL != 0 || o.ZeroNotFoundTTL != 0 || o.StampedeLease > 0 || o.EarlyRefresh > 0 || o.StaleWhileRevalidate > 0) {
+		invalid("NotFoundTTL, ZeroNotFoundTTL, StampedeLease, EarlyRefresh and StaleWhileRevalidate: %w by a memory-only cache (NewLocal)", ErrNotSupported)
+	}
 	if many && (o.StampedeLease > 0 || o.EarlyRefresh > 0 || o.StaleWhileRevalidate > 0) {
 		invalid("StampedeLease, EarlyRefresh and StaleWhileRevalidate are not supported by MemoizeMany")
 	}

@@ -105,7 +105,9 @@ type Options[K comparable] struct {
 }
 
 // Cache is a typed cache: it builds store keys from K, encodes V with a
-// codec and keeps the bytes in a store.Store. Create one with New.
+// codec and keeps the bytes in a store.Store. Create one with New, or with
+// NewLocal for a memory-only cache of decoded values, with no store and no
+// codec.
 //
 // A Cache is safe for concurrent use by multiple goroutines.
 type Cache[K comparable, V any] struct {
@@ -125,6 +127,7 @@ type Cache[K comparable, V any] struct {
 	// none (observe_call.go).
 	obs   *pluginStore
 	local *localTier[V] // nil: none (local.go)
+	only  *onlyStore[V] // a memory-only cache's values (NewLocal); nil: none (localonly.go)
 }
 
 // New returns a Cache of V values keyed by K, over the store s, encoding
@@ -297,6 +300,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.only != nil {
+		return c.onlyGetMany(ctx, keys, skeys) // localonly.go
+	}
 	if c.local != nil {
 		return c.getManyLocal(ctx, keys, skeys) // local.go
 	}
@@ -424,6 +430,9 @@ func (c *Cache[K, V]) SetWithTTL(ctx context.Context, k K, v V, ttl time.Duratio
 }
 
 func (c *Cache[K, V]) set(ctx context.Context, op, key string, v V, ttl time.Duration) error {
+	if c.only != nil {
+		return c.onlySet(ctx, op, key, v, ttl) // localonly.go
+	}
 	return c.writeValue(ctx, op, key, v, ttl, op == "add")
 }
 
@@ -442,6 +451,9 @@ func (c *Cache[K, V]) SetManyWithTTL(ctx context.Context, items map[K]V, ttl tim
 	sttl, err := c.storeTTL("set_many", "", ttl)
 	if err != nil {
 		return err
+	}
+	if c.only != nil {
+		return c.onlySetMany(ctx, items, sttl) // localonly.go
 	}
 	h := entry.Header{Expiry: expiryAt(time.Time{}, sttl)}
 	entries := make([]store.Entry, 0, len(items))

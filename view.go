@@ -59,7 +59,9 @@ func (c *Cache[K, V]) rekeyed(ns string, v any) (*Cache[K, V], error) {
 		}
 	}
 	vc := view(c, c.codec, keys)
-	if ns == c.keys.namespace {
+	if c.only != nil {
+		vc.local, vc.only = c.local, c.only // one tier holds every namespace's values
+	} else if ns == c.keys.namespace {
 		vc.local = c.local // the tier's stream covers the namespace, all versions
 	}
 	return vc, nil
@@ -77,6 +79,9 @@ func (c *Cache[K, V]) rekeyed(ns string, v any) (*Cache[K, V], error) {
 func CodecView[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W]) (*Cache[K, W], error) {
 	if cd == nil {
 		return nil, fmt.Errorf("%w: nil codec", ErrInvalidOption)
+	}
+	if c.only != nil {
+		return nil, fmt.Errorf("%w: CodecView of a memory-only cache (NewLocal), which keeps decoded values, not encodings", ErrNotSupported)
 	}
 	return view(c, cd, c.keys), nil
 }
