@@ -731,13 +731,24 @@ func (c *Cache[K, V]) getManyLocal(ctx context.Context, keys []K, skeys []string
 	l := c.local
 	out := make(map[K]V, len(keys))
 	var missK []K
-	var missS []string
+	var missS, hitS []string
 	for i, key := range skeys {
 		if v, ok := c.localHit(key); ok {
 			out[keys[i]] = v
+			if c.obs != nil {
+				hitS = append(hitS, key)
+			}
 			continue
 		}
 		missK, missS = append(missK, keys[i]), append(missS, key)
+	}
+	if len(hitS) > 0 {
+		// The local hits reach no store: report them, as a Get's are, so
+		// that plugins see every read; the misses' store read reports itself.
+		var h hook
+		call := Call{Op: OpGetMany, Keys: hitS, Hits: len(hitS), Local: true}
+		c.obs.before(ctx, &call, &h)
+		c.obs.after(&call, &h, nil)
 	}
 	if len(missS) == 0 {
 		return out, nil

@@ -3,6 +3,7 @@ package cachet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,6 +384,32 @@ func TestLocal_PluginsSeeLocalHits(t *testing.T) {
 	// local. GetOrLoad: 1 miss, 1 store hit, 1 local.
 	if ratio.LocalHits() != 3 || st.Hits != 6 || st.Misses != 2 {
 		t.Fatalf("HitMissRatio %+v, %d local; want 3 local hits of 6 hits, 2 misses", st, ratio.LocalHits())
+	}
+	// GetMany: "a" and "g" are held locally, "b" and "zz" are read from the
+	// store (a hit that fills, and a miss).
+	if err := c.Set(ctx, "b", localUser{Name: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetMany(ctx, []string{"a", "g", "b", "zz"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("GetMany = %v, %v; want 3 values", got, err)
+	}
+	if call, _ := rec.last(OpGetMany); call.Local || call.Hits != 1 || call.Misses != 1 {
+		t.Fatalf("GetMany's store read reported as %+v; want Hits 1, Misses 1, not Local", call)
+	}
+	var local Call
+	rec.mu.Lock()
+	for _, call := range rec.calls {
+		if call.Op == OpGetMany && call.Local {
+			local = call
+		}
+	}
+	rec.mu.Unlock()
+	if local.Hits != 2 || fmt.Sprint(local.Keys) != "[users:a users:g]" {
+		t.Fatalf("GetMany's local hits reported as %+v; want Keys [users:a users:g], Hits 2, Local", local)
+	}
+	if st := ratio.Stats(); ratio.LocalHits() != 5 || st.Hits != 9 || st.Misses != 3 {
+		t.Fatalf("after GetMany: HitMissRatio %+v, %d local; want 5 local hits of 9 hits, 3 misses", st, ratio.LocalHits())
 	}
 }
 

@@ -639,6 +639,7 @@ func (c *Cache[K, V]) onlyGetMany(ctx context.Context, keys []K, skeys []string)
 		misses = len(skeys)
 	}
 	call.Hits, call.Misses = len(skeys)-misses, misses
+	call.Local = call.Hits > 0
 	if err = c.obs.after(&call, &h, err); err != nil {
 		return nil, err
 	}

@@ -462,7 +462,7 @@ func (p *HitMissRatio) After(ctx context.Context, c Call) {
 		return
 	}
 	if c.Local {
-		p.local.Add(1)
+		p.local.Add(int64(c.Hits))
 	}
 	if c.Hits > 0 {
 		p.hits.Add(int64(c.Hits))

@@ -139,11 +139,13 @@ type Call struct {
 	// Refresh, for OpMemoize, reports that the call started a background
 	// refresh of its key (early refresh, or stale-while-revalidate).
 	Refresh bool
-	// Local, for OpGet, OpGetOrLoad and OpMemoize, reports that the
-	// cache's local tier answered (counted in Hits): neither the store
-	// nor the codec was used. A local hit of Get is reported as an OpGet
-	// with Hits 1 and Local set, although it reaches no store, so that
-	// plugins see every read.
+	// Local, for OpGet, OpGetMany, OpGetOrLoad and OpMemoize, reports
+	// that the cache's local tier answered (counted in Hits): neither the
+	// store nor the codec was used. A local hit of Get is reported as an
+	// OpGet with Hits 1 and Local set, although it reaches no store, so
+	// that plugins see every read; the local hits of a GetMany as one
+	// OpGetMany with their Keys and Hits and Local set (its misses are
+	// reported by the store read they make, without Local).
 	Local bool
 
 	// Delta is the delta given to OpIncrement (an argument, seen by
