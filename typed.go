@@ -250,6 +250,11 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 			return v, nil
 		}
 	}
+	if sw := c.killSwitch(); sw.state.Load() == switchOn {
+		if fs, ok := sw.Store.(store.Finder); ok {
+			return c.getFind(ctx, fs, k) // hot.go
+		}
+	}
 	var v V
 	key, err := c.keys.build("get", k)
 	if err != nil {
