@@ -27,8 +27,8 @@ func wantKeyError(t *testing.T, what string, err, target error, key string) {
 		t.Errorf("%s: got %v; want an *Error of get %q wrapping %v", what, err, key, target)
 		return
 	}
-	if !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
-		t.Errorf("%s: message %q does not name the key %q", what, err, key)
+	if msg := err.Error(); strings.Count(msg, fmt.Sprintf("%q", key)) != 1 || strings.Count(msg, "cachet: get") != 1 {
+		t.Errorf("%s: message %q; want it to name the operation and the key %q once", what, msg, key)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/entry"
@@ -23,22 +24,36 @@ import (
 // neither a closure nor a V.
 type decodeCall[K comparable, V any] struct {
 	c       *Cache[K, V]
-	op, key string
+	op, key string // when n is 0
+	n       int    // > 0: the op is "get" and the key is kbuf[:n] (see getFind)
 	v       V
 	h       entry.Header
 	called  bool // decode ran: v and h hold what it left
-	lent    bool // key is in kbuf (see getFind): no error may keep it
 	f       func([]byte) error
 	kbuf    [findKeyLen]byte
 }
 
 func (d *decodeCall[K, V]) decode(b []byte) (err error) {
 	d.called = true
-	d.h, err = d.c.decodeEntry(d.op, d.key, b, &d.v)
-	if err != nil && d.lent {
+	op, key := d.op, d.key
+	if d.n > 0 {
+		op, key = "get", unsafe.String(&d.kbuf[0], d.n)
+	}
+	if bp, ok := any(&d.v).(*[]byte); ok && any(d.c.codec) == bytesCodec {
+		// What codec.Bytes decodes, without the codec: one copy of the
+		// payload of the lent bytes.
+		var payload []byte
+		d.h, payload, err = d.c.entryPayload(op, key, b)
+		if err == nil && !d.h.Negative() {
+			*bp = append(make([]byte, 0, len(payload)), payload...)
+		}
+	} else {
+		d.h, err = d.c.decodeEntry(op, key, b, &d.v)
+	}
+	if err != nil && d.n > 0 {
 		// The error names the key, which lives in kbuf: decode again
 		// (only a value that fails costs this) with a key of its own.
-		d.h, err = d.c.decodeEntry(d.op, strings.Clone(d.key), b, &d.v)
+		d.h, err = d.c.decodeEntry(op, strings.Clone(key), b, &d.v)
 	}
 	return err
 }
@@ -66,6 +81,10 @@ const findKeyLen = 64
 // allocates only what decoding allocates, and a miss only its error (see
 // notFound), which copies the key. Every error names the operation and
 // the key as those of Get's other path do.
+//
+// The key in the buffer is given to d as its length, not as a string, so
+// that no pointer is written into the pooled d (nor a write barrier
+// paid) on the way in or out.
 func (c *Cache[K, V]) getFind(ctx context.Context, fs store.Finder, k K) (V, error) {
 	var zero V
 	d := c.decodeCall()
@@ -75,13 +94,29 @@ func (c *Cache[K, V]) getFind(ctx context.Context, fs store.Finder, k K) (V, err
 		_, err := c.keys.build("get", k) // the error, as the other path gives it
 		return zero, err
 	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	d.op, d.key, d.lent = "get", key, true
+	// A key without a prefix is k's own string, and a long one a string
+	// of its own: only one in kbuf is lent.
+	lent := unsafe.StringData(key) == &d.kbuf[0]
+	if lent {
+		d.n = len(key)
+	} else {
+		d.op, d.key = "get", key
+	}
+	if c.timeout > 0 { // a Finder that is not in-process
+		var cancel context.CancelFunc
+		ctx, cancel = c.withTimeout(ctx)
+		defer cancel()
+	}
 	found, err := fs.Find(ctx, key, d.f)
-	v, h := d.v, d.h
+	var v V
+	var h entry.Header
+	called := d.called
+	if called {
+		v, h = d.v, d.h
+		d.v, d.h, d.called = zero, entry.Header{}, false // keep nothing alive
+	}
 	switch {
-	case err != nil && !d.called:
+	case err != nil && !called:
 		// The store's own error, which names no key (store.Finder).
 		err = &Error{Op: "get", Key: strings.Clone(key), Err: err}
 	case err != nil:
@@ -89,10 +124,11 @@ func (c *Cache[K, V]) getFind(ctx context.Context, fs store.Finder, k K) (V, err
 	case !found || h.Negative() || c.expired(h):
 		err = notFound("get", key)
 	}
-	if d.called {
-		d.v, d.h, d.called = zero, entry.Header{}, false // keep nothing alive
+	if lent {
+		d.n = 0
+	} else {
+		d.key = ""
 	}
-	d.key, d.lent = "", false
 	c.decodes.Put(d) // key is invalid from here on
 	if err != nil {
 		return zero, err
