@@ -2,6 +2,8 @@ package cachet
 
 import (
 	"errors"
+	"strings"
+	"unsafe"
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
@@ -53,3 +55,42 @@ var (
 // Error describes a failed cache operation: it names the operation and
 // the store key, and wraps the cause. It is the store package's type.
 type Error = store.Error
+
+// notFound returns the error of a miss, an *Error of op and key wrapping
+// ErrNotFound, with a copy of key: key may be lent (see getFind). A key
+// of up to 48 bytes is copied into the error's own allocation, so that a
+// miss costs one allocation, not two; the error is then of the smallest
+// size class that holds the key, since a miss's cost is mostly its
+// allocation.
+func notFound(op, key string) error {
+	var e *Error
+	switch n := len(key); {
+	case n == 0 || n > len(keyedError48{}.key):
+		return &Error{Op: op, Key: strings.Clone(key), Err: ErrNotFound}
+	case n <= len(keyedError16{}.key):
+		x := new(keyedError16)
+		copy(x.key[:], key)
+		e, key = &x.Error, unsafe.String(&x.key[0], n)
+	default:
+		x := new(keyedError48)
+		copy(x.key[:], key)
+		e, key = &x.Error, unsafe.String(&x.key[0], n)
+	}
+	// key now points into e's allocation, whose bytes never change after
+	// this: it keeps that allocation alive, which keeps nothing else.
+	*e = Error{Op: op, Key: key, Err: ErrNotFound}
+	return e
+}
+
+// keyedError16 and keyedError48 are an Error and the bytes of its Key in
+// one allocation of 64 or 96 bytes (Error itself takes 48).
+type (
+	keyedError16 struct {
+		Error
+		key [16]byte
+	}
+	keyedError48 struct {
+		Error
+		key [48]byte
+	}
+)

@@ -2,8 +2,10 @@ package cachet
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/entry"
@@ -22,17 +24,116 @@ import (
 // neither a closure nor a V.
 type decodeCall[K comparable, V any] struct {
 	c       *Cache[K, V]
-	op, key string
+	op, key string // when n is 0
+	n       int    // > 0: the op is "get" and the key is kbuf[:n] (see getFind)
 	v       V
 	h       entry.Header
 	called  bool // decode ran: v and h hold what it left
 	f       func([]byte) error
+	kbuf    [findKeyLen]byte
 }
 
 func (d *decodeCall[K, V]) decode(b []byte) (err error) {
 	d.called = true
-	d.h, err = d.c.decodeEntry(d.op, d.key, b, &d.v)
+	op, key := d.op, d.key
+	if d.n > 0 {
+		op, key = "get", unsafe.String(&d.kbuf[0], d.n)
+	}
+	if bp, ok := any(&d.v).(*[]byte); ok && any(d.c.codec) == bytesCodec {
+		// What codec.Bytes decodes, without the codec: one copy of the
+		// payload of the lent bytes.
+		var payload []byte
+		d.h, payload, err = d.c.entryPayload(op, key, b)
+		if err == nil && !d.h.Negative() {
+			*bp = append(make([]byte, 0, len(payload)), payload...)
+		}
+	} else {
+		d.h, err = d.c.decodeEntry(op, key, b, &d.v)
+	}
+	if err != nil && d.n > 0 {
+		// The error names the key, which lives in kbuf: decode again
+		// (only a value that fails costs this) with a key of its own.
+		d.h, err = d.c.decodeEntry(op, strings.Clone(key), b, &d.v)
+	}
 	return err
+}
+
+// decodeCall returns a decodeCall from the cache's pool, for a read; put
+// it back with decodes.Put once nothing refers to it.
+func (c *Cache[K, V]) decodeCall() *decodeCall[K, V] {
+	d, _ := c.decodes.Get().(*decodeCall[K, V])
+	if d == nil {
+		d = &decodeCall[K, V]{c: c}
+		d.f = d.decode
+	}
+	return d
+}
+
+// findKeyLen is the longest store key that getFind builds in its
+// decodeCall's buffer; a longer one is built as a string, as Get does.
+const findKeyLen = 64
+
+// getFind is Get (without a local tier) over fs, the store beneath the
+// kill switch while it is on: the store itself, which lends its values
+// and takes a lent key (store.Finder), with no middleware in between.
+// The store key is built in the pooled decodeCall's buffer, not in a new
+// string, and a miss is reported by fs as false, not as an error: a hit
+// allocates only what decoding allocates, and a miss only its error (see
+// notFound), which copies the key. Every error names the operation and
+// the key as those of Get's other path do.
+//
+// The key in the buffer is given to d as its length, not as a string, so
+// that no pointer is written into the pooled d (nor a write barrier
+// paid) on the way in or out.
+func (c *Cache[K, V]) getFind(ctx context.Context, fs store.Finder, k K) (V, error) {
+	var zero V
+	d := c.decodeCall()
+	key, ok := c.keys.buildIn(d.kbuf[:], k)
+	if !ok {
+		c.decodes.Put(d)
+		_, err := c.keys.build("get", k) // the error, as the other path gives it
+		return zero, err
+	}
+	// A key without a prefix is k's own string, and a long one a string
+	// of its own: only one in kbuf is lent.
+	lent := unsafe.StringData(key) == &d.kbuf[0]
+	if lent {
+		d.n = len(key)
+	} else {
+		d.op, d.key = "get", key
+	}
+	if c.timeout > 0 { // a Finder that is not in-process
+		var cancel context.CancelFunc
+		ctx, cancel = c.withTimeout(ctx)
+		defer cancel()
+	}
+	found, err := fs.Find(ctx, key, d.f)
+	var v V
+	var h entry.Header
+	called := d.called
+	if called {
+		v, h = d.v, d.h
+		d.v, d.h, d.called = zero, entry.Header{}, false // keep nothing alive
+	}
+	switch {
+	case err != nil && !called:
+		// The store's own error, which names no key (store.Finder).
+		err = &Error{Op: "get", Key: strings.Clone(key), Err: err}
+	case err != nil:
+		// f's: decode's error, which names a key of its own.
+	case !found || h.Negative() || c.expired(h):
+		err = notFound("get", key)
+	}
+	if lent {
+		d.n = 0
+	} else {
+		d.key = ""
+	}
+	c.decodes.Put(d) // key is invalid from here on
+	if err != nil {
+		return zero, err
+	}
+	return v, nil
 }
 
 // readValue reads key through the cache's store and decodes its entry
@@ -50,11 +151,7 @@ func (c *Cache[K, V]) readInto(ctx context.Context, op, key string, v *V) (entry
 	if bp, ok := any(v).(*[]byte); ok && any(c.codec) == bytesCodec {
 		return c.readBytes(ctx, op, key, bp)
 	}
-	d, _ := c.decodes.Get().(*decodeCall[K, V])
-	if d == nil {
-		d = &decodeCall[K, V]{c: c}
-		d.f = d.decode
-	}
+	d := c.decodeCall()
 	d.op, d.key = op, key
 	var err error
 	if sw, ok := c.s.(*switchStore); ok && sw.state.Load() == switchOn {

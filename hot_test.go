@@ -13,9 +13,15 @@ import (
 )
 
 // TestCache_HotPathAllocs pins the allocations of the hot paths over
-// memstore (issue 13): a miss allocates the key and the store's error, a
-// []byte hit the key and the one copy of the value.
+// memstore (issue 13): the store key is built in a pooled buffer
+// (store.Finder), so a miss allocates only its error and a []byte hit only
+// the one copy of the value. Under the race detector sync.Pool drops some
+// of what it is given, and the bound is looser.
 func TestCache_HotPathAllocs(t *testing.T) {
+	slack := 0.0
+	if raceEnabled {
+		slack = 1
+	}
 	ctx := context.Background()
 	c := cachet.Must(cachet.New[string](newMem(t), codec.Bytes(), &cachet.Options[string]{Namespace: "u"}))
 	if err := c.Set(ctx, "k", make([]byte, 100)); err != nil {
@@ -26,12 +32,12 @@ func TestCache_HotPathAllocs(t *testing.T) {
 		max  float64
 		f    func()
 	}{
-		{"miss", 2, func() {
+		{"miss", 1 + slack, func() {
 			if _, err := c.Get(ctx, "missing"); !errors.Is(err, cachet.ErrNotFound) {
 				t.Fatalf("Get(missing): got %v; want ErrNotFound", err)
 			}
 		}},
-		{"bytes hit", 2, func() {
+		{"bytes hit", 1 + slack, func() {
 			if b, err := c.Get(ctx, "k"); err != nil || len(b) != 100 {
 				t.Fatalf("Get(k): got %d bytes, %v; want 100, nil", len(b), err)
 			}

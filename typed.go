@@ -263,6 +263,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 			return e.v, nil
 		}
 	}
+	if sw := c.killSwitch(); c.local == nil && sw.state.Load() == switchOn {
+		// (A tier's store is its localStore, never a Finder; the check
+		// says so for the reader: a local miss must fill the tier.)
+		if fs, ok := sw.Store.(store.Finder); ok {
+			return c.getFind(ctx, fs, k) // hot.go
+		}
+	}
 	var v V
 	key, err := c.keys.build("get", k)
 	if err != nil {

@@ -60,6 +60,13 @@
 //     own bytes for the duration of f, saving that copy. [GetFunc] uses
 //     only a Lender that is the store it is given, not one found through
 //     middleware, which would bypass what the middleware does on Get.
+//   - [Finder] is an optional interface that may be implemented by an
+//     in-process Store that lends its values. If a Store does not
+//     implement Finder, callers use [GetFunc] with a key of their own; a
+//     store that implements it also takes a lent key (one built in a
+//     reused buffer) and reports a miss as false, not as an error, so that
+//     a lookup need not allocate. Like a Lender, it is used only when it is
+//     the store at hand, never through middleware.
 //   - [Pinger] is an optional interface that may be implemented by a Store
 //     that talks to a server (redisstore and memcachestore do). If a Store
 //     does not implement Pinger, [Ping] asks it whether a probe key

@@ -103,3 +103,32 @@ type Lender interface {
 type SelfTimed interface {
 	RoundTripTimeout() time.Duration
 }
+
+// Finder is an optional interface that may be implemented by an
+// in-process Store that lends its values (see [Lender]) and can also look
+// a key up without keeping it, such as memstore. Find calls f with the
+// value stored under key, as GetFunc does, returns f's error as it is, and
+// reports whether it found a live value. It differs from GetFunc in two
+// ways, so that a lookup allocates nothing the caller does not need:
+//
+//   - The key is lent too: the caller may build it in a buffer that it
+//     reuses once Find returns. Find must not keep key or any part of it
+//     after it returns, in the store, in an error or anywhere else.
+//   - A key that holds no live value gives false and a nil error, without
+//     calling f: the caller makes the ErrNotFound error naming the key, if
+//     it needs one.
+//
+// The errors Find returns itself wrap [ErrClosed], [ErrInvalidKey] (an
+// empty key) or the context's error, and name neither the operation nor
+// the key (the caller adds them, as [Errorf] does).
+//
+// If a Store does not implement Finder, callers use [GetFunc] with a key
+// of their own, which that store may keep (in its ErrNotFound error, for
+// one). Like a Lender, a Finder is used only when it is the store at
+// hand: a wrapper made by a Middleware hides it, since the key it would be
+// given is only lent, and its Get would be bypassed.
+//
+// Implementations must be safe for concurrent use.
+type Finder interface {
+	Find(ctx context.Context, key string, f func(value []byte) error) (found bool, err error)
+}

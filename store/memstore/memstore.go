@@ -119,6 +119,7 @@ type Store struct {
 var (
 	_ store.Store  = (*Store)(nil)
 	_ store.Lender = (*Store)(nil)
+	_ store.Finder = (*Store)(nil)
 )
 
 // item is what the engine holds for a key. Its value is never changed in
@@ -631,3 +632,29 @@ func (s *Store) GetFunc(ctx context.Context, key string, f func(value []byte) er
 	}
 	return f(e.Value.value)
 }
+
+// Find calls f with the value stored under key, without copying it, as
+// GetFunc does, and reports whether key holds a live value
+// (store.Finder). key is only read during the call: it may be built in a
+// buffer the caller reuses. A missing key gives false and no error, and
+// the errors Find returns itself (store.ErrClosed, store.ErrInvalidKey,
+// the context's) do not name the key.
+func (s *Store) Find(ctx context.Context, key string, f func(value []byte) error) (bool, error) {
+	if s.closed.Load() {
+		return false, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if key == "" {
+		return false, errEmptyKey
+	}
+	e, ok := s.cache.GetEntry(key)
+	if !ok || !liveAt(e) {
+		return false, nil
+	}
+	return true, f(e.Value.value)
+}
+
+// errEmptyKey is Find's error for an empty key, which names no key.
+var errEmptyKey = fmt.Errorf("%w: empty key", store.ErrInvalidKey)

@@ -87,6 +87,7 @@ var (
 	_ store.Store             = (*sharedHandle)(nil)
 	_ store.CompareAndDeleter = (*sharedHandle)(nil)
 	_ store.Lender            = (*sharedHandle)(nil)
+	_ store.Finder            = (*sharedHandle)(nil)
 )
 
 // Unwrap returns the shared Store, for store.As.
@@ -112,6 +113,14 @@ func (h *sharedHandle) GetFunc(ctx context.Context, key string, f func(value []b
 		return err
 	}
 	return h.s.GetFunc(ctx, key, f)
+}
+
+// Find looks key up in the shared store without keeping it (store.Finder).
+func (h *sharedHandle) Find(ctx context.Context, key string, f func(value []byte) error) (bool, error) {
+	if h.closed.Load() {
+		return false, store.ErrClosed
+	}
+	return h.s.Find(ctx, key, f)
 }
 
 func (h *sharedHandle) GetMany(ctx context.Context, keys []string) ([][]byte, error) {

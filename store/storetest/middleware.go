@@ -80,6 +80,10 @@ var optionals = []struct {
 		_, ok := store.As[store.Lender](s)
 		return ok
 	}},
+	{"store.Finder", func(s store.Store) bool {
+		_, ok := store.As[store.Finder](s)
+		return ok
+	}},
 	{"store.InProcess", func(s store.Store) bool {
 		_, ok := store.As[store.InProcess](s)
 		return ok

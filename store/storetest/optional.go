@@ -15,6 +15,11 @@ import (
 // looks its interface up with store.As, so that it reaches the backend
 // through any middleware, and skips when no store in the chain has it.
 func (su *suite) optional() []check {
+	return append(su.optionalLend(), findChecks(su)...) // find.go
+}
+
+// optionalLend returns the checks of CompareAndDeleter and Lender.
+func (su *suite) optionalLend() []check {
 	if su.opts.KeepsNothing {
 		return []check{
 			{"CompareAndDelete/KeepsNothing", su.testCADNothing},

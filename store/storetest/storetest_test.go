@@ -150,6 +150,19 @@ func (b *broken) CompareAndDelete(ctx context.Context, key string, value []byte)
 	return cad.CompareAndDelete(ctx, key, value)
 }
 
+// Find makes broken a store.Finder.
+func (b *broken) Find(ctx context.Context, key string, f func([]byte) error) (bool, error) {
+	fs, _ := store.As[store.Finder](b.Store)
+	ok, err := fs.Find(ctx, key, f)
+	switch {
+	case b.bug == "find-names-key" && err != nil:
+		err = store.Errorf(store.OpGet.String(), key, err) // keeps the lent key
+	case b.bug == "find-miss-as-error" && !ok && err == nil:
+		err = &store.Error{Op: store.OpGet.String(), Key: key, Err: store.ErrNotFound}
+	}
+	return ok, err
+}
+
 func (b *broken) Close() error {
 	if b.bug == "close-twice-nil" {
 		if b.closed {
@@ -182,6 +195,8 @@ func TestRun_CatchesBrokenStores(t *testing.T) {
 		{"cad-ignores-value", "CompareAndDelete/NonOwnerKeeps"},
 		{"cad-reports-every-reader", "CompareAndDelete/Concurrent"},
 		{"middleware-hides-capabilities", "Middleware/OptionalReachable"},
+		{"find-names-key", "Finder/Closed"},
+		{"find-miss-as-error", "Finder/Missing"},
 	}
 	for _, c := range cases {
 		t.Run(c.bug, func(t *testing.T) {
