@@ -45,6 +45,11 @@ func TestLocal_SentinelFailover(t *testing.T) {
 	a := newLocalOver(t, failover())
 	raw := failover()
 	defer raw.Close()
+	// Ping's first dial goes through the failover client's dialer (the
+	// master's address from the sentinel).
+	if err := a.c.Store().(store.Pinger).Ping(ctx); err != nil {
+		t.Fatalf("Ping over a failover client: %v", err)
+	}
 	down := func(ev store.Invalidation) bool { return ev.Flush && !ev.Live }
 	up := func(ev store.Invalidation) bool { return ev.Flush && ev.Live }
 
