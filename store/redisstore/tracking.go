@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,8 +38,12 @@ import (
 // reporting the keys that master owns; the set of masters is read again
 // every clusterTopologyCheck, and any change (a new master, a failover, a
 // node restart on another address) ends the stream (flush, Live false)
-// until a connection to every master of the new topology is up. A Ring is
-// not supported (ErrNotSupported).
+// until a connection to every master of the new topology is up. A Ring
+// has one per live shard, followed the same way: the set of shards its
+// heartbeat holds live is read again every ringTopologyCheck, and any
+// change (Ring.SetAddrs, a shard marked down or up) ends the stream until
+// every shard of the new set is tracked (see ringShards for why the tier
+// cannot then serve a value a store read would not).
 
 var _ store.Invalidator = (*Store)(nil)
 
@@ -52,9 +57,16 @@ const trackingPing = time.Second
 // keeps its connection) can take writes unseen.
 const clusterTopologyCheck = 250 * time.Millisecond
 
+// ringTopologyCheck is how often a Ring subscription compares the Ring's
+// live shards with those it tracks. The check reads the Ring's own state
+// (no round trip), so it can be frequent: it bounds how long a shard that
+// joins the Ring (SetAddrs, or marked up again by the heartbeat) can take
+// reads and writes unseen.
+const ringTopologyCheck = 50 * time.Millisecond
+
 // Subscribe implements store.Invalidator over a standalone Redis 6 or
-// later, a Sentinel failover client or a Redis Cluster (see the package
-// documentation).
+// later, a Sentinel failover client, a Redis Cluster or a Ring (see the
+// package documentation).
 func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Invalidation)) (func(), error) {
 	var run func(t *tracker)
 	switch c := s.client.(type) {
@@ -62,9 +74,11 @@ func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Inva
 		opt := c.Options()
 		run = func(t *tracker) { t.runSingle(opt) }
 	case *redis.ClusterClient:
-		run = func(t *tracker) { t.runCluster(c) }
+		run = func(t *tracker) { t.runShards(clusterShards(c)) }
+	case *redis.Ring:
+		run = func(t *tracker) { t.runShards(ringShards(c)) }
 	default:
-		return nil, fmt.Errorf("%w: redisstore: invalidations need a *redis.Client, a failover client or a *redis.ClusterClient, not a %T", store.ErrNotSupported, s.client)
+		return nil, fmt.Errorf("%w: redisstore: invalidations need a *redis.Client, a failover client, a *redis.ClusterClient or a *redis.Ring, not a %T", store.ErrNotSupported, s.client)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &tracker{prefix: prefix, fn: fn, ctx: ctx, conns: map[net.Conn]struct{}{}}
@@ -90,7 +104,7 @@ type tracker struct {
 	ctx    context.Context
 	wg     sync.WaitGroup
 
-	fnMu sync.Mutex // one fn call at a time (a Cluster has a reader per master)
+	fnMu sync.Mutex // one fn call at a time (a Cluster or Ring has a reader per server)
 	fn   func(store.Invalidation)
 
 	mu    sync.Mutex
@@ -142,17 +156,55 @@ func (t *tracker) runSingle(opt *redis.Options) {
 // client (its dialer asks the sentinels for the master's address).
 const failoverAddr = "FailoverClient"
 
-// runCluster is the stream of a Redis Cluster: one connection per master,
-// all up or the stream is not live.
-func (t *tracker) runCluster(cc *redis.ClusterClient) {
+// shardSet is a deployment whose keys are spread over several servers (a
+// Cluster's masters, a Ring's shards), each tracked by a connection of its
+// own.
+type shardSet struct {
+	// topology names the servers that own keys, sorted: two answers
+	// differ when the placement of keys may have changed.
+	topology func(context.Context) ([]string, error)
+	// servers returns the topology and the options of a client of each
+	// of its servers.
+	servers func(context.Context) ([]string, []*redis.Options, error)
+	check   time.Duration // how often the topology is read again
+	master  bool          // check with ROLE that each server is a master
+}
+
+// runShards is the stream of a shardSet: one connection per server, all
+// up or the stream is not live.
+func (t *tracker) runShards(set shardSet) {
 	backoff := 10 * time.Millisecond
 	for t.ctx.Err() == nil {
-		if t.clusterSession(cc) {
+		if t.shardSession(set) {
 			backoff = 10 * time.Millisecond
 		}
 		if !t.retry(&backoff) {
 			return
 		}
+	}
+}
+
+// clusterShards is the shardSet of a Redis Cluster: its masters.
+func clusterShards(cc *redis.ClusterClient) shardSet {
+	topology := func(ctx context.Context) ([]string, error) { return clusterTopology(ctx, cc) }
+	return shardSet{
+		topology: topology,
+		servers: func(ctx context.Context) ([]string, []*redis.Options, error) {
+			before, err := topology(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			masters, err := clusterMasters(ctx, cc)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(masters) != len(before) {
+				return nil, nil, errors.New("redisstore: the cluster's masters changed")
+			}
+			return before, masters, nil
+		},
+		check:  clusterTopologyCheck,
+		master: true,
 	}
 }
 
@@ -197,16 +249,73 @@ func clusterMasters(ctx context.Context, cc *redis.ClusterClient) ([]*redis.Opti
 	return opts, err
 }
 
-// clusterSession connects to every master, reports the stream live, and
-// reads every connection until one fails or the topology changes, then
-// reports the stream lost. It reports whether the stream was live.
-func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
-	before, err := clusterTopology(t.ctx, cc)
-	if err != nil {
-		return false
+// ringShards is the shardSet of a Ring: the shards its heartbeat holds
+// live, which are the shards its consistent hash places keys on.
+//
+// Why the tier over a Ring serves no value that a read of the store would
+// not: a local value was read from the shard that owned its key, and that
+// shard's connection has tracked every key of the prefix (BCAST) since
+// before the read, so any later write of the key on that shard, by any
+// client, invalidates it. The placement of keys changes only with the set
+// of live shards (Ring.SetAddrs adding or removing a shard, the heartbeat
+// marking one down or up again), and every such change ends the session:
+// the tier is flushed and stays off until every shard of the new set is
+// tracked. So after a shard goes down and its keys re-hash to other
+// shards, no local value read from the old owner survives, and the new
+// owners are tracked before the tier serves again; this matters even when
+// a new owner holds no value (a DEL of an absent key sends no
+// invalidation). The one window is the time between the Ring's change
+// and this poll (ringTopologyCheck, plus a connect): a read in it may go
+// to a shard not yet tracked, and what it installs is flushed when the
+// poll sees the change. A shard that dies is seen at once (its
+// connection drops) and the tier is off until the heartbeat takes it out
+// of the Ring.
+//
+// Not followed: Ring.SetAddrs giving the same addresses under other
+// names, which re-hashes keys without changing the set of addresses; the
+// Ring's API does not expose shard names. Close and reopen the caches
+// after such a call.
+func ringShards(ring *redis.Ring) shardSet {
+	servers := func(ctx context.Context) ([]string, []*redis.Options, error) {
+		var mu sync.Mutex
+		var opts []*redis.Options
+		// ForEachShard calls fn on the shards that are not down.
+		err := ring.ForEachShard(ctx, func(_ context.Context, c *redis.Client) error {
+			mu.Lock()
+			opts = append(opts, c.Options())
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(opts) == 0 {
+			return nil, nil, errors.New("redisstore: the ring has no live shard")
+		}
+		slices.SortFunc(opts, func(a, b *redis.Options) int { return strings.Compare(a.Addr, b.Addr) })
+		addrs := make([]string, len(opts))
+		for i, o := range opts {
+			addrs[i] = o.Addr
+		}
+		return addrs, opts, nil
 	}
-	masters, err := clusterMasters(t.ctx, cc)
-	if err != nil || len(masters) != len(before) {
+	return shardSet{
+		topology: func(ctx context.Context) ([]string, error) {
+			addrs, _, err := servers(ctx)
+			return addrs, err
+		},
+		servers: servers,
+		check:   ringTopologyCheck,
+	}
+}
+
+// shardSession connects to every server of the set, reports the stream
+// live, and reads every connection until one fails or the topology
+// changes, then reports the stream lost. It reports whether the stream was
+// live.
+func (t *tracker) shardSession(set shardSet) bool {
+	before, servers, err := set.servers(t.ctx)
+	if err != nil {
 		return false
 	}
 	type tracked struct {
@@ -219,8 +328,8 @@ func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
 			t.release(c.conn)
 		}
 	}
-	for _, opt := range masters {
-		conn, r, err := t.connect(opt, true)
+	for _, opt := range servers {
+		conn, r, err := t.connect(opt, set.master)
 		if err != nil {
 			closeAll()
 			return false
@@ -230,7 +339,7 @@ func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
 	// A change of topology from before until now may have escaped the
 	// connections: go live only if there was none. Any later change is
 	// seen by the watch below.
-	if now, err := clusterTopology(t.ctx, cc); err != nil || !slices.Equal(now, before) {
+	if now, err := set.topology(t.ctx); err != nil || !slices.Equal(now, before) {
 		closeAll()
 		return false
 	}
@@ -250,9 +359,9 @@ func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
 	}
 	watchCtx, stopWatch := context.WithCancel(t.ctx)
 	watchDone := make(chan struct{})
-	go func() { // any change of the masters ends the session
+	go func() { // any change of the topology ends the session
 		defer close(watchDone)
-		tick := time.NewTicker(clusterTopologyCheck)
+		tick := time.NewTicker(set.check)
 		defer tick.Stop()
 		for {
 			select {
@@ -260,7 +369,7 @@ func (t *tracker) clusterSession(cc *redis.ClusterClient) bool {
 				return
 			case <-tick.C:
 			}
-			if now, err := clusterTopology(watchCtx, cc); err == nil && !slices.Equal(now, before) {
+			if now, err := set.topology(watchCtx); err == nil && !slices.Equal(now, before) {
 				end()
 				return
 			}
