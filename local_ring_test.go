@@ -58,13 +58,20 @@ func (r *testRing) client() *redis.Ring {
 // namespace (without the namespace) that ring places on it.
 func keysPerShard(t *testing.T, ring *redis.Ring, shards map[string]*testserver.Server) map[string]string {
 	t.Helper()
+	return keysPerShardIn(t, ring, shards, "users")
+}
+
+// keysPerShardIn returns, for each server address, a key of namespace ns
+// (without the namespace) that ring places on it.
+func keysPerShardIn(t *testing.T, ring *redis.Ring, shards map[string]*testserver.Server, ns string) map[string]string {
+	t.Helper()
 	ctx := context.Background()
 	keys := map[string]string{} // server address -> key
 	for i := 0; len(keys) < len(shards) && i < 1000; i++ {
 		k := fmt.Sprintf("k%d", i)
-		// The Ring hashes "probe:{users:k}" as "users:k" (hash tag), and
-		// the probe, out of the namespace, sends the caches no invalidation.
-		probe := "probe:{users:" + k + "}"
+		// The Ring hashes "probe:{ns:k}" as "ns:k" (hash tag), and the
+		// probe, out of the namespace, sends the caches no invalidation.
+		probe := "probe:{" + ns + ":" + k + "}"
 		if err := ring.Set(ctx, probe, "x", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -102,13 +109,20 @@ func awaitRingLen(t *testing.T, ring *redis.Ring, n int) {
 // tracking connection, for at most 5s.
 func awaitNoTracking(t *testing.T, addr string) {
 	t.Helper()
+	awaitTrackingCount(t, addr, 0)
+}
+
+// awaitTrackingCount polls, as awaitNoTracking, until the server at addr
+// has n tracking connections.
+func awaitTrackingCount(t *testing.T, addr string, n int) {
+	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		ids := trackingClients(t, addr)
-		if len(ids) == 0 {
+		if len(ids) == n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s has %d tracking connections after 5s; want 0", addr, len(ids))
+			t.Fatalf("%s has %d tracking connections after 5s; want %d", addr, len(ids), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -221,6 +221,13 @@
 // shard names (a re-hash the Ring's API does not expose). Any other
 // client type gives an error wrapping [store.ErrNotSupported].
 //
+// The subscriptions of one Store (the local tiers of all the caches over
+// it) share these connections: one per server, tracking every
+// subscription's prefix, each key reported to the subscriptions whose
+// prefix it starts with. A subscription whose prefix is new makes them
+// start again, which the others see as an interruption (their tiers are
+// flushed once, usually when the caches are made at start-up).
+//
 // # Performance
 //
 // A lone Get or Set costs what the same go-redis call costs, plus a key

@@ -20,10 +20,11 @@ import (
 
 // Server-assisted client tracking (store.Invalidator).
 //
-// Subscribe keeps a connection of its own to each server that owns keys
-// (dialled with the client's dialer, so TLS, credentials and the address
-// come from the client's options), speaks RESP3 on it, turns on CLIENT
-// TRACKING in broadcast mode for the prefix, and reads the server's
+// A Store keeps a connection of its own to each server that owns keys,
+// shared by all its subscriptions (see Subscribe), dialled with the
+// client's dialer (so TLS, credentials and the address come from the
+// client's options); it speaks RESP3 on it, turns on CLIENT TRACKING in
+// broadcast mode for the subscriptions' prefixes, and reads the server's
 // invalidation pushes continuously. Each connection is pinged every
 // trackingPing; a connection that answers nothing for three pings, that the
 // server closes (CLIENT KILL, restart) or that fails in any way is reported
@@ -67,6 +68,16 @@ const ringTopologyCheck = 50 * time.Millisecond
 // Subscribe implements store.Invalidator over a standalone Redis 6 or
 // later, a Sentinel failover client, a Redis Cluster or a Ring (see the
 // package documentation).
+//
+// The subscriptions of one Store share its tracking connections (one per
+// server, whatever the number of subscriptions): each connection tracks
+// the prefixes of every subscription (a prefix that another one starts
+// with is covered by it; Redis refuses overlapping prefixes on one
+// connection), and each key is reported to the subscriptions whose prefix
+// it starts with. A subscription whose prefix is already tracked is live
+// at once if the stream is; one with a new prefix makes the connections
+// start again, tracking it too, which the other subscriptions see as an
+// interruption (a flush with Live false, then with Live true).
 func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Invalidation)) (func(), error) {
 	var run func(t *tracker)
 	switch c := s.client.(type) {
@@ -80,41 +91,210 @@ func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Inva
 	default:
 		return nil, fmt.Errorf("%w: redisstore: invalidations need a *redis.Client, a failover client, a *redis.ClusterClient or a *redis.Ring, not a %T", store.ErrNotSupported, s.client)
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t := &tracker{prefix: prefix, fn: fn, ctx: ctx, conns: map[net.Conn]struct{}{}}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		run(t)
-	}()
+	sub := &subscriber{prefix: prefix, fn: fn}
+	trackersMu.Lock()
+	t := trackers[s]
+	if t == nil {
+		tctx, cancel := context.WithCancel(context.Background())
+		t = &tracker{ctx: tctx, cancel: cancel, subs: map[*subscriber]struct{}{}, conns: map[net.Conn]struct{}{}}
+		trackers[s] = t
+		t.add(sub)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			run(t)
+		}()
+	} else {
+		t.add(sub)
+	}
+	trackersMu.Unlock()
+
+	var once sync.Once
+	var stopCtx func() bool
+	stop := func() {
+		once.Do(func() {
+			trackersMu.Lock()
+			t.fnMu.Lock()
+			delete(t.subs, sub)
+			last := len(t.subs) == 0
+			t.fnMu.Unlock()
+			if last {
+				delete(trackers, s)
+			}
+			trackersMu.Unlock()
+			if last {
+				t.shutdown()
+			}
+		})
+	}
+	stopCtx = context.AfterFunc(ctx, stop)
 	return func() {
-		cancel()
-		t.mu.Lock()
-		for c := range t.conns {
-			c.Close()
-		}
-		t.mu.Unlock()
-		t.wg.Wait()
+		stopCtx()
+		stop()
 	}, nil
 }
 
-// tracker is one subscription: its connections and the stream's consumer.
-type tracker struct {
+// trackers holds each Store's tracker while it has subscriptions.
+var (
+	trackersMu sync.Mutex
+	trackers   = map[*Store]*tracker{}
+)
+
+// subscriber is one subscription of a tracker.
+type subscriber struct {
 	prefix string
+	fn     func(store.Invalidation)
+	live   bool // it was told the stream is live (and not since that it is lost)
+}
+
+// tracker is the stream of one Store: its connections and subscriptions.
+type tracker struct {
 	ctx    context.Context
+	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	fnMu sync.Mutex // one fn call at a time (a Cluster or Ring has a reader per server)
-	fn   func(store.Invalidation)
+	fnMu sync.Mutex // one fn call at a time, and guards the fields below
+	subs map[*subscriber]struct{}
+	// gen counts the subscriptions whose prefix the tracked prefixes did
+	// not cover: a session whose prefixes were read at another gen does
+	// not go live.
+	gen uint64
+	// tracked is what the connections of the session under way track (set
+	// when they are being made); live reports that they all do.
+	tracked []string
+	live    bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // open connections, closed by stop
 }
 
+// shutdown ends the stream: no connection, no goroutine, no event after.
+func (t *tracker) shutdown() {
+	t.cancel()
+	t.closeConns()
+	t.wg.Wait()
+}
+
+// closeConns closes every open connection: the session under way ends.
+func (t *tracker) closeConns() {
+	t.mu.Lock()
+	for c := range t.conns {
+		c.Close()
+	}
+	t.mu.Unlock()
+}
+
+// covers reports whether tracking prefixes reports the keys of prefix.
+func covers(prefixes []string, prefix string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(prefix, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// add adds sub: live at once if the session under way tracks its prefix
+// and is live; else the session starts again if it does not track it.
+func (t *tracker) add(sub *subscriber) {
+	t.fnMu.Lock()
+	defer t.fnMu.Unlock()
+	t.subs[sub] = struct{}{}
+	if covers(t.tracked, sub.prefix) {
+		if t.live {
+			sub.live = true
+			sub.fn(store.Invalidation{Flush: true, Live: true})
+		}
+		return
+	}
+	t.gen++
+	t.closeConns()
+}
+
+// session starts a session: the prefixes its connections must track
+// (sorted, none starting with another), and the gen they were read at.
+func (t *tracker) session() (prefixes []string, gen uint64) {
+	t.fnMu.Lock()
+	defer t.fnMu.Unlock()
+	for s := range t.subs {
+		prefixes = append(prefixes, s.prefix)
+	}
+	slices.Sort(prefixes) // a prefix sorts before the strings it starts
+	var cover []string
+	for _, p := range prefixes {
+		if !covers(cover, p) {
+			cover = append(cover, p)
+		}
+	}
+	t.tracked = cover
+	t.live = false
+	return cover, t.gen
+}
+
+// goLive reports the stream live to every subscription, if no
+// subscription needing another prefix came since gen, and reports whether
+// it did.
+func (t *tracker) goLive(gen uint64) bool {
+	t.fnMu.Lock()
+	defer t.fnMu.Unlock()
+	if t.gen != gen {
+		return false
+	}
+	t.live = true
+	for s := range t.subs {
+		s.live = true
+		s.fn(store.Invalidation{Flush: true, Live: true})
+	}
+	return true
+}
+
+// lost reports the stream interrupted to every subscription told it was
+// live.
+func (t *tracker) lost() {
+	t.fnMu.Lock()
+	defer t.fnMu.Unlock()
+	t.live = false
+	for s := range t.subs {
+		if s.live {
+			s.live = false
+			s.fn(store.Invalidation{Flush: true, Live: false})
+		}
+	}
+}
+
+// deliver reports ev, read from a connection of a live session, to every
+// live subscription: a flush to all, keys to those whose prefix they
+// start with.
 func (t *tracker) deliver(ev store.Invalidation) {
 	t.fnMu.Lock()
 	defer t.fnMu.Unlock()
-	t.fn(ev)
+	for s := range t.subs {
+		if !s.live {
+			continue
+		}
+		if ev.Flush || s.prefix == "" {
+			s.fn(ev)
+			continue
+		}
+		n := 0
+		for _, k := range ev.Keys {
+			if strings.HasPrefix(k, s.prefix) {
+				n++
+			}
+		}
+		switch {
+		case n == len(ev.Keys): // the usual case: one key, one subscription
+			s.fn(ev)
+		case n > 0:
+			keys := make([]string, 0, n)
+			for _, k := range ev.Keys {
+				if strings.HasPrefix(k, s.prefix) {
+					keys = append(keys, k)
+				}
+			}
+			s.fn(store.Invalidation{Keys: keys})
+		}
+	}
 }
 
 // retry sleeps for the backoff, doubled up to a second, and reports
@@ -135,16 +315,20 @@ func (t *tracker) runSingle(opt *redis.Options) {
 	backoff := 10 * time.Millisecond
 	failover := opt.Addr == failoverAddr
 	for t.ctx.Err() == nil {
-		conn, r, err := t.connect(opt, failover)
+		prefixes, gen := t.session()
+		conn, r, err := t.connect(opt, failover, prefixes)
+		if err == nil && !t.goLive(gen) {
+			t.release(conn)
+			err = errors.New("redisstore: a new prefix to track")
+		}
 		if err == nil {
 			backoff = 10 * time.Millisecond
-			t.deliver(store.Invalidation{Flush: true, Live: true})
 			t.read(conn, r) // until the connection fails
 			t.release(conn)
 			if t.ctx.Err() != nil {
 				return
 			}
-			t.deliver(store.Invalidation{Flush: true, Live: false})
+			t.lost()
 		}
 		if !t.retry(&backoff) {
 			return
@@ -314,6 +498,7 @@ func ringShards(ring *redis.Ring) shardSet {
 // changes, then reports the stream lost. It reports whether the stream was
 // live.
 func (t *tracker) shardSession(set shardSet) bool {
+	prefixes, gen := t.session()
 	before, servers, err := set.servers(t.ctx)
 	if err != nil {
 		return false
@@ -329,7 +514,7 @@ func (t *tracker) shardSession(set shardSet) bool {
 		}
 	}
 	for _, opt := range servers {
-		conn, r, err := t.connect(opt, set.master)
+		conn, r, err := t.connect(opt, set.master, prefixes)
 		if err != nil {
 			closeAll()
 			return false
@@ -339,11 +524,10 @@ func (t *tracker) shardSession(set shardSet) bool {
 	// A change of topology from before until now may have escaped the
 	// connections: go live only if there was none. Any later change is
 	// seen by the watch below.
-	if now, err := set.topology(t.ctx); err != nil || !slices.Equal(now, before) {
+	if now, err := set.topology(t.ctx); err != nil || !slices.Equal(now, before) || !t.goLive(gen) {
 		closeAll()
 		return false
 	}
-	t.deliver(store.Invalidation{Flush: true, Live: true})
 
 	ended := make(chan struct{})
 	var once sync.Once
@@ -382,7 +566,7 @@ func (t *tracker) shardSession(set shardSet) bool {
 	closeAll()
 	readers.Wait()
 	if t.ctx.Err() == nil {
-		t.deliver(store.Invalidation{Flush: true, Live: false})
+		t.lost()
 	}
 	stopWatch()
 	<-watchDone
@@ -398,8 +582,9 @@ func (t *tracker) release(conn net.Conn) {
 }
 
 // connect dials the server of opt, authenticates with HELLO 3, checks
-// that it is a master if master is set, and turns tracking on.
-func (t *tracker) connect(opt *redis.Options, master bool) (net.Conn, *bufio.Reader, error) {
+// that it is a master if master is set, and turns tracking on for
+// prefixes (none of which starts with another).
+func (t *tracker) connect(opt *redis.Options, master bool, prefixes []string) (net.Conn, *bufio.Reader, error) {
 	ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 	defer cancel()
 	conn, err := opt.Dialer(ctx, opt.Network, opt.Addr)
@@ -432,8 +617,10 @@ func (t *tracker) connect(opt *redis.Options, master bool) (net.Conn, *bufio.Rea
 		cmds = append(cmds, []string{"ROLE"})
 	}
 	tracking := []string{"CLIENT", "TRACKING", "ON", "BCAST"}
-	if t.prefix != "" {
-		tracking = append(tracking, "PREFIX", t.prefix)
+	for _, p := range prefixes {
+		if p != "" { // "" covers every key: no PREFIX
+			tracking = append(tracking, "PREFIX", p)
+		}
 	}
 	cmds = append(cmds, tracking)
 	for _, cmd := range cmds {
