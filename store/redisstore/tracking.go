@@ -110,7 +110,6 @@ func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Inva
 	trackersMu.Unlock()
 
 	var once sync.Once
-	var stopCtx func() bool
 	stop := func() {
 		once.Do(func() {
 			trackersMu.Lock()
@@ -127,7 +126,7 @@ func (s *Store) Subscribe(ctx context.Context, prefix string, fn func(store.Inva
 			}
 		})
 	}
-	stopCtx = context.AfterFunc(ctx, stop)
+	stopCtx := context.AfterFunc(ctx, stop)
 	return func() {
 		stopCtx()
 		stop()
