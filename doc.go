@@ -151,8 +151,8 @@
 // key share one store read, and a local copy never outlives its entry's
 // expiry nor the local ttl. Writes through the cache drop local copies
 // when they return; other writers are seen through the store's
-// invalidation stream ([store.Invalidator]: Redis standalone, Sentinel or
-// Cluster), whose loss empties the tier and
+// invalidation stream ([store.Invalidator]: Redis standalone, Sentinel,
+// Cluster or Ring), whose loss empties the tier and
 // turns it off until the stream is back, or, over stores without one
 // (memcached), at most the local ttl later. Hits return the held value:
 // callers must not modify it unless [LocalOptions.Clone] is set.

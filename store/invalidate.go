@@ -23,7 +23,7 @@ type Invalidation struct {
 
 // Invalidator is an optional interface that may be implemented by a Store
 // that can tell its users which keys other clients changed, such as
-// redisstore over a standalone Redis, Sentinel or a Redis Cluster
+// redisstore over a standalone Redis, Sentinel, a Redis Cluster or a Ring
 // (server-assisted client tracking).
 // cachet's local tier uses it to drop process-local copies of values that
 // changed in the store.
@@ -40,7 +40,8 @@ type Invalidation struct {
 // waits for a running fn to return; no event follows it.
 //
 // A Store that cannot deliver such a stream for its configuration (for
-// example redisstore over a Ring) returns an error wrapping [ErrNotSupported].
+// example redisstore over a client type other than go-redis' own) returns
+// an error wrapping [ErrNotSupported].
 //
 // If a Store does not implement Invalidator, its users learn of other
 // clients' writes by no other means than reading the store: cachet's local

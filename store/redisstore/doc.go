@@ -201,6 +201,33 @@
 // Group commit is therefore the default; pipelined connections measured
 // better only on a heavily loaded machine.
 //
+// # Invalidations
+//
+// [Store.Subscribe] implements [store.Invalidator], the stream cachet's
+// local tier is invalidated by, with server-assisted client tracking
+// (Redis 6 or later): a dedicated RESP3 connection per server that owns
+// keys, dialled with the client's options, with CLIENT TRACKING ON BCAST
+// PREFIX <prefix>, read continuously, so a write, expiry or eviction of a
+// key of the prefix by any client is reported. There is one connection
+// for a *redis.Client, one to the current master for a Sentinel failover
+// client, one per master for a *redis.ClusterClient and one per live
+// shard for a *redis.Ring. The stream is live only while every one of
+// them tracks: any connection lost (CLIENT KILL, a restart, a failover)
+// is reported as a flush that ends it until all track again, and so is
+// any change of the servers that own keys, read again every 250 ms on a
+// Cluster (CLUSTER SLOTS) and every 50 ms on a Ring (its live shards:
+// Ring.SetAddrs, a shard its heartbeat marks down or up). The one change
+// not followed is a Ring.SetAddrs that keeps the addresses under other
+// shard names (a re-hash the Ring's API does not expose). Any other
+// client type gives an error wrapping [store.ErrNotSupported].
+//
+// The subscriptions of one Store (the local tiers of all the caches over
+// it) share these connections: one per server, tracking every
+// subscription's prefix, each key reported to the subscriptions whose
+// prefix it starts with. A subscription whose prefix is new makes them
+// start again, which the others see as an interruption (their tiers are
+// flushed once, usually when the caches are made at start-up).
+//
 // # Performance
 //
 // A lone Get or Set costs what the same go-redis call costs, plus a key
