@@ -8,3 +8,11 @@ func QueueAll(s *Store) {
 		s.gets.QueueAll = true
 	}
 }
+
+// Pending returns the number of gets queued in s's batcher.
+func Pending(s *Store) int {
+	if s.gets == nil {
+		return 0
+	}
+	return s.gets.Pending()
+}
