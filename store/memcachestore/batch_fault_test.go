@@ -154,28 +154,35 @@ func TestBatchFault_CloseWhileQueued(t *testing.T) {
 	mustSet(t, s, "k", "v", 0)
 	before := runtime.NumGoroutine()
 	resume := pause(t, srv)
-	first := getAsync(s, bg, "k") // in flight, hangs
+	// With InFlight 1, one of these Gets is in flight (hung on the paused
+	// server) and the other n queue behind it.
 	const n = 20
-	chs := make([]<-chan timedResult, n)
-	for i := range chs {
-		chs[i] = getAsync(s, bg, "k")
+	results := make(chan timedResult, n+1)
+	for range n + 1 {
+		go func() {
+			start := time.Now()
+			v, err := s.Get(bg, "k")
+			results <- timedResult{v, err, time.Since(start)}
+		}()
 	}
 	waitPending(t, s, n)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	for i, ch := range chs {
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	for i := range n {
 		select {
-		case r := <-ch:
+		case r := <-results:
 			if !errors.Is(r.err, store.ErrClosed) {
-				t.Errorf("queued Get %d after Close = %q, %v; want ErrClosed", i, r.v, r.err)
+				t.Errorf("queued Get after Close = %q, %v; want ErrClosed", r.v, r.err)
 			}
-		case <-time.After(time.Second):
-			t.Fatalf("queued Get %d still waiting 1s after Close (the server is paused)", i)
+		case <-timer.C:
+			t.Fatalf("%d of %d queued Gets still waiting 1s after Close (the server is paused)", n-i, n)
 		}
 	}
 	resume()
-	<-first
+	<-results // the one that was in flight
 	if _, err := s.Get(bg, "k"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Get after Close = %v; want ErrClosed", err)
 	}
