@@ -33,7 +33,10 @@ import (
 //
 // lo bounds the cache (nil: DefaultLocalEntries entries): MaxEntries, or
 // Weigher with MaxWeight; beyond the bound, values are evicted (the least
-// likely to be used again first), as from any cache. lo.Clone, if set,
+// likely to be used again first), as from any cache. A value the Weigher
+// weighs 0 counts as 1, so that the bound holds. A Weigher or Clone that
+// panics panics in the caller's operation (the write, or the read), and
+// leaves the cache usable. lo.Clone, if set,
 // gives every read its own copy; without it every reader gets the value
 // the cache holds, which it must not modify. lo.TTL must be 0: the ttl of
 // values is Options.TTL and the ttl arguments, as for New.
@@ -101,6 +104,13 @@ func NewLocal[K comparable, V any](lo *LocalOptions[V], o *Options[K]) (*Cache[K
 		if err := onlyPlugins(wrapped, s); err != nil {
 			return nil, err
 		}
+	}
+	if w := lo.Weigher; w != nil {
+		// otter never evicts an entry of weight 0: a Weigher that returns
+		// 0 would make the cache unbounded. Such a value weighs 1.
+		lc := *lo
+		lc.Weigher = func(k string, v V) uint32 { return max(w(k, v), 1) }
+		lo = &lc
 	}
 	local, err := newLocal[V](lo, s, keys.clearPrefix())
 	if err != nil {

@@ -22,7 +22,9 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +47,13 @@ type Request[In, Out any] struct {
 	Err   error
 	state atomic.Int32
 	done  chan struct{} // receives once, when Out and Err are set
+	timer *time.Timer   // bounds the wait by MaxWait; kept with the recycled request
 }
+
+// ErrMaxWait is returned (wrapped) by Join to a queued caller that got no
+// answer within the Batcher's MaxWait. It matches os.ErrDeadlineExceeded,
+// a timeout net.Error, as a round trip that timed out does.
+var ErrMaxWait = fmt.Errorf("batch: no answer within the wait bound: %w", os.ErrDeadlineExceeded)
 
 // requests recycles the Requests whose answers their callers received
 // (a withdrawn or abandoned one may still be referenced by a runner, and
@@ -60,9 +68,10 @@ func (p *requests[In, Out]) get() *Request[In, Out] {
 	return &Request[In, Out]{done: make(chan struct{}, 1)}
 }
 
-// put recycles r, whose answer its caller has received.
+// put recycles r, whose answer its caller has received (and whose timer,
+// if it has one, is stopped).
 func (p *requests[In, Out]) put(r *Request[In, Out]) {
-	*r = Request[In, Out]{done: r.done}
+	*r = Request[In, Out]{done: r.done, timer: r.timer}
 	p.Put(r)
 }
 
@@ -79,9 +88,19 @@ type Batcher[In, Out any] struct {
 	// so that a lone caller's operation also runs through exec.
 	QueueAll bool
 
+	// MaxWait, when positive, bounds how long a queued caller waits for
+	// its answer, also when its context has no deadline or a later one:
+	// past it, Join returns ErrMaxWait. A store whose round trips are
+	// bounded by a client timeout (and that promises that bound to its
+	// callers) sets it to that timeout, so that a caller queued behind
+	// round trips hung on an unresponsive server is not held for several
+	// timeouts. Set before use.
+	MaxWait time.Duration
+
 	mu      sync.Mutex
 	busy    int // round trips under way: direct calls and runners
 	pending []*Request[In, Out]
+	closed  error // set by Close: every later Join fails with it
 	pool    requests[In, Out]
 }
 
@@ -106,6 +125,11 @@ func (b *Batcher[In, Out]) Pending() int {
 // runner took it is never sent.
 func (b *Batcher[In, Out]) Join(ctx context.Context, in In) (direct bool, out Out, err error) {
 	b.mu.Lock()
+	if b.closed != nil {
+		err = b.closed
+		b.mu.Unlock()
+		return false, out, err
+	}
 	if b.busy < b.inFlight && !b.QueueAll {
 		b.busy++
 		b.mu.Unlock()
@@ -119,19 +143,70 @@ func (b *Batcher[In, Out]) Join(ctx context.Context, in In) (direct bool, out Ou
 		go b.run()
 	}
 	b.mu.Unlock()
+	var expired <-chan time.Time // nil (never ready) without a MaxWait bound
+	if w := b.MaxWait; w > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > w {
+			if r.timer == nil {
+				r.timer = time.NewTimer(w)
+			} else {
+				r.timer.Reset(w)
+			}
+			expired = r.timer.C
+		}
+	}
+	var end error
 	select {
 	case <-r.done:
+		b.stop(r, expired)
 		return b.answer(r)
 	case <-ctx.Done():
+		b.stop(r, expired)
+		end = ctx.Err()
+	case <-expired:
+		end = ErrMaxWait
 	}
 	if r.state.CompareAndSwap(queued, withdrawn) {
-		return false, out, ctx.Err()
+		return false, out, end
 	}
 	select {
-	case <-r.done: // answered as ctx ended: keep the answer
+	case <-r.done: // answered as the wait ended: keep the answer
+		b.stop(r, expired)
 		return b.answer(r)
 	default: // under way: its outcome is unknown
-		return false, out, ctx.Err()
+		return false, out, end
+	}
+}
+
+// stop stops r's timer when Join started it (expired is its channel).
+// With Go 1.23+ timers a stopped timer's channel holds no stale value, so
+// that the recycled request can Reset it.
+func (b *Batcher[In, Out]) stop(r *Request[In, Out], expired <-chan time.Time) {
+	if expired != nil {
+		r.timer.Stop()
+	}
+}
+
+// Close makes every queued request (not yet taken by a runner) and every
+// later Join fail with err, which must not be nil; requests already taken
+// get their round trip's answer. Close may be called more than once: the
+// first err stays.
+func (b *Batcher[In, Out]) Close(err error) {
+	if err == nil {
+		err = errors.New("batch: closed")
+	}
+	b.mu.Lock()
+	if b.closed == nil {
+		b.closed = err
+	}
+	err = b.closed
+	pending := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	for _, r := range pending {
+		if r.state.CompareAndSwap(queued, taken) {
+			r.Err = err
+			r.done <- struct{}{}
+		}
 	}
 }
 

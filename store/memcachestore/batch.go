@@ -51,7 +51,12 @@ func (s *Store) newGetBatcher(o BatchOptions) *batch.Batcher[string, *memcache.I
 	if o.MaxSize > 0 {
 		maxSize = o.MaxSize
 	}
-	return batch.New(inFlight, maxSize, s.execGets)
+	b := batch.New(inFlight, maxSize, s.execGets)
+	// A queued get waits at most one client Timeout, as a direct one does
+	// (RoundTripTimeout promises that bound), not also for the round
+	// trips under way before its own.
+	b.MaxWait = s.timeout
+	return b
 }
 
 // get1 gets one physical key (with its CAS id): on the caller's

@@ -147,7 +147,11 @@
 // Each caller keeps its own context: a queued caller whose context ends
 // leaves at once with its context's error, and its get is not sent if it
 // was still queued; the GetMulti it would have shared goes on for the
-// others. Each caller gets its own copy of its value, even when several
+// others. A queued caller also waits no longer than the client's Timeout
+// (then it fails with an error matching os.ErrDeadlineExceeded), so that
+// a Get stays bounded by about one Timeout when the server hangs, however
+// many round trips were hung ahead of it. Close makes queued Gets return
+// store.ErrClosed at once. Each caller gets its own copy of its value, even when several
 // asked for the same key. When a GetMulti fails (its server is down or
 // does not answer within the client's Timeout), every caller that shared
 // it gets that error; gets are idempotent, and one that fails on a pooled

@@ -8,3 +8,19 @@ func QueueAll(s *Store) {
 		s.gets.QueueAll = true
 	}
 }
+
+// Pending returns the number of gets queued in s's batcher.
+func Pending(s *Store) int {
+	if s.gets == nil {
+		return 0
+	}
+	return s.gets.Pending()
+}
+
+// NoMaxWait lifts the bound on a queued get's wait (for the paired
+// benchmark of what the bound costs).
+func NoMaxWait(s *Store) {
+	if s.gets != nil {
+		s.gets.MaxWait = 0
+	}
+}

@@ -1004,10 +1004,14 @@ func (s *Store) Clear(ctx context.Context, prefix string) error {
 
 // Close marks the Store closed, so that every later call (Close included)
 // returns store.ErrClosed, and closes the client's idle connections.
-// Operations already running finish.
+// Gets queued to share a GetMulti return store.ErrClosed at once; round
+// trips already under way finish.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return store.Errorf(store.OpClose.String(), "", store.ErrClosed)
+	}
+	if s.gets != nil { // queued gets leave now, not after a hung server's Timeout
+		s.gets.Close(store.ErrClosed)
 	}
 	if err := s.client.Close(); err != nil {
 		return store.Errorf(store.OpClose.String(), "", err)
