@@ -535,7 +535,9 @@ func (c *Cache[K, V]) Exists(ctx context.Context, k K) (bool, error) {
 // at k and returns its new value; a missing key starts at 0. Counters are
 // kept by the store as decimal ASCII, outside the codec: read them back
 // with Increment(ctx, k, 0), or with a cache whose codec reads decimal
-// text. A value that is not an integer gives ErrNotInteger.
+// text. A value that is not an integer gives ErrNotInteger. A counter
+// that Increment creates has no expiry, whatever Options.TTL (as INCRBY
+// on Redis); an existing one keeps its own. Give it one with Expire.
 func (c *Cache[K, V]) Increment(ctx context.Context, k K, delta int64) (int64, error) {
 	key, err := c.keys.build("increment", k)
 	if err != nil {
