@@ -28,6 +28,7 @@ type keyBuilder[K comparable] struct {
 	namespace string // "" when the cache has none
 	version   string // "" when the cache has none
 	fn        func(K) (string, error)
+	plain     bool // fn is K's default key function (no Options.Key, no MemoizeOptions.Key)
 }
 
 func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (string, error)) (keyBuilder[K], error) {
@@ -47,6 +48,7 @@ func newKeyBuilder[K comparable](namespace string, version any, fn func(K) (stri
 		if err != nil {
 			return b, err
 		}
+		b.plain = true
 	} else {
 		fn = recoverKeyFunc(fn)
 	}
@@ -109,6 +111,7 @@ func (b keyBuilder[K]) with(segment string, fn func(K) (string, error)) keyBuild
 	}
 	if fn != nil {
 		b.fn = recoverKeyFunc(fn)
+		b.plain = false
 	}
 	return b
 }
@@ -266,4 +269,71 @@ func stringerKey[K comparable](k K) (s string, err error) {
 		}
 	}()
 	return any(k).(fmt.Stringer).String(), nil
+}
+
+// keyParser returns the inverse of K's default key function where it has
+// an exact one: for K a string type (the key as it is) or an integer type
+// (decimal), and false for any other K (a fmt.Stringer, a K the default
+// rule refuses). The parser reports false for a string that is no K's key
+// under the default rule: "", and for integers any form the rule does not
+// produce ("007", "+7", "-0", " 7", out of K's range), so that a key
+// parsed and formatted again is the same string.
+func keyParser[K comparable]() (func(string) (K, bool), bool) {
+	var zero K
+	if _, ok := any(zero).(fmt.Stringer); ok {
+		return nil, false // the default rule calls String
+	}
+	t := reflect.TypeFor[K]()
+	switch t.Kind() {
+	case reflect.String:
+		return func(s string) (K, bool) {
+			var k K
+			if s == "" {
+				return k, false
+			}
+			*(*string)(unsafe.Pointer(&k)) = s // K's underlying type is string
+			return k, true
+		}, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		size := t.Bits()
+		return func(s string) (K, bool) {
+			var k K
+			n, err := strconv.ParseInt(s, 10, size)
+			var buf [24]byte
+			if err != nil || string(strconv.AppendInt(buf[:0], n, 10)) != s {
+				return k, false
+			}
+			setInt(unsafe.Pointer(&k), size, uint64(n))
+			return k, true
+		}, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		size := t.Bits()
+		return func(s string) (K, bool) {
+			var k K
+			n, err := strconv.ParseUint(s, 10, size)
+			var buf [24]byte
+			if err != nil || string(strconv.AppendUint(buf[:0], n, 10)) != s {
+				return k, false
+			}
+			setInt(unsafe.Pointer(&k), size, n)
+			return k, true
+		}, true
+	}
+	return nil, false
+}
+
+// setInt stores the low size bits of n at p, an integer of that size.
+func setInt(p unsafe.Pointer, size int, n uint64) {
+	switch size {
+	case 8:
+		*(*uint8)(p) = uint8(n)
+	case 16:
+		*(*uint16)(p) = uint16(n)
+	case 32:
+		*(*uint32)(p) = uint32(n)
+	case 64:
+		*(*uint64)(p) = n
+	default:
+		panic("cachet: integer key of " + strconv.Itoa(size) + " bits") // unreachable: Go has no other
+	}
 }

@@ -72,11 +72,18 @@ type LocalConfig interface {
 type LocalOptions[V any] struct {
 	// MaxEntries bounds the number of values kept. Default:
 	// DefaultLocalEntries, or no bound on the count when Weigher is set.
+	//
+	// A cache whose keys are a string or integer type under the default
+	// key rule (no Options.Key) keeps its values by key, and the values
+	// of other key rules sharing its tier (views of another version,
+	// memoizers with a Prefix or Key of their own) by store key, in a
+	// second map: MaxEntries, or MaxWeight, then bounds each map.
 	MaxEntries int
 
 	// Weigher, with MaxWeight, bounds the tier by a weight of your choice
-	// (an estimate of bytes, say) instead of a count. It must be
-	// deterministic and cheap. Default: nil, every value weighs 1.
+	// (an estimate of bytes, say) instead of a count; key is the value's
+	// store key. It must be deterministic and cheap. Default: nil, every
+	// value weighs 1.
 	Weigher func(key string, v V) uint32
 
 	// MaxWeight is the total weight kept when Weigher is set; it is
@@ -261,6 +268,99 @@ type localTier[V any] struct {
 	// writing counts the tier's writes under way (fills, drops, flushes):
 	// see maintain.
 	writing atomic.Int32
+
+	// keyed, if not nil, holds the values of the store keys it maps back
+	// to a K (see localByKey); values holds the others.
+	keyed localKeyed[V]
+}
+
+// localKeyed is the part of a local tier keyed by the cache's own key
+// type K (a *localByKey[K, V]), seen from the untyped paths, which know
+// an entry by its store key. Each method reports false, doing nothing,
+// for a store key that is none of its keys; the tier's string-keyed map
+// then holds that key's value.
+type localKeyed[V any] interface {
+	get(key string) (e *localEntry[V], found, mine bool)
+	set(key string, e *localEntry[V]) bool
+	drop(key string) bool
+	clear()
+	size() int
+	stop()
+}
+
+// localByKey holds the local copies of the store keys that are exactly
+// prefix followed by the default key rule's form of a K (a string type as
+// it is, an integer type in decimal: see keyParser), keyed by that K, so
+// that a hit of the cache's own Get is one otter lookup by the bare key:
+// no key string built, a shorter key hashed and compared. Every store key
+// has one place: it maps back to one K or to none (then the tier's
+// string-keyed map holds it), whichever path reaches it (the cache's Get
+// by K; a view, a memoizer with a prefix, a fill, a write, the
+// invalidation stream by store key), and the fences of fills
+// (localInv.begin) stay per store key.
+type localByKey[K comparable, V any] struct {
+	prefix string // the cache's "namespace:version:", or ""
+	parse  func(string) (K, bool)
+	m      *otter.Cache[K, *localEntry[V]]
+}
+
+// key returns the K whose store key is key, and false if key is not of
+// the form prefix + the default form of a K.
+func (b *localByKey[K, V]) key(key string) (K, bool) {
+	rest, ok := strings.CutPrefix(key, b.prefix)
+	if !ok {
+		var zero K
+		return zero, false
+	}
+	return b.parse(rest)
+}
+
+func (b *localByKey[K, V]) get(key string) (*localEntry[V], bool, bool) {
+	k, ok := b.key(key)
+	if !ok {
+		return nil, false, false
+	}
+	e, found := b.m.GetIfPresent(k)
+	return e, found, true
+}
+
+func (b *localByKey[K, V]) set(key string, e *localEntry[V]) bool {
+	k, ok := b.key(key)
+	if ok {
+		b.m.Set(k, e)
+	}
+	return ok
+}
+
+func (b *localByKey[K, V]) drop(key string) bool {
+	k, ok := b.key(key)
+	if ok {
+		b.m.Invalidate(k)
+	}
+	return ok
+}
+
+func (b *localByKey[K, V]) clear()    { b.m.InvalidateAll() }
+func (b *localByKey[K, V]) size() int { return b.m.EstimatedSize() }
+func (b *localByKey[K, V]) stop()     { b.m.StopAllGoroutines() }
+
+// lookup returns the entry the tier holds for the store key key.
+func (l *localTier[V]) lookup(key string) (*localEntry[V], bool) {
+	if l.keyed != nil {
+		if e, found, mine := l.keyed.get(key); mine {
+			return e, found
+		}
+	}
+	return l.values.GetIfPresent(key)
+}
+
+// size returns the number of entries the tier holds (otter's estimate).
+func (l *localTier[V]) size() int {
+	n := l.values.EstimatedSize()
+	if l.keyed != nil {
+		n += l.keyed.size()
+	}
+	return n
 }
 
 // maintain is the tier's otter Executor: it runs otter's maintenance (the
@@ -294,7 +394,10 @@ func (l *localTier[V]) write(f func()) {
 func (l *localTier[V]) set(key string, v V, exp int64) {
 	l.writing.Add(1)
 	defer l.writing.Add(-1)
-	l.values.Set(key, &localEntry[V]{v: v, exp: exp})
+	e := &localEntry[V]{v: v, exp: exp}
+	if l.keyed == nil || !l.keyed.set(key, e) {
+		l.values.Set(key, e)
+	}
 }
 
 // localEntry is a decoded value and when it stops being served.
@@ -314,8 +417,8 @@ type localEntry[V any] struct {
 // value is dropped up to localClockResolution before its expiry, never
 // after it (unless the clock's goroutine is kept from running for longer
 // than that, in a starved process).
-func localExpiry[V any]() otter.ExpiryCalculator[string, *localEntry[V]] {
-	return otter.ExpiryWritingFunc(func(e otter.Entry[string, *localEntry[V]]) time.Duration {
+func localExpiry[K comparable, V any]() otter.ExpiryCalculator[K, *localEntry[V]] {
+	return otter.ExpiryWritingFunc(func(e otter.Entry[K, *localEntry[V]]) time.Duration {
 		d := time.Duration(e.Value.exp-time.Now().UnixNano()) - localClockResolution
 		return max(d, 1) // 1ns: already gone
 	})
@@ -376,8 +479,19 @@ func (c *counter) load() uint64 {
 
 // newLocal builds the local tier of a cache over the store s (as given to
 // New) whose keys start with prefix, subscribing to s's invalidation
-// stream if it has one. It returns nil, nil when cfg is nil.
+// stream if it has one. It returns nil, nil when cfg is nil. The tier
+// keys every value by its store key; see newLocalKeyed.
 func newLocal[V any](cfg LocalConfig, s store.Store, prefix string) (*localTier[V], error) {
+	return newLocalKeyed[string, V](cfg, s, prefix, nil)
+}
+
+// newLocalKeyed is newLocal for a cache whose own key rule is keys: where
+// that rule maps back exactly (the default key function of a string or
+// integer K), the values of the rule's store keys are kept by K
+// (localByKey), the others (views of another version, memoizers with a
+// prefix or a key function of their own) by store key. keys may be nil:
+// every value by store key.
+func newLocalKeyed[K comparable, V any](cfg LocalConfig, s store.Store, prefix string, keys *keyBuilder[K]) (*localTier[V], error) {
 	if cfg == nil {
 		return nil, nil
 	}
@@ -407,42 +521,82 @@ func newLocal[V any](cfg LocalConfig, s store.Store, prefix string) (*localTier[
 		ttl:   ttl,
 		clone: o.Clone,
 	}
-	oo := &otter.Options[string, *localEntry[V]]{
-		ExpiryCalculator: localExpiry[V](),
-		Executor:         l.maintain,
-		Clock:            localClock(),
+	if o.Weigher != nil && o.MaxWeight == 0 {
+		return nil, fmt.Errorf("%w: Local.Weigher needs Local.MaxWeight", ErrInvalidOption)
 	}
-	switch {
-	case o.Weigher != nil:
-		if o.MaxWeight == 0 {
-			return nil, fmt.Errorf("%w: Local.Weigher needs Local.MaxWeight", ErrInvalidOption)
-		}
-		w := o.Weigher
-		oo.MaximumWeight = o.MaxWeight
-		oo.Weigher = func(k string, e *localEntry[V]) uint32 { return w(k, e.v) }
-	case o.MaxEntries > 0:
-		oo.MaximumSize = o.MaxEntries
-	default:
-		oo.MaximumSize = DefaultLocalEntries
-	}
-	values, err := otter.New(oo)
+	values, err := localMap(l, o, func(k string) string { return k })
 	if err != nil {
-		return nil, fmt.Errorf("%w: Local: %w", ErrInvalidOption, err)
+		return nil, err
 	}
 	l.values = values
-	l.inv.drop = func(k string) { l.write(func() { values.Invalidate(k) }) }
-	l.inv.clear = func() { l.write(values.InvalidateAll) }
+	if keys != nil && keys.plain {
+		if parse, ok := keyParser[K](); ok {
+			b := &localByKey[K, V]{prefix: keys.prefix, parse: parse}
+			fn := keys.fn
+			name := func(k K) string {
+				s, _ := fn(k) // the default rule: never an error
+				return b.prefix + s
+			}
+			if b.m, err = localMap(l, o, name); err != nil {
+				values.StopAllGoroutines()
+				return nil, err
+			}
+			l.keyed = b
+		}
+	}
+	l.inv.drop = func(k string) {
+		l.write(func() {
+			if l.keyed == nil || !l.keyed.drop(k) {
+				values.Invalidate(k)
+			}
+		})
+	}
+	l.inv.clear = func() {
+		l.write(func() {
+			values.InvalidateAll()
+			if l.keyed != nil {
+				l.keyed.clear()
+			}
+		})
+	}
 	if !hasStream {
 		l.inv.live.Store(true)
 		return l, nil
 	}
 	stop, err := inv.Subscribe(context.Background(), prefix, l.inv.event)
 	if err != nil {
-		values.StopAllGoroutines()
+		l.close()
 		return nil, fmt.Errorf("%w: Local: the store's invalidation stream: %w", ErrInvalidOption, err)
 	}
 	l.inv.stop = stop
 	return l, nil
+}
+
+// localMap returns an otter map of the tier l, as o configures it: o's
+// bound, for each map of the tier (see LocalOptions.MaxEntries), the
+// entries' expiry, the tier's clock and executor. name gives the store
+// key of a key of the map, for o.Weigher.
+func localMap[K comparable, V any](l *localTier[V], o *LocalOptions[V], name func(K) string) (*otter.Cache[K, *localEntry[V]], error) {
+	oo := &otter.Options[K, *localEntry[V]]{
+		ExpiryCalculator: localExpiry[K, V](),
+		Executor:         l.maintain,
+		Clock:            localClock(),
+	}
+	switch {
+	case o.Weigher != nil:
+		w := o.Weigher
+		oo.MaximumWeight = o.MaxWeight
+		oo.Weigher = func(k K, e *localEntry[V]) uint32 { return w(name(k), e.v) }
+	case o.MaxEntries > 0:
+		oo.MaximumSize = o.MaxEntries
+	default:
+		oo.MaximumSize = DefaultLocalEntries
+	}
+	m, err := otter.New(oo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Local: %w", ErrInvalidOption, err)
+	}
+	return m, nil
 }
 
 // close ends the tier's subscription, if any.
@@ -451,6 +605,9 @@ func (l *localTier[V]) close() {
 		l.inv.stop()
 	}
 	l.values.StopAllGoroutines()
+	if l.keyed != nil {
+		l.keyed.stop()
+	}
 }
 
 // localHit returns the local copy of key's value, if the cache has a local
@@ -497,12 +654,21 @@ func (c *Cache[K, V]) localFind(kb *keyBuilder[K], k K) *localEntry[V] {
 	if l == nil || c.killSwitch().state.Load() != switchOn {
 		return nil
 	}
+	if b, ok := l.keyed.(*localByKey[K, V]); ok && kb.plain && kb.prefix == b.prefix {
+		// kb is the rule b inverts: k's store key maps back to k.
+		e, ok := b.m.GetIfPresent(k)
+		if !ok {
+			return nil
+		}
+		l.hits.add(1)
+		return e
+	}
 	var buf [localKeyBuf]byte
 	key, ok := kb.buildIn(buf[:], k)
 	if !ok {
 		return nil
 	}
-	e, ok := l.values.GetIfPresent(key)
+	e, ok := l.lookup(key)
 	if !ok {
 		return nil
 	}
@@ -522,7 +688,7 @@ func (l *localTier[V]) value(e *localEntry[V]) V {
 // get returns the value the tier holds for key, a copy if the tier
 // clones, and counts the hit.
 func (l *localTier[V]) get(key string) (V, bool) {
-	e, ok := l.values.GetIfPresent(key)
+	e, ok := l.lookup(key)
 	if !ok {
 		var zero V
 		return zero, false

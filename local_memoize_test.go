@@ -274,7 +274,7 @@ func TestLocal_MemoizeEarlyRefreshWindow(t *testing.T) {
 	if h.Delta <= 0 {
 		t.Fatalf("entry delta %d; want the recomputation's time", h.Delta)
 	}
-	e, ok := c.local.values.GetIfPresent(key)
+	e, ok := c.local.lookup(key)
 	if !ok {
 		t.Fatal("the entry was not kept locally")
 	}

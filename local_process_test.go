@@ -122,7 +122,7 @@ func (w *writerProcess) do(tb testing.TB, cmd string) time.Time {
 
 // holds reports whether the reader's tier holds a copy of key.
 func (r *redisLocal) holds(key string) bool {
-	_, ok := r.c.local.values.GetIfPresent("users:" + key)
+	_, ok := r.c.local.lookup("users:" + key)
 	return ok
 }
 
@@ -277,7 +277,7 @@ func BenchmarkLocal_InvalidationLatency(b *testing.B) {
 				if _, err := c.Get(ctx, "lat"); err != nil { // fills
 					b.Fatal(err)
 				}
-				if _, ok := c.local.values.GetIfPresent("users:lat"); !ok {
+				if _, ok := c.local.lookup("users:lat"); !ok {
 					notHeld++
 				}
 				done := write(want)

@@ -88,7 +88,7 @@ func TestLocal_SentinelFailover(t *testing.T) {
 		if s, _ := a.c.LocalStats(); s.Live {
 			t.Fatal("tier live after the failover began")
 		}
-		if n := a.c.local.values.EstimatedSize(); n != 0 {
+		if n := a.c.local.size(); n != 0 {
 			t.Fatalf("%d values in the tier after the failover began; want 0", n)
 		}
 	}

@@ -190,7 +190,7 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	if len(o.Middleware) > 0 {
 		wrapped = store.Chain(o.Middleware...)(wrapped)
 	}
-	local, err := newLocal[V](o.Local, s, keys.clearPrefix())
+	local, err := newLocalKeyed[K, V](o.Local, s, keys.clearPrefix(), &keys)
 	if err != nil {
 		return nil, err
 	}
