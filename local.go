@@ -31,15 +31,15 @@ import (
 //
 // Writes by other processes reach the tier through the store's
 // invalidation stream where the store has one (store.Invalidator: Redis,
-// standalone, Sentinel or Cluster): the tier is then off (every read goes
+// standalone, Sentinel, Cluster or Ring): the tier is then off (every read goes
 // to the store) until the stream is established, and again from the
 // moment it is lost until it is back, and it is emptied each time. Over a store without a stream
 // (memstore shared by name, memcached) the local ttl is the bound on how
 // long another process's write can go unseen.
 
 // DefaultLocalTTL is the local ttl over a store with an invalidation
-// stream (store.Invalidator: Redis, standalone, Sentinel or Cluster): the
-// stream removes changed keys within milliseconds, so the ttl is only a
+// stream (store.Invalidator: Redis, standalone, Sentinel, Cluster or
+// Ring): the stream removes changed keys within milliseconds, so the ttl is only a
 // backstop for what no stream can see (a half-open connection before its
 // keepalive fails), and a minute keeps hot keys local without an expiry
 // churn.
@@ -82,8 +82,8 @@ type LocalOptions[V any] struct {
 
 	// Weigher, with MaxWeight, bounds the tier by a weight of your choice
 	// (an estimate of bytes, say) instead of a count; key is the value's
-	// store key. It must be deterministic and cheap. Default: nil, every
-	// value weighs 1.
+	// store key. It must be deterministic and cheap; a weight of 0 counts
+	// as 1. Default: nil, every value weighs 1.
 	Weigher func(key string, v V) uint32
 
 	// MaxWeight is the total weight kept when Weigher is set; it is
@@ -586,7 +586,9 @@ func localMap[K comparable, V any](l *localTier[V], o *LocalOptions[V], name fun
 	case o.Weigher != nil:
 		w := o.Weigher
 		oo.MaximumWeight = o.MaxWeight
-		oo.Weigher = func(k K, e *localEntry[V]) uint32 { return w(name(k), e.v) }
+		// otter never evicts an entry of weight 0: a Weigher that returns
+		// 0 would leave the tier unbounded. Such a value weighs 1.
+		oo.Weigher = func(k K, e *localEntry[V]) uint32 { return max(w(name(k), e.v), 1) }
 	case o.MaxEntries > 0:
 		oo.MaximumSize = o.MaxEntries
 	default:

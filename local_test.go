@@ -429,3 +429,31 @@ func TestLocal_BadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLocal_WeigherZeroIsBounded: otter never evicts an entry of weight
+// 0, so a Weigher that returns 0 would leave the tier unbounded; the
+// tier counts such a value as 1.
+func TestLocal_WeigherZeroIsBounded(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.Must(nil)
+	defer mem.Close()
+	c, err := New[int](mem, codec.JSON[int](), &Options[int]{Namespace: "w", Local: &LocalOptions[int]{
+		Weigher:   func(string, int) uint32 { return 0 },
+		MaxWeight: 100,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 5000 {
+		if err := c.Set(ctx, i, i); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, i); err != nil { // fills the tier
+			t.Fatal(err)
+		}
+	}
+	if n := c.local.size(); n > 200 {
+		t.Fatalf("Weigher returning 0, MaxWeight 100: the tier holds %d of 5000 values; want it bounded", n)
+	}
+}

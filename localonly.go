@@ -105,13 +105,7 @@ func NewLocal[K comparable, V any](lo *LocalOptions[V], o *Options[K]) (*Cache[K
 			return nil, err
 		}
 	}
-	if w := lo.Weigher; w != nil {
-		// otter never evicts an entry of weight 0: a Weigher that returns
-		// 0 would make the cache unbounded. Such a value weighs 1.
-		lc := *lo
-		lc.Weigher = func(k string, v V) uint32 { return max(w(k, v), 1) }
-		lo = &lc
-	}
+	// (A Weigher's 0 counts as 1: newLocal, local.go.)
 	local, err := newLocal[V](lo, s, keys.clearPrefix())
 	if err != nil {
 		return nil, err
