@@ -670,7 +670,18 @@ func (c *Cache[K, V]) localFind(kb *keyBuilder[K], k K) *localEntry[V] {
 	if !ok {
 		return nil
 	}
-	e, ok := l.lookup(key)
+	var e *localEntry[V]
+	if l.keyed == nil {
+		// Straight to otter, whose lookup keeps nothing: through the
+		// keyed part's interface the buffer would escape to the heap
+		// (escape analysis cannot see through the call), and every hit of
+		// a cache with its own Key, or a memory-only one, would allocate.
+		e, ok = l.values.GetIfPresent(key)
+	} else {
+		// A view or a memoizer with a key rule of its own over a keyed
+		// tier: its key, copied, goes through the routing lookup.
+		e, ok = l.lookup(strings.Clone(key))
+	}
 	if !ok {
 		return nil
 	}

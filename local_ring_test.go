@@ -233,8 +233,8 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 			a.await(t, "a's own Set", keyEvent("users:"+k))
 			a.mustGetKey(t, k, "v1")
 		}
-		if s, _ := a.c.LocalStats(); !s.Live || a.c.local.values.EstimatedSize() != len(keys) {
-			t.Fatalf("tier live %v with %d values; want live with %d", s.Live, a.c.local.values.EstimatedSize(), len(keys))
+		if s, _ := a.c.LocalStats(); !s.Live || a.c.local.size() != len(keys) {
+			t.Fatalf("tier live %v with %d values; want live with %d", s.Live, a.c.local.size(), len(keys))
 		}
 	}
 	// assertOffAndNotRefilled checks, while the stream is down (the test
@@ -245,7 +245,7 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 		if s, _ := a.c.LocalStats(); s.Live {
 			t.Fatal("tier live after the stream was lost")
 		}
-		if n := a.c.local.values.EstimatedSize(); n != 0 {
+		if n := a.c.local.size(); n != 0 {
 			t.Fatalf("%d values in the tier after the stream was lost; want 0", n)
 		}
 		h := a.localHits()
@@ -256,7 +256,7 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 		if a.localHits() != h {
 			t.Fatal("a Get while the stream is down was a local hit")
 		}
-		if n := a.c.local.values.EstimatedSize(); n != 0 {
+		if n := a.c.local.size(); n != 0 {
 			t.Fatalf("%d values in the tier after Gets while the stream is down; want 0", n)
 		}
 	}

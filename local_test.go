@@ -457,3 +457,43 @@ func TestLocal_WeigherZeroIsBounded(t *testing.T) {
 		t.Fatalf("Weigher returning 0, MaxWeight 100: the tier holds %d of 5000 values; want it bounded", n)
 	}
 }
+
+// TestLocal_StringKeyedHitAllocatesNothing: a hit of a tier that looks
+// keys up by their store key (a cache with its own Key function, and a
+// memory-only cache) builds the key on the stack and allocates nothing,
+// as a hit of a tier keyed by K does. (Routed through an interface call,
+// the stack buffer escaped and every such hit allocated 128 bytes.)
+func TestLocal_StringKeyedHitAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.Must(nil)
+	defer mem.Close()
+	custom, err := New[string](mem, codec.JSON[localUser](), &Options[string]{
+		Namespace: "c",
+		Key:       func(k string) (string, error) { return k, nil }, // allocates nothing itself
+		Local:     &LocalOptions[localUser]{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer custom.Close()
+	only, err := NewLocal[string](&LocalOptions[localUser]{}, &Options[string]{Namespace: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	for name, c := range map[string]*Cache[string, localUser]{"custom Key": custom, "NewLocal": only} {
+		if err := c.Set(ctx, "ann", localUser{Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, "ann"); err != nil { // fills the tier
+			t.Fatal(err)
+		}
+		before, _ := c.LocalStats()
+		if n := testing.AllocsPerRun(100, func() { c.Get(ctx, "ann") }); n != 0 {
+			t.Errorf("%s: a local hit allocates %v times; want 0", name, n)
+		}
+		if after, _ := c.LocalStats(); after.Hits-before.Hits < 100 {
+			t.Errorf("%s: %d local hits in 101 Gets; want every Get a local hit", name, after.Hits-before.Hits)
+		}
+	}
+}
