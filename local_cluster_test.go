@@ -27,8 +27,16 @@ func newLocalOver(t *testing.T, client redis.UniversalClient) *redisLocal {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newLocalIn(t, st, "users")
+}
+
+// newLocalIn returns a Cache with a local tier over st, in namespace ns,
+// whose invalidation events the returned redisLocal receives, once its
+// stream is live.
+func newLocalIn(t *testing.T, st store.Store, ns string) *redisLocal {
+	t.Helper()
 	c, err := New[string](st, codec.JSON[localUser](), &Options[string]{
-		Namespace: "users",
+		Namespace: ns,
 		Local:     &LocalOptions[localUser]{},
 		Breaker:   &BreakerOptions{Disable: true},
 	})
@@ -125,38 +133,7 @@ func TestLocal_ClusterInvalidation(t *testing.T) {
 
 	for master, k := range keysPerMaster(t, raw, len(cl.Nodes)) {
 		t.Run(master, func(t *testing.T) {
-			a.c.Set(ctx, k, localUser{Name: "v1"})
-			a.await(t, "a's own Set", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v1")
-			h := a.localHits()
-			a.mustGetKey(t, k, "v1")
-			if a.localHits() != h+1 {
-				t.Fatal("the second Get was not a local hit")
-			}
-
-			// Another cachet Cache over its own cluster client.
-			b.c.Set(ctx, k, localUser{Name: "v2"})
-			a.await(t, "b's Set", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v2")
-			h = a.localHits()
-			a.mustGetKey(t, k, "v2")
-			if a.localHits() != h+1 {
-				t.Fatal("the Get after the refill was not a local hit")
-			}
-
-			// A plain go-redis ClusterClient.
-			if err := raw.Set(ctx, "users:"+k, bytes3, 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			a.await(t, "a raw SET", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v3")
-			if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-				t.Fatal(err)
-			}
-			a.await(t, "a raw DEL", keyEvent("users:"+k))
-			if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
-			}
+			checkEveryWriter(t, a, b, raw, k, bytes3)
 		})
 	}
 }
@@ -359,5 +336,46 @@ func awaitClusterInfo(t *testing.T, nodes []*testserver.Server, want string) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// checkEveryWriter checks, for k (held locally by a), that a's own Set,
+// another Cache b's Set and a plain client's SET (bytes3 holds "v3") and
+// DEL each reach a's tier: the value read next is the new one, and a
+// second read is a local hit.
+func checkEveryWriter(t *testing.T, a, b *redisLocal, raw redis.UniversalClient, k string, bytes3 []byte) {
+	t.Helper()
+	ctx := context.Background()
+	a.c.Set(ctx, k, localUser{Name: "v1"})
+	a.await(t, "a's own Set", keyEvent("users:"+k))
+	a.mustGetKey(t, k, "v1")
+	h := a.localHits()
+	a.mustGetKey(t, k, "v1")
+	if a.localHits() != h+1 {
+		t.Fatal("the second Get was not a local hit")
+	}
+
+	// Another cachet Cache over its own client.
+	b.c.Set(ctx, k, localUser{Name: "v2"})
+	a.await(t, "b's Set", keyEvent("users:"+k))
+	a.mustGetKey(t, k, "v2")
+	h = a.localHits()
+	a.mustGetKey(t, k, "v2")
+	if a.localHits() != h+1 {
+		t.Fatal("the Get after the refill was not a local hit")
+	}
+
+	// A plain go-redis client of the same deployment.
+	if err := raw.Set(ctx, "users:"+k, bytes3, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, "a raw SET", keyEvent("users:"+k))
+	a.mustGetKey(t, k, "v3")
+	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, "a raw DEL", keyEvent("users:"+k))
+	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
 	}
 }

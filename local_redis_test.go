@@ -13,7 +13,6 @@ import (
 	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
-	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // redisLocal is a cache with a local tier over its own client of addr,
@@ -25,26 +24,7 @@ type redisLocal struct {
 
 func newRedisLocal(t *testing.T, addr string) *redisLocal {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	t.Cleanup(func() { client.Close() })
-	st, err := redisstore.New(client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New[string](st, codec.JSON[localUser](), &Options[string]{
-		Namespace: "users",
-		Local:     &LocalOptions[localUser]{},
-		Breaker:   &BreakerOptions{Disable: true},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r := &redisLocal{c: c, events: make(chan store.Invalidation, 1024)}
-	f := func(ev store.Invalidation) { r.events <- ev }
-	c.local.inv.onEvent.Store(&f)
-	r.await(t, "the stream live", func(ev store.Invalidation) bool { return ev.Flush && ev.Live })
-	return r
+	return newLocalOver(t, redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}))
 }
 
 // await waits (at most 5s) for an event for which match is true.

@@ -152,38 +152,7 @@ func TestLocal_RingInvalidation(t *testing.T) {
 	}
 	for addr, k := range keysPerShard(t, raw, tr.shards) {
 		t.Run(addr, func(t *testing.T) {
-			a.c.Set(ctx, k, localUser{Name: "v1"})
-			a.await(t, "a's own Set", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v1")
-			h := a.localHits()
-			a.mustGetKey(t, k, "v1")
-			if a.localHits() != h+1 {
-				t.Fatal("the second Get was not a local hit")
-			}
-
-			// Another cachet Cache over its own Ring.
-			b.c.Set(ctx, k, localUser{Name: "v2"})
-			a.await(t, "b's Set", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v2")
-			h = a.localHits()
-			a.mustGetKey(t, k, "v2")
-			if a.localHits() != h+1 {
-				t.Fatal("the Get after the refill was not a local hit")
-			}
-
-			// A plain go-redis Ring.
-			if err := raw.Set(ctx, "users:"+k, bytes3, 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			a.await(t, "a raw SET", keyEvent("users:"+k))
-			a.mustGetKey(t, k, "v3")
-			if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-				t.Fatal(err)
-			}
-			a.await(t, "a raw DEL", keyEvent("users:"+k))
-			if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
-			}
+			checkEveryWriter(t, a, b, raw, k, bytes3)
 		})
 	}
 }

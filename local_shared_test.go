@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cachet-go/cachet/codec"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/redisstore"
 )
@@ -22,24 +21,8 @@ func TestLocal_CachesShareTrackingConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(ns string) *redisLocal {
-		c, err := New[string](st, codec.JSON[localUser](), &Options[string]{
-			Namespace: ns,
-			Local:     &LocalOptions[localUser]{},
-			Breaker:   &BreakerOptions{Disable: true},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		r := &redisLocal{c: c, events: make(chan store.Invalidation, 1024)}
-		f := func(ev store.Invalidation) { r.events <- ev }
-		c.local.inv.onEvent.Store(&f)
-		r.await(t, "the stream live", func(ev store.Invalidation) bool { return ev.Flush && ev.Live })
-		return r
-	}
-	users := open("users")
-	orders := open("orders")
+	users := newLocalIn(t, st, "users")
+	orders := newLocalIn(t, st, "orders")
 	// orders' new prefix restarted the shared connections: users' tier
 	// is live again once they all track both prefixes.
 	users.await(t, "users' stream restarted", func(ev store.Invalidation) bool { return ev.Flush && !ev.Live })
