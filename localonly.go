@@ -90,12 +90,9 @@ func NewLocal[K comparable, V any](lo *LocalOptions[V], o *Options[K]) (*Cache[K
 	if err != nil {
 		return nil, err
 	}
-	ttl := o.TTL
-	switch {
-	case ttl == NoExpiry:
-		ttl = 0
-	case ttl < 0:
-		return nil, fmt.Errorf("%w: %w: TTL %v", ErrInvalidOption, ErrInvalidTTL, o.TTL)
+	ttl, err := optionsTTL(o.TTL)
+	if err != nil {
+		return nil, err
 	}
 	s := &onlyStore[V]{incr: counterOf[V]()}
 	wrapped := store.Store(s)

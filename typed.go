@@ -151,12 +151,9 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	if err != nil {
 		return nil, err
 	}
-	ttl := o.TTL
-	switch {
-	case ttl == NoExpiry:
-		ttl = 0
-	case ttl < 0:
-		return nil, fmt.Errorf("%w: %w: TTL %v", ErrInvalidOption, ErrInvalidTTL, o.TTL)
+	ttl, err := optionsTTL(o.TTL)
+	if err != nil {
+		return nil, err
 	}
 	timeout := o.Timeout
 	switch {
@@ -209,6 +206,19 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		obs:     observersOf(wrapped),
 		local:   local,
 	}, nil
+}
+
+// optionsTTL returns the store ttl of Options.TTL: 0 (none) for NoExpiry,
+// and an error wrapping ErrInvalidOption and ErrInvalidTTL for any other
+// negative value.
+func optionsTTL(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl == NoExpiry:
+		return 0, nil
+	case ttl < 0:
+		return 0, fmt.Errorf("%w: %w: TTL %v", ErrInvalidOption, ErrInvalidTTL, ttl)
+	}
+	return ttl, nil
 }
 
 // Must returns c, and panics if err is not nil. It is meant for package
