@@ -10,6 +10,7 @@ import (
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // hungReads pauses srv (SIGSTOP: it accepts connections and answers
@@ -100,6 +101,33 @@ func TestFailOpen_CacheTimeoutMemcachedHung(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	hungReads(t, srv, c, &rep, timeout)
+}
+
+// TestFailOpen_StoreTimeoutRedisHung: over a redisstore built by Open,
+// whose ContextTimeout is shorter than the cache's Timeout, the cache adds
+// no timeout of its own (store.SelfTimed) to a call without a deadline,
+// and the store's own bound makes a hung redis-server an outage after
+// about ContextTimeout, as the cache's Timeout would have.
+func TestFailOpen_StoreTimeoutRedisHung(t *testing.T) {
+	srv := testserver.Redis(t)
+	const timeout = 200 * time.Millisecond
+	rs, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}, ContextTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var rep reports
+	c, err := New[string](rs, codec.String(), &Options[string]{
+		Namespace: "fo", Middleware: []store.Middleware{FailOpen(rep.add)},
+		Breaker: &BreakerOptions{Disable: true}, // every read reaches the hung server
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.selfTimed {
+		t.Fatal("the cache bounds its calls itself over a store with a shorter ContextTimeout")
 	}
 	hungReads(t, srv, c, &rep, timeout)
 }

@@ -102,7 +102,7 @@ func (c *Cache[K, V]) getFind(ctx context.Context, fs store.Finder, k K) (V, err
 	} else {
 		d.op, d.key = "get", key
 	}
-	if c.timeout > 0 { // a Finder that is not in-process
+	if c.bounds(ctx) { // a Finder that is not in-process
 		var cancel context.CancelFunc
 		ctx, cancel = c.withTimeout(ctx)
 		defer cancel()

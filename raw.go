@@ -238,11 +238,16 @@ func (c *Cache[K, V]) inProcess() bool { return c.inProc }
 // read so serves both, which matters where reading it is slow (some
 // virtual machines).
 func (c *Cache[K, V]) readRaw(ctx context.Context, key string, clock bool) ([]byte, time.Time, error) {
-	if !clock && c.timeout <= 0 {
+	bound := c.bounds(ctx)
+	if !clock && !bound {
 		b, err := c.s.Get(ctx, key)
 		return b, time.Time{}, err
 	}
 	now := time.Now()
+	if !bound {
+		b, err := c.s.Get(ctx, key)
+		return b, now, err
+	}
 	ctx, cancel := deadline.BoundFrom(ctx, now, c.timeout)
 	b, err := c.s.Get(ctx, key)
 	cancel()
@@ -251,11 +256,16 @@ func (c *Cache[K, V]) readRaw(ctx context.Context, key string, clock bool) ([]by
 
 // readRawMany is readRaw for many keys, in one GetMany.
 func (c *Cache[K, V]) readRawMany(ctx context.Context, keys []string, clock bool) ([][]byte, time.Time, error) {
-	if !clock && c.timeout <= 0 {
+	bound := c.bounds(ctx)
+	if !clock && !bound {
 		vals, err := c.s.GetMany(ctx, keys)
 		return vals, time.Time{}, err
 	}
 	now := time.Now()
+	if !bound {
+		vals, err := c.s.GetMany(ctx, keys)
+		return vals, now, err
+	}
 	ctx, cancel := deadline.BoundFrom(ctx, now, c.timeout)
 	vals, err := c.s.GetMany(ctx, keys)
 	cancel()

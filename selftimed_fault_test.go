@@ -14,6 +14,7 @@ import (
 	"github.com/cachet-go/cachet/internal/testserver"
 	"github.com/cachet-go/cachet/store"
 	"github.com/cachet-go/cachet/store/memcachestore"
+	"github.com/cachet-go/cachet/store/redisstore"
 )
 
 // TestSelfTimedFault_PausedMemcached: over memcached (store.SelfTimed,
@@ -24,22 +25,52 @@ import (
 // Resume the cache reads again.
 func TestSelfTimedFault_PausedMemcached(t *testing.T) {
 	srv := testserver.Memcached(t)
-	// A queued Get that also waited for the round trips hung ahead of it
-	// would take two Timeouts: the bound lies between one and two.
 	const timeout = 500 * time.Millisecond
-	bound := timeout + timeout/2
-	open := func(t *testing.T, mw ...store.Middleware) (*cachet.Cache[string, string], *memcachestore.Store) {
+	pausedSelfTimed(t, srv, timeout, func(t *testing.T, mw ...store.Middleware) *cachet.Cache[string, string] {
 		ms, err := memcachestore.NewFromServers([]string{srv.Addr}, &memcachestore.Options{Timeout: timeout})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := cachet.Must(cachet.New[string](ms, codec.String(), &cachet.Options[string]{Namespace: "st", Middleware: mw}))
 		t.Cleanup(func() { c.Close() })
-		return c, ms
-	}
+		return c
+	})
+}
+
+// TestSelfTimedFault_PausedRedis is the same over a redisstore built by
+// Open with a ContextTimeout equal to the Cache's Timeout: the Gets, whose
+// contexts have no deadline, get none from the Cache; the direct ones end
+// at the deadline the store's hook gives them, the queued ones at the
+// batcher's MaxWait. (The memoized shared call has a deadline of its own,
+// CallTimeout, so the Cache's Timeout bounds its round trips, as over any
+// store: hence the equal Timeouts. TestFailOpen_StoreTimeoutRedisHung
+// checks a store bound shorter than the Cache's.)
+func TestSelfTimedFault_PausedRedis(t *testing.T) {
+	srv := testserver.Redis(t)
+	const timeout = 500 * time.Millisecond
+	pausedSelfTimed(t, srv, timeout, func(t *testing.T, mw ...store.Middleware) *cachet.Cache[string, string] {
+		rs, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}, ContextTimeout: timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cachet.Must(cachet.New[string](rs, codec.String(), &cachet.Options[string]{
+			Namespace: "st", Middleware: mw, OwnsStore: true, Timeout: timeout,
+			Breaker: &cachet.BreakerOptions{Disable: true}, // every call reaches the hung server
+		}))
+		t.Cleanup(func() { c.Close() })
+		return c
+	})
+}
+
+// pausedSelfTimed runs the paused-server checks on srv, whose caches open
+// makes over a store.SelfTimed store with round-trip bound timeout.
+func pausedSelfTimed(t *testing.T, srv *testserver.Server, timeout time.Duration, open func(t *testing.T, mw ...store.Middleware) *cachet.Cache[string, string]) {
+	// A queued Get that also waited for the round trips hung ahead of it
+	// would take two Timeouts: the bound lies between one and two.
+	bound := timeout + timeout/2
 	var reported atomic.Int64
-	plain, _ := open(t)
-	failOpen, _ := open(t, cachet.FailOpen(func(cachet.Op, string, error) { reported.Add(1) }))
+	plain := open(t)
+	failOpen := open(t, cachet.FailOpen(func(cachet.Op, string, error) { reported.Add(1) }))
 	ctx := context.Background()
 	for i := range 10 {
 		if err := plain.Set(ctx, fmt.Sprint(i), "v"); err != nil {

@@ -19,20 +19,23 @@ type timedStore struct {
 	store.Store
 	rtt      time.Duration
 	deadline atomic.Bool
+	at       atomic.Int64 // the deadline the last Get saw, in Unix nanoseconds
 }
 
 func (s *timedStore) RoundTripTimeout() time.Duration { return s.rtt }
 
 func (s *timedStore) Get(ctx context.Context, key string) ([]byte, error) {
-	_, ok := ctx.Deadline()
+	dl, ok := ctx.Deadline()
 	s.deadline.Store(ok)
+	s.at.Store(dl.UnixNano())
 	return s.Store.Get(ctx, key)
 }
 
-// TestCache_SelfTimedSkipsTimeout: the Cache adds no timeout context over
-// a store whose own round-trip bound is no longer than Options.Timeout,
-// and still bounds one whose bound is longer; a caller's own deadline
-// always reaches the store.
+// TestCache_SelfTimedSkipsTimeout: the Cache adds no timeout context to a
+// call without a deadline over a store whose own round-trip bound is no
+// longer than Options.Timeout, and still bounds one whose bound is longer;
+// a caller's own deadline always reaches the store, capped by the Cache's
+// Timeout when it is later.
 func TestCache_SelfTimedSkipsTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -71,6 +74,16 @@ func TestCache_SelfTimedSkipsTimeout(t *testing.T) {
 			}
 			if !s.deadline.Load() {
 				t.Error("the caller's own deadline did not reach the store")
+			}
+			// A minute is later than every Timeout here: the Cache caps it.
+			if tc.timeout >= 0 {
+				timeout := tc.timeout
+				if timeout == 0 {
+					timeout = cachet.DefaultTimeout
+				}
+				if left := time.Until(time.Unix(0, s.at.Load())); left > timeout {
+					t.Errorf("a caller's deadline a minute away reached the store %v away; want the Cache's Timeout %v", left, timeout)
+				}
 			}
 		})
 	}

@@ -64,8 +64,10 @@ type Options[K comparable] struct {
 	// Default: 0, meaning DefaultTimeout (5s). A negative value disables
 	// the timeout. It is not applied over an in-process store (one that
 	// implements store.InProcess, such as memstore), which never waits,
-	// nor over a store that bounds each round trip by a timeout of its own
-	// no longer than Timeout (store.SelfTimed, such as memcachestore).
+	// nor to a call whose context has no deadline over a store that bounds
+	// each round trip by a timeout of its own no longer than Timeout
+	// (store.SelfTimed, such as memcachestore and redisstore.Open's
+	// stores).
 	Timeout time.Duration
 
 	// Breaker configures the circuit breaker New puts around a store that
@@ -117,11 +119,14 @@ type Cache[K comparable, V any] struct {
 	keys    keyBuilder[K]
 	ttl     time.Duration // default ttl as given to the store (0: none)
 	timeout time.Duration // 0: none
-	raw     bool          // Options.Raw
-	inProc  bool          // the store is store.InProcess
-	flight  flight.Group[V]
-	life    lifecycle // Close and the background work it waits for
-	decodes sync.Pool // of *decodeCall[K, V], see readValue
+	// selfTimed: the store bounds a call whose context has no deadline
+	// by a timeout of its own no longer than timeout (see bounds).
+	selfTimed bool
+	raw       bool // Options.Raw
+	inProc    bool // the store is store.InProcess
+	flight    flight.Group[V]
+	life      lifecycle // Close and the background work it waits for
+	decodes   sync.Pool // of *decodeCall[K, V], see readValue
 
 	// obs holds the middleware's plugins, for call-level operations; nil:
 	// none (observe_call.go).
@@ -166,9 +171,10 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 	if inProc {
 		timeout = 0 // nothing to interrupt: save the context per call
 	}
+	selfTimed := false
 	if st, ok := store.As[store.SelfTimed](s); ok {
 		if d := st.RoundTripTimeout(); d > 0 && d <= timeout {
-			timeout = 0 // the store's own bound is the tighter one
+			selfTimed = true // the store's own bound is the tighter one
 		}
 	}
 	if o.Namespace != "" {
@@ -195,16 +201,17 @@ func New[K comparable, V any](s store.Store, c codec.Codec[V], o *Options[K]) (*
 		wrapped = &localStore{Wrapper: store.Wrapper{Store: wrapped}, inv: local.inv}
 	}
 	return &Cache[K, V]{
-		s:       newSwitch(wrapped, o.Disabled, o.OwnsStore), // switch.go
-		backend: s,
-		codec:   c,
-		keys:    keys,
-		ttl:     ttl,
-		timeout: timeout,
-		raw:     o.Raw,
-		inProc:  inProc,
-		obs:     observersOf(wrapped),
-		local:   local,
+		s:         newSwitch(wrapped, o.Disabled, o.OwnsStore), // switch.go
+		backend:   s,
+		codec:     c,
+		keys:      keys,
+		ttl:       ttl,
+		timeout:   timeout,
+		selfTimed: selfTimed,
+		raw:       o.Raw,
+		inProc:    inProc,
+		obs:       observersOf(wrapped),
+		local:     local,
 	}, nil
 }
 
@@ -239,9 +246,27 @@ func (c *Cache[K, V]) Store() store.Store { return c.backend }
 func (c *Cache[K, V]) Key(k K) (string, error) { return c.keys.build("key", k) }
 
 // withTimeout applies the cache's per-operation timeout to ctx, unless ctx
-// already has an earlier deadline.
+// already has an earlier deadline, or the store bounds the call itself
+// (see bounds).
 func (c *Cache[K, V]) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !c.bounds(ctx) {
+		return ctx, func() {}
+	}
 	return deadline.Bound(ctx, c.timeout)
+}
+
+// bounds reports whether a call with ctx gets the cache's timeout: the
+// cache has one, and the store does not bound the call by its own
+// (store.SelfTimed bounds a call whose context has no deadline).
+func (c *Cache[K, V]) bounds(ctx context.Context) bool {
+	if c.timeout <= 0 {
+		return false
+	}
+	if c.selfTimed {
+		_, ok := ctx.Deadline()
+		return ok
+	}
+	return true
 }
 
 // storeTTL turns a ttl argument into the store's ttl.

@@ -93,14 +93,15 @@ func CodecView[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W]) (*Cach
 // here: a new field of Cache must be added.
 func view[K comparable, V, W any](c *Cache[K, V], cd codec.Codec[W], keys keyBuilder[K]) *Cache[K, W] {
 	return &Cache[K, W]{
-		s:       c.s,
-		backend: c.backend,
-		codec:   cd,
-		keys:    keys,
-		ttl:     c.ttl,
-		timeout: c.timeout,
-		raw:     c.raw,
-		inProc:  c.inProc,
-		obs:     c.obs,
+		s:         c.s,
+		backend:   c.backend,
+		codec:     cd,
+		keys:      keys,
+		ttl:       c.ttl,
+		timeout:   c.timeout,
+		selfTimed: c.selfTimed,
+		raw:       c.raw,
+		inProc:    c.inProc,
+		obs:       c.obs,
 	}
 }

@@ -49,11 +49,12 @@
 //     that may wait on I/O, and callers bound its operations with
 //     deadlines ([IsInProcess] reports which).
 //   - [SelfTimed] is an optional interface that may be implemented by a
-//     Store that bounds each round trip by a timeout of its own
-//     (memcachestore does). If a Store does not implement SelfTimed,
+//     Store that bounds each round trip by a timeout of its own where its
+//     caller's context has none (memcachestore does, and redisstore when
+//     Open built its client). If a Store does not implement SelfTimed,
 //     callers bound its operations with context deadlines; cachet.Cache
 //     skips its per-operation timeout over one whose own bound is no
-//     longer.
+//     longer, for a call whose context has no deadline.
 //   - [Lender] is an optional interface that may be implemented by a
 //     Store. If a Store does not implement Lender, [GetFunc] calls Get and
 //     hands f the copy Get returns; a store that implements it lends its

@@ -85,18 +85,20 @@ type Lender interface {
 }
 
 // SelfTimed is an optional interface that may be implemented by a Store
-// that bounds each of its round trips by a timeout of its own (a client's
-// read and write deadlines, set per connection) and that cannot end a
-// round trip any sooner at a context's deadline, such as memcachestore
-// over gomemcache. RoundTripTimeout returns that bound; it must be
-// positive and must not change.
+// that bounds each of its round trips by a timeout of its own when the
+// caller's context has no deadline: memcachestore (its client's read and
+// write deadlines, set per connection, whatever the context) and a
+// redisstore built by Open (Options.ContextTimeout, given to every command
+// and to every wait for a shared round trip whose context has none).
+// RoundTripTimeout returns that bound; zero means the store has none, and
+// it must not change.
 //
-// cachet.Cache skips its per-operation timeout, and the context it would
-// allocate for every call, when the store it wraps, or any store below
-// it, implements SelfTimed with a RoundTripTimeout no longer than the
-// Cache's Timeout: the store's own bound already ends a round trip to a
-// server that does not answer. The caller's own context, with its
-// deadline and cancellation, is still passed to the store.
+// cachet.Cache adds no timeout, and allocates no context, to a call whose
+// context has no deadline when the store it wraps, or any store below it,
+// implements SelfTimed with a RoundTripTimeout that is positive and no
+// longer than the Cache's Timeout: the store's own bound already ends a
+// round trip to a server that does not answer. A call whose context has a
+// deadline later than Timeout gets the Cache's Timeout as before.
 //
 // If a Store does not implement SelfTimed, callers bound its operations
 // with context deadlines.

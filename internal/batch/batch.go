@@ -47,13 +47,23 @@ type Request[In, Out any] struct {
 	Err   error
 	state atomic.Int32
 	done  chan struct{} // receives once, when Out and Err are set
-	timer *time.Timer   // bounds the wait by MaxWait; kept with the recycled request
 }
 
 // ErrMaxWait is returned (wrapped) by Join to a queued caller that got no
-// answer within the Batcher's MaxWait. It matches os.ErrDeadlineExceeded,
-// a timeout net.Error, as a round trip that timed out does.
-var ErrMaxWait = fmt.Errorf("batch: no answer within the wait bound: %w", os.ErrDeadlineExceeded)
+// answer within the Batcher's MaxWait. It matches context.DeadlineExceeded
+// and os.ErrDeadlineExceeded, and is a timeout net.Error, as a round trip
+// that timed out at a deadline or on a socket is.
+var ErrMaxWait error = maxWaitError{}
+
+type maxWaitError struct{}
+
+func (maxWaitError) Error() string   { return "batch: no answer within the wait bound" }
+func (maxWaitError) Timeout() bool   { return true }
+func (maxWaitError) Temporary() bool { return true }
+
+func (maxWaitError) Is(target error) bool {
+	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
+}
 
 // requests recycles the Requests whose answers their callers received
 // (a withdrawn or abandoned one may still be referenced by a runner, and
@@ -68,12 +78,18 @@ func (p *requests[In, Out]) get() *Request[In, Out] {
 	return &Request[In, Out]{done: make(chan struct{}, 1)}
 }
 
-// put recycles r, whose answer its caller has received (and whose timer,
-// if it has one, is stopped).
+// put recycles r, whose answer its caller has received.
 func (p *requests[In, Out]) put(r *Request[In, Out]) {
-	*r = Request[In, Out]{done: r.done, timer: r.timer}
+	*r = Request[In, Out]{done: r.done}
 	p.Put(r)
 }
+
+// waitSteps is the number of wait-clock ticks in MaxWait: a bounded
+// caller leaves between MaxWait and MaxWait plus one tick after it queued.
+const waitSteps = 16
+
+// minWaitStep is the shortest tick of the wait clock.
+const minWaitStep = 100 * time.Microsecond
 
 // Batcher queues requests of one kind while InFlight round trips are under
 // way and runs them in shared round trips through its exec function. It
@@ -95,6 +111,11 @@ type Batcher[In, Out any] struct {
 	// callers) sets it to that timeout, so that a caller queued behind
 	// round trips hung on an unresponsive server is not held for several
 	// timeouts. Set before use.
+	//
+	// The bound costs a queued caller no timer of its own: while bounded
+	// callers wait, one clock goroutine per Batcher ticks every
+	// MaxWait/16, and a caller leaves at the first tick at least MaxWait
+	// after it queued (so within MaxWait/16 past it).
 	MaxWait time.Duration
 
 	mu      sync.Mutex
@@ -102,6 +123,14 @@ type Batcher[In, Out any] struct {
 	pending []*Request[In, Out]
 	closed  error // set by Close: every later Join fails with it
 	pool    requests[In, Out]
+
+	// The wait clock, running while waiting > 0: tick is closed and
+	// replaced at every tick, ticks counts them, step is their interval.
+	// tick is nil while the clock is stopped. Guarded by mu.
+	tick    chan struct{}
+	ticks   uint64
+	step    time.Duration
+	waiting atomic.Int32 // bounded callers waiting
 }
 
 // New returns a Batcher that lets inFlight round trips run at once
@@ -135,6 +164,12 @@ func (b *Batcher[In, Out]) Join(ctx context.Context, in In) (direct bool, out Ou
 		b.mu.Unlock()
 		return true, out, nil
 	}
+	w := b.MaxWait
+	bounded := false
+	if w > 0 {
+		dl, ok := ctx.Deadline()
+		bounded = !ok || time.Until(dl) > w
+	}
 	r := b.pool.get()
 	r.Ctx, r.In = ctx, in
 	b.pending = append(b.pending, r)
@@ -142,47 +177,79 @@ func (b *Batcher[In, Out]) Join(ctx context.Context, in In) (direct bool, out Ou
 		b.busy++
 		go b.run()
 	}
+	// tick is nil (never ready) without a MaxWait bound.
+	var tick chan struct{}
+	var due uint64
+	if bounded {
+		b.waiting.Add(1)
+		if b.tick == nil {
+			b.step = max(w/waitSteps, minWaitStep)
+			b.tick = make(chan struct{})
+			go b.clock(b.step)
+		}
+		// The first tick may come at once: one more than MaxWait holds.
+		due = b.ticks + uint64((w+b.step-1)/b.step) + 1
+		tick = b.tick
+	}
 	b.mu.Unlock()
-	var expired <-chan time.Time // nil (never ready) without a MaxWait bound
-	if w := b.MaxWait; w > 0 {
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > w {
-			if r.timer == nil {
-				r.timer = time.NewTimer(w)
-			} else {
-				r.timer.Reset(w)
+	var end error
+wait:
+	for {
+		select {
+		case <-r.done:
+			b.unwait(bounded)
+			return b.answer(r)
+		case <-ctx.Done():
+			end = ctx.Err()
+			break wait
+		case <-tick:
+			b.mu.Lock()
+			now := b.ticks
+			tick = b.tick
+			b.mu.Unlock()
+			if now >= due {
+				end = ErrMaxWait
+				break wait
 			}
-			expired = r.timer.C
 		}
 	}
-	var end error
-	select {
-	case <-r.done:
-		b.stop(r, expired)
-		return b.answer(r)
-	case <-ctx.Done():
-		b.stop(r, expired)
-		end = ctx.Err()
-	case <-expired:
-		end = ErrMaxWait
-	}
+	b.unwait(bounded)
 	if r.state.CompareAndSwap(queued, withdrawn) {
 		return false, out, end
 	}
 	select {
 	case <-r.done: // answered as the wait ended: keep the answer
-		b.stop(r, expired)
 		return b.answer(r)
 	default: // under way: its outcome is unknown
 		return false, out, end
 	}
 }
 
-// stop stops r's timer when Join started it (expired is its channel).
-// With Go 1.23+ timers a stopped timer's channel holds no stale value, so
-// that the recycled request can Reset it.
-func (b *Batcher[In, Out]) stop(r *Request[In, Out], expired <-chan time.Time) {
-	if expired != nil {
-		r.timer.Stop()
+// unwait ends a bounded caller's wait on the clock.
+func (b *Batcher[In, Out]) unwait(bounded bool) {
+	if bounded {
+		b.waiting.Add(-1)
+	}
+}
+
+// clock ticks every step while bounded callers wait, and stops at the
+// first tick that finds none.
+func (b *Batcher[In, Out]) clock(step time.Duration) {
+	t := time.NewTimer(step)
+	defer t.Stop()
+	for {
+		<-t.C
+		b.mu.Lock()
+		b.ticks++
+		close(b.tick)
+		if b.waiting.Load() == 0 {
+			b.tick = nil
+			b.mu.Unlock()
+			return
+		}
+		b.tick = make(chan struct{})
+		b.mu.Unlock()
+		t.Reset(step)
 	}
 }
 

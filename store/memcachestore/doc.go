@@ -127,8 +127,8 @@
 //
 // Store implements store.SelfTimed with the client's Timeout, so that a
 // cachet.Cache whose own Timeout is at least as long (the default 5s over
-// the default 500ms) adds no deadline context per operation: the round
-// trip's own bound is the tighter one.
+// the default 500ms) adds no deadline context to an operation whose
+// context has no deadline: the round trip's own bound is the tighter one.
 //
 // # Batching
 //

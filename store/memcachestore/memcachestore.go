@@ -1024,7 +1024,7 @@ var _ store.Store = (*Store)(nil)
 // RoundTripTimeout returns the client's Timeout, which bounds each round
 // trip (gomemcache takes no context). It implements store.SelfTimed, so
 // that a cachet.Cache whose Timeout is at least as long allocates no
-// timeout context per operation.
+// timeout context for an operation whose context has no deadline.
 func (s *Store) RoundTripTimeout() time.Duration { return s.timeout }
 
 var _ store.SelfTimed = (*Store)(nil)

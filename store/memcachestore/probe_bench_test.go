@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkBatchMaxWait measures what bounding a queued Get's wait by the
-// client Timeout costs (a pooled timer Reset and Stop per queued Get
+// client Timeout costs (a count on the shared wait clock per queued Get
 // without a deadline, as a Cache sends over memcached): 16 goroutines Get
 // without a deadline from a store with the bound and from one without,
 // in alternating rounds of 16 x 200 Gets; ns-bounded/op and

@@ -74,15 +74,25 @@
 // The client built by [Open] (and by package redisurl) leaves the socket
 // read and write timeouts off unless they are set (Options.ReadTimeout,
 // WriteTimeout; read_timeout, write_timeout or timeout in a URL): each
-// read and write then runs until the operation's context deadline, the
-// one a cachet.Cache gives every operation (its Options.Timeout, 5s by
-// default), so a socket timeout never cuts an operation short of the
-// cache's Timeout, and never makes go-redis resend a command the caller
-// still waits for. A command whose context has no deadline gets
-// Options.ContextTimeout ([DefaultContextTimeout], 5s) through
-// [DeadlineHook]. Set explicitly, the socket timeouts are go-redis' own:
+// read and write then runs until the operation's context deadline, so a
+// socket timeout never cuts an operation short of its deadline, and never
+// makes go-redis resend a command the caller still waits for. A command
+// whose context has no deadline gets Options.ContextTimeout
+// ([DefaultContextTimeout], 5s) through [DeadlineHook], and a Get or Set
+// without a deadline that queues behind shared round trips (see
+// "Batching") waits no longer than that either; a timeout at this deadline
+// of the store's own matches context.DeadlineExceeded, as one at the
+// caller's does. Set explicitly, the socket timeouts are go-redis' own:
 // the earlier of them and the context's deadline applies. Dials are
 // bounded by DialTimeout (5s, go-redis' default) and the context.
+//
+// A store built by Open so bounds every round trip itself, and says so
+// through store.SelfTimed ([Store.RoundTripTimeout]): a cachet.Cache whose
+// Timeout is at least ContextTimeout (as with both defaults) gives a call
+// whose context has no deadline no deadline of its own, saving the context
+// it would allocate per operation, and caps a later deadline at its
+// Timeout as over any store. An operation of many round trips (Clear's
+// SCAN and UNLINK) is then bounded round trip by round trip.
 //
 // # Retries
 //

@@ -123,6 +123,7 @@ type Store struct {
 	cluster   *redis.ClusterClient // non-nil for a Redis Cluster
 	ring      *redis.Ring          // non-nil for a Ring
 	owned     bool                 // built by Open: Close closes client
+	roundTrip time.Duration        // RoundTripTimeout: Open's ContextTimeout, or 0
 	scanCount int
 	closed    atomic.Bool
 
@@ -253,8 +254,32 @@ func Open(opts *Options) (*Store, error) {
 	if s.pipe == nil {
 		s.pipe = storePipeline(client, opts.Batch, opts, true)
 	}
+	if ctxTimeout > 0 {
+		// The client's DeadlineHook bounds every command and pipeline
+		// without a deadline, the pipeline its own commands; a Get or Set
+		// queued behind shared round trips waits no longer either.
+		s.roundTrip = ctxTimeout
+		if s.gets != nil {
+			s.gets.MaxWait = ctxTimeout
+			s.sets.MaxWait = ctxTimeout
+		}
+	}
 	return s, nil
 }
+
+// RoundTripTimeout returns Options.ContextTimeout for a store built by
+// [Open] (0 when it is negative, and for one built by [New], whose client
+// the store does not configure). It implements store.SelfTimed: a command
+// whose context has no deadline gets one ContextTimeout from now (through
+// [DeadlineHook]), and a Get or Set queued behind shared round trips waits
+// at most that long (failing with an error that matches
+// os.ErrDeadlineExceeded), so that a cachet.Cache whose Timeout is at
+// least as long adds no timeout context of its own to such a call. An
+// operation of many round trips, such as Clear's SCAN, is bounded round
+// trip by round trip.
+func (s *Store) RoundTripTimeout() time.Duration { return s.roundTrip }
+
+var _ store.SelfTimed = (*Store)(nil)
 
 // Client returns the go-redis client the store uses, for commands the
 // store does not offer (aiocache's raw). Keys written through it are not
@@ -305,12 +330,24 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		err = fmt.Errorf("%w: %w", cerr, err)
-	} else if cerr == nil && deadlinePassed(ctx) && netTimeout(err) {
+	} else if cerr == nil && netTimeout(err) && !errors.Is(err, context.DeadlineExceeded) && (deadlinePassed(ctx) || s.ownDeadline(ctx)) {
 		// The socket's deadline is the context's: a read that timed out
-		// at it may return before the context's own timer has fired.
+		// at it may return before the context's own timer has fired. Or
+		// the deadline was the store's own (ContextTimeout, for a context
+		// without one): a timeout all the same.
 		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return store.Errorf(op, key, err)
+}
+
+// ownDeadline reports whether an operation with ctx ran under the store's
+// own deadline (RoundTripTimeout): the store has one and ctx none.
+func (s *Store) ownDeadline(ctx context.Context) bool {
+	if s.roundTrip <= 0 {
+		return false
+	}
+	_, ok := ctx.Deadline()
+	return !ok
 }
 
 // deadlinePassed reports whether ctx has a deadline that is not in the
