@@ -947,6 +947,7 @@ func (c *Cache[K, V]) getManyLocal(ctx context.Context, keys []K, skeys []string
 	if len(vals) != len(missS) {
 		return nil, &Error{Op: "get_many", Key: missS[0], Err: fmt.Errorf("store returned %d values for %d keys", len(vals), len(missS))}
 	}
+	var now int64
 	for i, b := range vals {
 		if b == nil {
 			continue
@@ -956,7 +957,7 @@ func (c *Cache[K, V]) getManyLocal(ctx context.Context, keys []K, skeys []string
 		if err != nil {
 			return nil, err
 		}
-		if h.Negative() || c.expired(h) {
+		if h.Negative() || c.expiredAt(h, &now) {
 			continue
 		}
 		l.storeHits.Add(1)

@@ -125,6 +125,19 @@ func (c *Cache[K, V]) expired(h entry.Header) bool {
 	return h.Expired(time.Now().UnixNano())
 }
 
+// expiredAt is expired for one of many entries read together: it reads
+// the clock only for the first entry that needs it, into *now (0: not
+// read yet), so that a GetMany of n keys reads it once, not n times.
+func (c *Cache[K, V]) expiredAt(h entry.Header, now *int64) bool {
+	if h.Expiry == 0 || (c.inProc && h.Flags&entry.FlagStale == 0) {
+		return false
+	}
+	if *now == 0 {
+		*now = time.Now().UnixNano()
+	}
+	return h.Expired(*now)
+}
+
 // expiryAt returns the logical expiry, in Unix nanoseconds, of an entry
 // written at now (the zero time: read the clock) with the store ttl ttl;
 // 0 for none.

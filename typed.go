@@ -360,6 +360,7 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 		return nil, &Error{Op: "get_many", Key: skeys[0], Err: fmt.Errorf("store returned %d values for %d keys", len(vals), len(skeys))}
 	}
 	out := make(map[K]V, len(keys))
+	var now int64
 	for i, b := range vals {
 		if b == nil {
 			continue
@@ -369,7 +370,7 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !h.Negative() && !c.expired(h) {
+		if !h.Negative() && !c.expiredAt(h, &now) {
 			out[keys[i]] = v
 		}
 	}

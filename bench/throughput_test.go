@@ -12,6 +12,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachet-go/cachet"
 	"github.com/cachet-go/cachet/codec"
+	"github.com/cachet-go/cachet/internal/benchutil"
 	"github.com/cachet-go/cachet/store/memcachestore"
 	"github.com/cachet-go/cachet/store/redisstore"
 	gocache "github.com/eko/gocache/lib/v4/cache"
@@ -281,4 +282,42 @@ func runN(g, n int, get func(k string) error) error {
 	wg.Wait()
 	err, _ := failed.Load().(error)
 	return err
+}
+
+// BenchmarkRedisLoneCaller times one goroutine's Cache.Get (a User, msgpack,
+// over redisstore.Open with its defaults) against the same GET plus
+// msgpack decoding through a plain go-redis client with its defaults, in
+// alternating pairs on one redis-server: the lone caller's latency that
+// batching must not cost (ratio cachet/raw).
+func BenchmarkRedisLoneCaller(b *testing.B) {
+	addr := needRedis(b)
+	ctx := context.Background()
+	s, err := redisstore.Open(&redisstore.Options{Addrs: []string{addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ct := cachet.Must(cachet.New[string](s, codec.Msgpack[User](), &cachet.Options[string]{Namespace: "lone", TTL: time.Hour}))
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	b.Cleanup(func() { rc.Close() })
+	val, err := msgpack.Marshal(ada)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ct.Set(ctx, "k", ada); err != nil {
+		b.Fatal(err)
+	}
+	if err := rc.Set(ctx, "lone-raw:k", val, time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	benchutil.Paired(b, "cachet", "raw",
+		func() error { _, err := ct.Get(ctx, "k"); return err },
+		func() error {
+			data, err := rc.Get(ctx, "lone-raw:k").Bytes()
+			if err != nil {
+				return err
+			}
+			var u User
+			return msgpack.Unmarshal(data, &u)
+		})
 }

@@ -510,7 +510,7 @@ func (s *Store) getValues(ctx context.Context, keys []string) ([][]byte, []error
 			}
 		}
 	default:
-		vals, err := s.client.MGet(ctx, keys...).Result()
+		vals, err := s.mget(ctx, keys)
 		if err == nil {
 			err = fillValues(out, nil, vals)
 		}
@@ -556,6 +556,36 @@ func fillValues(out [][]byte, idx []int, vals []any) error {
 	}
 	return nil
 }
+
+// mget runs MGET keys on a single server (a standalone or failover
+// client), as the client's MGet does, but passes each key as a keyArg,
+// which go-redis writes without a copy and which a Go interface holds
+// without allocating: MGet's arguments cost one allocation per key.
+func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
+	args := make([]any, 1+len(keys))
+	args[0] = "mget"
+	for i := range keys {
+		args[1+i] = keyArg{&keys[i]}
+	}
+	cmd := redis.NewSliceCmd(ctx, args...)
+	_ = s.client.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+// keyArg is a key passed to a go-redis command by reference: the writer
+// sends MarshalBinary's bytes (go-redis' encoding.BinaryMarshaler case),
+// and hooks that print a command's arguments see String, the key. It
+// holds one pointer, so storing it in an interface allocates nothing.
+type keyArg struct{ p *string }
+
+// MarshalBinary returns the key's bytes, without copying them; the writer
+// only reads them.
+func (k keyArg) MarshalBinary() ([]byte, error) {
+	return unsafe.Slice(unsafe.StringData(*k.p), len(*k.p)), nil
+}
+
+// String returns the key.
+func (k keyArg) String() string { return *k.p }
 
 // owned returns the bytes of v, a bulk-string reply, without copying
 // them. go-redis reads every bulk string into a buffer of its own, made
