@@ -72,4 +72,3 @@ func TestStore_GetManyKeysByReference(t *testing.T) {
 		t.Errorf("hook printed the MGET as %q; want its keys", got)
 	}
 }
-
