@@ -250,7 +250,7 @@ func (c *Cache[K, V]) Key(k K) (string, error) { return c.keys.build("key", k) }
 // (see bounds).
 func (c *Cache[K, V]) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !c.bounds(ctx) {
-		return ctx, func() {}
+		return ctx, deadline.Noop
 	}
 	return deadline.Bound(ctx, c.timeout)
 }

@@ -20,6 +20,11 @@ var errBound = errors.New("cachet: operation timeout")
 
 func noop() {}
 
+// Noop is a CancelFunc that does nothing, for a context returned as it
+// came. A package-level function: a func literal in a generic function
+// captures its dictionary and allocates.
+var Noop context.CancelFunc = noop
+
 // Bound returns ctx with a deadline d from now, unless d <= 0 (no bound)
 // or ctx already has a deadline at most d away; in both cases ctx itself
 // is returned with a cancel function that does nothing. The cancel

@@ -1101,37 +1101,3 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// DeadlineHook returns a go-redis hook that gives a command or pipeline
-// whose context has no deadline a deadline d from now; contexts with a
-// deadline are left as they are. A d of zero or less gives a hook that
-// changes nothing. [Open] adds one (Options.ContextTimeout); add it to a
-// client given to [New] whose socket timeouts are off (-1) so that a hung
-// server cannot block a call without a deadline forever.
-func DeadlineHook(d time.Duration) redis.Hook { return deadlineHook(d) }
-
-type deadlineHook time.Duration
-
-func (h deadlineHook) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok || h <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, time.Duration(h))
-}
-
-func (h deadlineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		ctx, cancel := h.bound(ctx)
-		defer cancel()
-		return next(ctx, cmd)
-	}
-}
-
-func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		ctx, cancel := h.bound(ctx)
-		defer cancel()
-		return next(ctx, cmds)
-	}
-}
