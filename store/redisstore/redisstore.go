@@ -1100,4 +1100,3 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
