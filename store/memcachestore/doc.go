@@ -147,8 +147,10 @@
 // Each caller keeps its own context: a queued caller whose context ends
 // leaves at once with its context's error, and its get is not sent if it
 // was still queued; the GetMulti it would have shared goes on for the
-// others. A queued caller also waits no longer than the client's Timeout
-// (then it fails with an error matching os.ErrDeadlineExceeded), so that
+// others. A queued caller also waits no longer than the client's Timeout,
+// or up to a sixteenth of it more (then it fails with an error matching
+// os.ErrDeadlineExceeded and context.DeadlineExceeded; one clock per store
+// times every queued caller, not a timer each), so that
 // a Get stays bounded by about one Timeout when the server hangs, however
 // many round trips were hung ahead of it. Close makes queued Gets return
 // store.ErrClosed at once. Each caller gets its own copy of its value, even when several
