@@ -26,6 +26,11 @@ import (
 // With joinFirst (a networked store, where a read is a round trip) a
 // caller joins the shared call at once and the call reads the store once
 // before loading: a cold burst of callers costs one read and one write.
+// The call's read runs on the goroutine of the caller that starts it, under
+// its context (flight.DoThen), so a hit costs no goroutine hand-off; the
+// load runs on a goroutine of its own, detached from that caller's
+// cancellation, so that each caller can still leave when its own context
+// ends.
 // Otherwise (an in-process store) a caller reads first, so that a hit
 // costs no shared call, and the shared call reads once more before
 // loading, so that a caller that missed just as an earlier shared call
@@ -46,15 +51,20 @@ func readThrough[V any](ctx context.Context, g *flight.Group[V], op, key string,
 		return zero, false, store.Errorf(op, key, err)
 	}
 	noteReached(ctx) // observe_call.go
-	return g.Do(ctx, key, func(ctx context.Context) (V, error) {
+	if lookup == nil {
+		return g.Do(ctx, key, func(ctx context.Context) (V, error) {
+			noteLed(ctx)
+			return load(ctx)
+		})
+	}
+	// The shared call's read runs on the goroutine of the caller that
+	// starts it (a hit costs no goroutine hand-off); only a load moves to a
+	// goroutine of its own, detached from that caller's cancellation.
+	return g.DoThen(ctx, key, func(ctx context.Context) (V, bool, error) {
 		noteLed(ctx)
-		if lookup != nil {
-			if v, hit, err := lookup(ctx); hit || err != nil {
-				return v, err
-			}
-		}
-		return load(ctx)
-	})
+		v, hit, err := lookup(ctx)
+		return v, hit || err != nil, err
+	}, load)
 }
 
 // decodeEntry decodes the bytes b stored at key into *v and returns their
