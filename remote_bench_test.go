@@ -72,6 +72,35 @@ func BenchmarkCache_RedisOverhead(b *testing.B) {
 			},
 			func() error { return raw.MGet(ctx, skeys...).Err() })
 	})
+	// The same against MGET plus the map the caller of GetMany gets (the
+	// raw side builds map[string][]byte from the reply, keyed by the
+	// caller's keys): what the API's result costs over the bare MGET.
+	b.Run("GetMany100VsMGetMap", func(b *testing.B) {
+		benchutil.Paired(b, "cache", "raw",
+			func() error {
+				m, err := c.GetMany(ctx, keys)
+				if err == nil && len(m) != len(keys) {
+					err = fmt.Errorf("GetMany found %d of %d keys", len(m), len(keys))
+				}
+				return err
+			},
+			func() error {
+				vals, err := raw.MGet(ctx, skeys...).Result()
+				if err != nil {
+					return err
+				}
+				m := make(map[string][]byte, len(keys))
+				for i, v := range vals {
+					if s, ok := v.(string); ok {
+						m[keys[i]] = []byte(s)
+					}
+				}
+				if len(m) != len(keys) {
+					return fmt.Errorf("MGET found %d of %d keys", len(m), len(keys))
+				}
+				return nil
+			})
+	})
 	// The same with values written under a ttl, whose expiry GetMany
 	// checks (reading the clock once per call, not once per value).
 	ct, err := cachet.New[string](s, codec.Bytes(), &cachet.Options[string]{Namespace: "bench-ttl", TTL: time.Hour})
