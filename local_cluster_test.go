@@ -2,7 +2,6 @@ package cachet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -163,18 +162,7 @@ func TestLocal_ClusterLostStreamTurnsTheTierOff(t *testing.T) {
 			a.await(t, "a's own Set", keyEvent("users:"+k))
 			a.mustGetKey(t, k, "v1")
 		}
-		if s, _ := a.c.LocalStats(); !s.Live || a.c.local.size() != len(keys) {
-			t.Fatalf("tier live %v with %d values; want live with %d", s.Live, a.c.local.size(), len(keys))
-		}
-	}
-	assertOffAndEmpty := func() {
-		t.Helper()
-		if s, _ := a.c.LocalStats(); s.Live {
-			t.Fatal("tier live after the stream was lost")
-		}
-		if n := a.c.local.size(); n != 0 {
-			t.Fatalf("%d values in the tier after the stream was lost; want 0", n)
-		}
+		a.assertLive(t, len(keys))
 	}
 	fill()
 
@@ -189,7 +177,7 @@ func TestLocal_ClusterLostStreamTurnsTheTierOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.await(t, "the killed connection", down)
-	assertOffAndEmpty()
+	a.assertOffAndEmpty(t)
 	a.await(t, "the stream back", up)
 	for _, n := range cl.Nodes {
 		if ids := trackingClients(t, n.Addr); len(ids) != 1 {
@@ -201,7 +189,7 @@ func TestLocal_ClusterLostStreamTurnsTheTierOff(t *testing.T) {
 	// A restart of one master: the tier stays off until it is back.
 	victim.Stop()
 	a.await(t, "the stopped master", down)
-	assertOffAndEmpty()
+	a.assertOffAndEmpty(t)
 	h := a.localHits()
 	for _, k := range keys {
 		a.c.Get(ctx, k) // from the store (the stopped master's key fails)
@@ -220,13 +208,7 @@ func TestLocal_ClusterLostStreamTurnsTheTierOff(t *testing.T) {
 	// (The restarted master lost its data: no persistence.)
 	fill()
 	for _, k := range keys {
-		if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-			t.Fatal(err)
-		}
-		a.await(t, "a raw DEL after the restart", keyEvent("users:"+k))
-		if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get(%s) after a raw DEL = %v; want ErrNotFound", k, err)
-		}
+		a.rawDel(t, raw, k, "a raw DEL after the restart")
 	}
 }
 
@@ -311,13 +293,7 @@ func TestLocal_ClusterNewMaster(t *testing.T) {
 	if a.localHits() != h+1 {
 		t.Fatal("the second Get was not a local hit")
 	}
-	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, "a raw DEL on the new master", keyEvent("users:"+k))
-	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
-	}
+	a.rawDel(t, raw, k, "a raw DEL on the new master")
 }
 
 // awaitClusterInfo polls CLUSTER INFO on every node until it contains
@@ -371,11 +347,5 @@ func checkEveryWriter(t *testing.T, a, b *redisLocal, raw redis.UniversalClient,
 	}
 	a.await(t, "a raw SET", keyEvent("users:"+k))
 	a.mustGetKey(t, k, "v3")
-	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, "a raw DEL", keyEvent("users:"+k))
-	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
-	}
+	a.rawDel(t, raw, k, "a raw DEL")
 }

@@ -27,6 +27,41 @@ func newRedisLocal(t *testing.T, addr string) *redisLocal {
 	return newLocalOver(t, redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}))
 }
 
+// assertLive checks that the tier is live and holds n values.
+func (r *redisLocal) assertLive(t *testing.T, n int) {
+	t.Helper()
+	if s, _ := r.c.LocalStats(); !s.Live || r.c.local.size() != n {
+		t.Fatalf("tier live %v with %d values; want live with %d", s.Live, r.c.local.size(), n)
+	}
+}
+
+// assertOffAndEmpty checks that the tier is off and empty, as after its
+// invalidation stream was lost.
+func (r *redisLocal) assertOffAndEmpty(t *testing.T) {
+	t.Helper()
+	if s, _ := r.c.LocalStats(); s.Live {
+		t.Fatal("tier live after the stream was lost")
+	}
+	if n := r.c.local.size(); n != 0 {
+		t.Fatalf("%d values in the tier after the stream was lost; want 0", n)
+	}
+}
+
+// rawDel deletes k's store key through raw, a client of the same
+// deployment, waits for the tier to hear of it (what names the DEL), and
+// checks that a Get of k then misses.
+func (r *redisLocal) rawDel(t *testing.T, raw redis.Cmdable, k, what string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.await(t, what, keyEvent("users:"+k))
+	if _, err := r.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(%s) after %s = %v; want ErrNotFound", k, what, err)
+	}
+}
+
 // await waits (at most 5s) for an event for which match is true.
 func (r *redisLocal) await(t *testing.T, what string, match func(store.Invalidation) bool) {
 	t.Helper()

@@ -202,21 +202,14 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 			a.await(t, "a's own Set", keyEvent("users:"+k))
 			a.mustGetKey(t, k, "v1")
 		}
-		if s, _ := a.c.LocalStats(); !s.Live || a.c.local.size() != len(keys) {
-			t.Fatalf("tier live %v with %d values; want live with %d", s.Live, a.c.local.size(), len(keys))
-		}
+		a.assertLive(t, len(keys))
 	}
 	// assertOffAndNotRefilled checks, while the stream is down (the test
 	// holds the delivery of the next event), that the tier is empty and
 	// that Gets read the store without filling it.
 	assertOffAndNotRefilled := func() {
 		t.Helper()
-		if s, _ := a.c.LocalStats(); s.Live {
-			t.Fatal("tier live after the stream was lost")
-		}
-		if n := a.c.local.size(); n != 0 {
-			t.Fatalf("%d values in the tier after the stream was lost; want 0", n)
-		}
+		a.assertOffAndEmpty(t)
 		h := a.localHits()
 		for _, k := range keys {
 			a.c.Get(ctx, k) // from the store (a stopped shard's key fails)
@@ -287,13 +280,7 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 	}
 	a.await(t, "a's own Set on the new owner", keyEvent("users:"+k))
 	a.mustGetKey(t, k, "moved")
-	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, "a raw DEL on the new owner", keyEvent("users:"+k))
-	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(%s) after a raw DEL on its new owner = %v; want ErrNotFound", k, err)
-	}
+	a.rawDel(t, raw, k, "a raw DEL on the new owner")
 
 	if err := victim.Restart(); err != nil {
 		t.Fatal(err)
@@ -308,13 +295,7 @@ func TestLocal_RingLostStreamTurnsTheTierOff(t *testing.T) {
 	// (The restarted shard lost its data: no persistence.)
 	fill()
 	for _, k := range keys {
-		if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-			t.Fatal(err)
-		}
-		a.await(t, "a raw DEL after the restart", keyEvent("users:"+k))
-		if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get(%s) after a raw DEL = %v; want ErrNotFound", k, err)
-		}
+		a.rawDel(t, raw, k, "a raw DEL after the restart")
 	}
 }
 
@@ -379,13 +360,7 @@ func TestLocal_RingShardMarkedDown(t *testing.T) {
 		t.Fatal("the Get after the shard came back was not a local hit")
 	}
 	awaitRingLen(t, raw, 3)
-	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, "a raw DEL on the old owner", keyEvent("users:"+k))
-	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(%s) after a raw DEL = %v; want ErrNotFound", k, err)
-	}
+	a.rawDel(t, raw, k, "a raw DEL on the old owner")
 }
 
 // Ring.SetAddrs: a shard added is tracked before the tier serves again, a
@@ -424,13 +399,7 @@ func TestLocal_RingSetAddrs(t *testing.T) {
 	if a.localHits() != h+1 {
 		t.Fatal("the second Get was not a local hit")
 	}
-	if err := raw.Del(ctx, "users:"+k).Err(); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, "a raw DEL on the new shard", keyEvent("users:"+k))
-	if _, err := a.c.Get(ctx, k); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after a raw DEL = %v; want ErrNotFound", err)
-	}
+	a.rawDel(t, raw, k, "a raw DEL on the new shard")
 
 	delete(addrs, "s4")
 	ring.SetAddrs(addrs)

@@ -267,3 +267,82 @@ func TestMemoize_JoinRunningCallWithoutRead(t *testing.T) {
 		t.Fatalf("fn ran %d times; want 1", n)
 	}
 }
+
+// doneRecorder records the Done channel of the context of the last Get
+// that reaches the store.
+type doneRecorder struct {
+	store.Store
+	mu   sync.Mutex
+	done <-chan struct{}
+}
+
+func (d *doneRecorder) Unwrap() store.Store { return d.Store }
+
+func (d *doneRecorder) Get(ctx context.Context, key string) ([]byte, error) {
+	d.mu.Lock()
+	d.done = ctx.Done()
+	d.mu.Unlock()
+	return d.Store.Get(ctx, key)
+}
+
+func (d *doneRecorder) last() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
+// Over a networked store a hit is read in the shared call (callers join it
+// first), but on the goroutine of the caller that starts it and under that
+// caller's own context, not on a goroutine of its own under a detached one
+// (which cost every memoized Redis hit a goroutine hand-off); a load still
+// runs detached from the caller's cancellation.
+func TestMemoize_RedisHitReadsUnderCallersContext(t *testing.T) {
+	srv := testserver.Redis(t)
+	rs, err := redisstore.Open(&redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	rec := &doneRecorder{}
+	c, err := New[string](rs, jsonCodec[int]{}, &Options[string]{
+		Namespace:  "hitctx",
+		Middleware: []store.Middleware{func(s store.Store) store.Store { rec.Store = s; return rec }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The load: its caller leaves (cancels) while it runs, and the load's
+	// context does not end with it.
+	first, leave := context.WithCancel(context.Background())
+	loadErr := make(chan error, 1)
+	fn := Memoize(c, func(ctx context.Context, k string) (int, error) {
+		leave()
+		loadErr <- ctx.Err()
+		return 7, nil
+	}, nil)
+	if v, err := fn(first, "k"); err != nil && !errors.Is(err, context.Canceled) || err == nil && v != 7 {
+		t.Fatalf("first call = %d, %v; want 7 or its own cancellation", v, err)
+	}
+	if err := <-loadErr; err != nil {
+		t.Errorf("the load's context ended with its caller's: Err = %v; want it detached", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 2 { // the first may join the load's call as it ends
+		if v, err := fn(ctx, "k"); err != nil || v != 7 {
+			t.Fatalf("call %d after the load = %d, %v; want 7", i, v, err)
+		}
+	}
+	if rec.last() != ctx.Done() {
+		t.Error("the memoized hit was read under another context than its caller's")
+	}
+	if v, err := c.GetOrLoad(ctx, "k2", func(context.Context) (int, error) { return 8, nil }); err != nil || v != 8 {
+		t.Fatalf("GetOrLoad = %d, %v; want 8", v, err)
+	}
+	if v, err := c.GetOrLoad(ctx, "k2", func(context.Context) (int, error) { return 0, errors.New("loaded again") }); err != nil || v != 8 {
+		t.Fatalf("GetOrLoad of a cached key = %d, %v; want 8", v, err)
+	}
+	if rec.last() != ctx.Done() {
+		t.Error("the GetOrLoad hit was read under another context than its caller's")
+	}
+}

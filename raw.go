@@ -129,10 +129,8 @@ func (c *Cache[K, V]) encodeEntry(op, key string, v V, h entry.Header) ([]byte, 
 // only for entries kept past it (stale-while-revalidate) or over a
 // networked store (memcached keeps ttls in whole seconds).
 func (c *Cache[K, V]) expired(h entry.Header) bool {
-	if h.Expiry == 0 || (c.inProc && h.Flags&entry.FlagStale == 0) {
-		return false
-	}
-	return h.Expired(time.Now().UnixNano())
+	var now int64
+	return c.expiredAt(h, &now)
 }
 
 // expiredAt is expired for one of many entries read together: it reads

@@ -397,7 +397,9 @@ func (c *Cache[K, V]) GetMany(ctx context.Context, keys []K) (map[K]V, error) {
 //
 // Over a networked store a cold key costs one read and one write, however
 // many callers ask for it at once: a caller joins the shared call first,
-// and the call reads the store once before loading. Over an in-process
+// and the call reads the store once before loading (on the goroutine of
+// the caller that starts it, so a hit costs no goroutine hand-off; only
+// load runs on a goroutine of its own). Over an in-process
 // store a caller reads first (a hit costs no shared call) and the shared
 // call reads once more before loading.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, error)) (V, error) {

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachet-go/cachet/internal/deadline"
 )
 
 // Request states: a queued request is taken by a runner or withdrawn by
@@ -358,7 +360,7 @@ func Context[In, Out any](reqs []*Request[In, Out]) (context.Context, context.Ca
 	for _, r := range reqs {
 		d, ok := r.Ctx.Deadline()
 		if !ok {
-			return ctx, func() {}
+			return ctx, deadline.Noop
 		}
 		if d.After(latest) {
 			latest = d

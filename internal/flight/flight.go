@@ -139,16 +139,22 @@ func (g *Group[V]) run(ctx context.Context, key string, c *call[V], fn func(ctx 
 			// waiters are released here.
 			c.err = ErrGoexit
 		}
-		g.mu.Lock()
-		if g.calls[key] == c {
-			delete(g.calls, key)
-		}
-		g.mu.Unlock()
-		close(c.done)
+		g.finish(key, c)
 	}()
 	c.p = catch(func() { c.v, c.err = fn(ctx) })
 	c.abandoned = c.p == nil && c.err != nil && ctx.Err() != nil
 	returned = true
+}
+
+// finish ends c: later callers start a new call, and c's waiters get its
+// outcome.
+func (g *Group[V]) finish(key string, c *call[V]) {
+	g.mu.Lock()
+	if g.calls[key] == c {
+		delete(g.calls, key)
+	}
+	g.mu.Unlock()
+	close(c.done)
 }
 
 // catch runs f and returns its panic, if any, as a *PanicError. It tells a

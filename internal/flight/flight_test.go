@@ -10,6 +10,19 @@ import (
 	"time"
 )
 
+// joinedAll returns a channel closed once n callers have joined, and the
+// hook's reset.
+func joinedAll(n int32) (<-chan struct{}, func()) {
+	var joins atomic.Int32
+	all := make(chan struct{})
+	reset := SetJoinHook(func(string) {
+		if joins.Add(1) == n {
+			close(all)
+		}
+	})
+	return all, reset
+}
+
 func TestGroup_OneCallForManyCallers(t *testing.T) {
 	var g Group[int]
 	var calls atomic.Int32
@@ -17,13 +30,8 @@ func TestGroup_OneCallForManyCallers(t *testing.T) {
 	const n = 200
 	// The call is held until every caller has joined it: then exactly
 	// one call can have run, and every caller must have shared it.
-	var joins atomic.Int32
-	allJoined := make(chan struct{})
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == n {
-			close(allJoined)
-		}
-	})()
+	allJoined, reset := joinedAll(n)
+	defer reset()
 	var wg sync.WaitGroup
 	results := make([]int, n)
 	shared := make([]bool, n)
@@ -63,13 +71,8 @@ func TestGroup_CallerCancelDoesNotCancelOthers(t *testing.T) {
 
 	// The hook is called by each caller once it has joined; the second
 	// call is the follower's.
-	followerJoined := make(chan struct{})
-	var joins atomic.Int32
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == 2 {
-			close(followerJoined)
-		}
-	})()
+	followerJoined, reset := joinedAll(2)
+	defer reset()
 
 	leaderDone := make(chan error, 1)
 	go func() {
@@ -140,13 +143,8 @@ func TestGroup_GoexitReleasesWaiters(t *testing.T) {
 	var g Group[int]
 	in := make(chan struct{})
 	exit := make(chan struct{})
-	var joins atomic.Int32
-	bothJoined := make(chan struct{})
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == 2 {
-			close(bothJoined)
-		}
-	})()
+	bothJoined, reset := joinedAll(2)
+	defer reset()
 	errs := make(chan error, 2)
 	go func() {
 		_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 type hereKey struct{}
@@ -19,13 +18,8 @@ func TestGroup_DoHereOneCall(t *testing.T) {
 	var calls atomic.Int32
 	release := make(chan struct{})
 	const n = 100
-	var joins atomic.Int32
-	allJoined := make(chan struct{})
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == n {
-			close(allJoined)
-		}
-	})()
+	allJoined, reset := joinedAll(n)
+	defer reset()
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -60,13 +54,8 @@ func TestGroup_DoHereStarterCancelled(t *testing.T) {
 	var g Group[int]
 	var calls atomic.Int32
 	started := make(chan struct{})
-	joinedCh := make(chan struct{})
-	var joins atomic.Int32
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == 2 {
-			close(joinedCh)
-		}
-	})()
+	joinedCh, reset := joinedAll(2)
+	defer reset()
 	fn := func(ctx context.Context) (int, error) {
 		if calls.Add(1) == 1 {
 			close(started)
@@ -75,30 +64,10 @@ func TestGroup_DoHereStarterCancelled(t *testing.T) {
 		}
 		return 7, nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	starterErr := make(chan error, 1)
-	go func() {
-		_, _, err := g.DoHere(ctx, "k", fn)
-		starterErr <- err
-	}()
-	<-started
-	joinerDone := make(chan struct{})
-	var v int
-	var err error
-	go func() {
-		defer close(joinerDone)
-		v, _, err = g.DoHere(context.Background(), "k", fn)
-	}()
-	<-joinedCh
-	cancel()
-	if e := <-starterErr; !errors.Is(e, context.Canceled) {
-		t.Errorf("starter: got %v; want context.Canceled", e)
-	}
-	select {
-	case <-joinerDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("joined caller: no answer within 5s")
-	}
+	v, err := cancelStarter(t, started, joinedCh, func(ctx context.Context) (int, error) {
+		v, _, err := g.DoHere(ctx, "k", fn)
+		return v, err
+	}, nil)
 	if err != nil || v != 7 {
 		t.Errorf("joined caller: got %d, %v; want 7, nil from a call of its own", v, err)
 	}
@@ -113,13 +82,8 @@ func TestGroup_DoHereErrorShared(t *testing.T) {
 	var g Group[int]
 	boom := errors.New("boom")
 	release := make(chan struct{})
-	var joins atomic.Int32
-	allJoined := make(chan struct{})
-	defer SetJoinHook(func(string) {
-		if joins.Add(1) == 2 {
-			close(allJoined)
-		}
-	})()
+	allJoined, reset := joinedAll(2)
+	defer reset()
 	var calls atomic.Int32
 	fn := func(context.Context) (int, error) { calls.Add(1); <-release; return 0, boom }
 	var wg sync.WaitGroup
@@ -147,13 +111,7 @@ func TestGroup_DoHerePanicAndGoexit(t *testing.T) {
 	for _, goexit := range []bool{false, true} {
 		var g Group[int]
 		release := make(chan struct{})
-		var joins atomic.Int32
-		allJoined := make(chan struct{})
-		reset := SetJoinHook(func(string) {
-			if joins.Add(1) == 2 {
-				close(allJoined)
-			}
-		})
+		allJoined, reset := joinedAll(2)
 		fn := func(context.Context) (int, error) {
 			<-release
 			if goexit {

@@ -75,14 +75,3 @@ func (g *Group[V]) lead(ctx context.Context, key string, c *call[V], first func(
 	}
 	return c.v, c.dups > 0, c.err
 }
-
-// finish ends c: later callers start a new call, and c's waiters get its
-// outcome.
-func (g *Group[V]) finish(key string, c *call[V]) {
-	g.mu.Lock()
-	if g.calls[key] == c {
-		delete(g.calls, key)
-	}
-	g.mu.Unlock()
-	close(c.done)
-}

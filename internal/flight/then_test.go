@@ -10,17 +10,46 @@ import (
 	"time"
 )
 
-// joinedAll returns a channel closed once n callers have joined, and the
-// hook's reset.
-func joinedAll(n int32) (<-chan struct{}, func()) {
-	var joins atomic.Int32
-	all := make(chan struct{})
-	reset := SetJoinHook(func(string) {
-		if joins.Add(1) == n {
-			close(all)
-		}
-	})
-	return all, reset
+// cancelStarter runs do as a starting caller under a context it cancels
+// and as a joined caller under one it does not: the starter runs first,
+// until started is closed; the joiner comes once the starter is under way,
+// and once all have joined the starter's context is cancelled (then
+// afterCancel runs, if not nil). The starter must get context.Canceled;
+// the joiner's answer, which must come within 5s, is returned.
+func cancelStarter(t *testing.T, started, all <-chan struct{}, do func(ctx context.Context) (int, error), afterCancel func()) (int, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), hereKey{}, "starter"))
+	defer cancel()
+	starterErr := make(chan error, 1)
+	go func() {
+		_, err := do(ctx)
+		starterErr <- err
+	}()
+	<-started
+	type answer struct {
+		v   int
+		err error
+	}
+	joiner := make(chan answer, 1)
+	go func() {
+		v, err := do(context.Background())
+		joiner <- answer{v, err}
+	}()
+	<-all
+	cancel()
+	if e := <-starterErr; !errors.Is(e, context.Canceled) {
+		t.Errorf("starter: got %v; want context.Canceled", e)
+	}
+	if afterCancel != nil {
+		afterCancel()
+	}
+	select {
+	case a := <-joiner:
+		return a.v, a.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("joined caller: no answer within 5s")
+		return 0, nil
+	}
 }
 
 // TestGroup_DoThenFirstSettles: concurrent callers share one run of
@@ -83,31 +112,10 @@ func TestGroup_DoThenHandsOn(t *testing.T) {
 		}
 		return 7, nil
 	}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), hereKey{}, "starter"))
-	starterErr := make(chan error, 1)
-	go func() {
-		_, _, err := g.DoThen(ctx, "k", first, then)
-		starterErr <- err
-	}()
-	<-thenStarted
-	joinerDone := make(chan struct{})
-	var v int
-	var err error
-	go func() {
-		defer close(joinerDone)
-		v, _, err = g.DoThen(context.Background(), "k", first, then)
-	}()
-	<-all
-	cancel()
-	if e := <-starterErr; !errors.Is(e, context.Canceled) {
-		t.Errorf("starter: got %v; want context.Canceled", e)
-	}
-	close(release)
-	select {
-	case <-joinerDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("joined caller: no answer within 5s")
-	}
+	v, err := cancelStarter(t, thenStarted, all, func(ctx context.Context) (int, error) {
+		v, _, err := g.DoThen(ctx, "k", first, then)
+		return v, err
+	}, func() { close(release) })
 	if err != nil || v != 7 || thens.Load() != 1 {
 		t.Errorf("joined caller: got %d, %v after %d runs of then; want 7, nil after 1", v, err, thens.Load())
 	}
@@ -131,30 +139,10 @@ func TestGroup_DoThenStarterCancelledInFirst(t *testing.T) {
 		return 9, true, nil
 	}
 	then := func(context.Context) (int, error) { t.Error("then ran"); return 0, nil }
-	ctx, cancel := context.WithCancel(context.Background())
-	starterErr := make(chan error, 1)
-	go func() {
-		_, _, err := g.DoThen(ctx, "k", first, then)
-		starterErr <- err
-	}()
-	<-started
-	joinerDone := make(chan struct{})
-	var v int
-	var err error
-	go func() {
-		defer close(joinerDone)
-		v, _, err = g.DoThen(context.Background(), "k", first, then)
-	}()
-	<-all
-	cancel()
-	if e := <-starterErr; !errors.Is(e, context.Canceled) {
-		t.Errorf("starter: got %v; want context.Canceled", e)
-	}
-	select {
-	case <-joinerDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("joined caller: no answer within 5s")
-	}
+	v, err := cancelStarter(t, started, all, func(ctx context.Context) (int, error) {
+		v, _, err := g.DoThen(ctx, "k", first, then)
+		return v, err
+	}, nil)
 	if err != nil || v != 9 || firsts.Load() != 2 {
 		t.Errorf("joined caller: got %d, %v after %d runs of first; want 9, nil after 2", v, err, firsts.Load())
 	}

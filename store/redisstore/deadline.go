@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachet-go/cachet/internal/deadline"
 )
 
 // DeadlineHook returns a go-redis hook that gives a command or pipeline
@@ -43,11 +45,9 @@ type deadlineWindow struct {
 	cancel context.CancelFunc
 }
 
-func noop() {}
-
 func (h *deadlineHook) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok || h.d <= 0 {
-		return ctx, noop
+		return ctx, deadline.Noop
 	}
 	if ctx.Done() != nil {
 		return context.WithTimeout(ctx, h.d)
@@ -71,7 +71,7 @@ func (h *deadlineHook) bound(ctx context.Context) (context.Context, context.Canc
 			}
 		}
 	}
-	return &windowCtx{Context: ctx, win: w.ctx}, noop
+	return &windowCtx{Context: ctx, win: w.ctx}, deadline.Noop
 }
 
 // windowCtx is a command's context under a shared deadline: the values of
